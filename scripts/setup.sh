@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up Berth on a Debian 12 machine (as root): system packages, npm dependencies, build, `berth`/`berthd` on PATH.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+
+# crun/runc/conmon run containers; busybox-static makes the test image; tini is --init; attr/tar/zstd for layers;
+# g++/make/python3 build the small native addon; hyperfine drives bench/.
+PACKAGES=(crun runc conmon busybox-static tini iproute2 attr tar gzip zstd g++ make python3 hyperfine procps)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build
+
+chmod +x dist/src/cli/main.js dist/src/daemon/main.js
+ln -sf "$PWD/dist/src/cli/main.js" /usr/local/bin/berth
+ln -sf "$PWD/dist/src/daemon/main.js" /usr/local/bin/berthd
+echo "setup: berth $(berth --version 2>/dev/null | head -1 || echo built)"

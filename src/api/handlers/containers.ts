@@ -1,0 +1,200 @@
+/** /containers/* routes. */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import type { CreateBody } from '../types';
+import { badRequest, conflict } from '../../common/errors';
+import type { ContainerService, WaitCondition } from '../../engine/containers/service';
+import { followLogs, parseTimestampArg, readLogs, type LogOptions, type LogRecord } from '../../engine/containers/logs';
+import { containerFilter, inspectView, listView } from '../../engine/containers/view';
+import type { ExecService } from '../../engine/exec';
+import type { ImageSource } from '../../engine/images';
+import { qBool, qFilters, qInt, readJsonBody, sendEmpty, sendJson, startStream } from '../http';
+import type { Router } from '../router';
+import { openClientStream, outputSink } from '../stream';
+
+const runFile = promisify(execFile);
+
+export function containerRoutes(r: Router, svc: ContainerService, execs: ExecService, images: ImageSource & { resolve(ref: string): { id: string } | undefined }): void {
+  const store = svc.store;
+
+  r.add('POST', '/containers/create', async (ctx) => {
+    const body = await readJsonBody<CreateBody>(ctx, {});
+    sendJson(ctx, 201, svc.create(body, ctx.query.get('name')));
+  });
+
+  r.add('GET', '/containers/json', async (ctx) => {
+    const all = qBool(ctx.query, 'all');
+    const limit = qInt(ctx.query, 'limit') ?? -1;
+    const match = containerFilter(qFilters(ctx.query), (ref) => images.resolve(ref)?.id);
+    let list = store
+      .all()
+      .filter((rec) => (all || limit > 0 || rec.State.Running) && match(rec))
+      .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
+    if (limit > 0) list = list.slice(0, limit);
+    sendJson(ctx, 200, list.map(listView));
+  });
+
+  r.add('GET', '/containers/{id}/json', async (ctx) => {
+    const rec = store.get(ctx.params.id);
+    sendJson(ctx, 200, inspectView(rec, store.paths(rec.Id), execs.idsOf(rec.Id)));
+  });
+
+  r.add('POST', '/containers/{id}/start', async (ctx) => {
+    await svc.start(ctx.params.id);
+    sendEmpty(ctx, 204);
+  });
+
+  r.add('POST', '/containers/{id}/stop', async (ctx) => {
+    await svc.stop(ctx.params.id, qInt(ctx.query, 't'), ctx.query.get('signal') ?? undefined);
+    sendEmpty(ctx, 204);
+  });
+
+  r.add('POST', '/containers/{id}/restart', async (ctx) => {
+    await svc.restart(ctx.params.id, qInt(ctx.query, 't'));
+    sendEmpty(ctx, 204);
+  });
+
+  r.add('POST', '/containers/{id}/kill', async (ctx) => {
+    await svc.kill(ctx.params.id, normalizeSignal(ctx.query.get('signal')));
+    sendEmpty(ctx, 204);
+  });
+
+  r.add('POST', '/containers/{id}/pause', async (ctx) => {
+    await svc.pause(ctx.params.id, true);
+    sendEmpty(ctx, 204);
+  });
+
+  r.add('POST', '/containers/{id}/unpause', async (ctx) => {
+    await svc.pause(ctx.params.id, false);
+    sendEmpty(ctx, 204);
+  });
+
+  r.add('POST', '/containers/{id}/rename', async (ctx) => {
+    svc.rename(ctx.params.id, ctx.query.get('name') ?? '');
+    sendEmpty(ctx, 204);
+  });
+
+  r.add('DELETE', '/containers/{id}', async (ctx) => {
+    await svc.remove(ctx.params.id, qBool(ctx.query, 'force'));
+    sendEmpty(ctx, 204);
+  });
+
+  r.add('POST', '/containers/prune', async (ctx) => {
+    const filters = qFilters(ctx.query);
+    const labels = containerFilter({ label: filters.label ?? [] }, () => undefined);
+    const untilNs = parseTimestampArg(filters.until?.[0] ?? null);
+    sendJson(ctx, 200, await svc.prune((rec) => labels(rec) && (untilNs === undefined || BigInt(Date.parse(rec.Created)) * 1_000_000n < untilNs)));
+  });
+
+  r.add('POST', '/containers/{id}/wait', async (ctx) => {
+    const rec = store.get(ctx.params.id);
+    const condition = (ctx.query.get('condition') || 'not-running') as WaitCondition;
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}"`);
+    const done = svc.wait(rec.Id, condition);
+    const out = startStream(ctx, 'application/json');
+    const code = await done;
+    if (!out.destroyed) out.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
+  });
+
+  r.add('POST', '/containers/{id}/attach', async (ctx) => {
+    const rec = store.get(ctx.params.id);
+    const q = ctx.query;
+    const tty = rec.Config.Tty;
+    const stream = await openClientStream(ctx, tty);
+    const sink = outputSink(stream.out, tty);
+    const streams = { stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr') };
+    if (qBool(q, 'logs')) {
+      for (const rec2 of readLogs(store.paths(rec.Id).log, { ...streams }).records) sink.write(rec2.stream, rec2.data);
+    }
+    if (!qBool(q, 'stream')) {
+      sink.end();
+      return;
+    }
+    const client = {
+      sink,
+      streams,
+      stdin: qBool(q, 'stdin') && rec.Config.OpenStdin ? stream.input : undefined,
+      stdinOnce: rec.Config.StdinOnce,
+    };
+    if (rec.Instance) await svc.attach.attachRunning(rec.Id, client);
+    else svc.attach.addPending(rec.Id, client);
+  });
+
+  r.add('POST', '/containers/{id}/resize', async (ctx) => {
+    const rec = store.get(ctx.params.id);
+    if (!rec.Instance) throw conflict(`Container ${rec.Id} is not running`);
+    svc.resize(rec.Id, qInt(ctx.query, 'h') ?? 0, qInt(ctx.query, 'w') ?? 0);
+    sendEmpty(ctx, 200);
+  });
+
+  r.add('GET', '/containers/{id}/logs', async (ctx) => {
+    const rec = store.get(ctx.params.id);
+    const q = ctx.query;
+    const tail = q.get('tail');
+    const opts: LogOptions = {
+      stdout: qBool(q, 'stdout'),
+      stderr: qBool(q, 'stderr'),
+      tail: !tail || tail === 'all' ? undefined : Number(tail),
+      sinceNs: parseTimestampArg(q.get('since')),
+      untilNs: parseTimestampArg(q.get('until')),
+    };
+    if (!opts.stdout && !opts.stderr) throw badRequest('Bad parameters: you must choose at least one stream');
+    if (opts.tail !== undefined && !Number.isInteger(opts.tail)) throw badRequest(`invalid value for "tail": ${tail}`);
+    const tty = rec.Config.Tty;
+    const out = startStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    const sink = outputSink(out, tty);
+    const timestamps = qBool(q, 'timestamps');
+    const emit = (r: LogRecord) => sink.write(r.stream, timestamps ? Buffer.concat([Buffer.from(r.time + ' '), r.data]) : r.data);
+    const path = store.paths(rec.Id).log;
+    const { records, offset } = readLogs(path, opts);
+    records.forEach(emit);
+    if (!qBool(q, 'follow') || !rec.Instance) {
+      sink.end();
+      return;
+    }
+    const follower = followLogs(path, offset, { ...opts, tail: undefined }, emit);
+    out.on('close', follower.stop);
+    await svc.exited(rec.Id);
+    follower.drain();
+    sink.end();
+  });
+
+  r.add('GET', '/containers/{id}/top', async (ctx) => {
+    const rec = store.get(ctx.params.id);
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    sendJson(ctx, 200, await top(rec.State.Pid, ctx.query.get('ps_args') || '-ef'));
+  });
+}
+
+function normalizeSignal(sig: string | null): string {
+  if (!sig) return 'SIGKILL';
+  if (/^\d+$/.test(sig)) return sig;
+  const up = sig.toUpperCase();
+  return up.startsWith('SIG') ? up : `SIG${up}`;
+}
+
+/** docker top: host `ps` filtered to the processes in the container's PID namespace. */
+async function top(initPid: number, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+  const ns = (pid: string) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+    } catch {
+      return undefined;
+    }
+  };
+  const want = ns(String(initPid));
+  const pids = new Set(fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && want !== undefined && ns(p) === want));
+  const { stdout } = await runFile('ps', psArgs.split(/\s+/).filter(Boolean)).catch((e: Error) => {
+    throw badRequest(`Error running ps: ${e.message}`);
+  });
+  const lines = stdout.split('\n').filter(Boolean);
+  const titles = lines[0].trim().split(/\s+/);
+  const pidCol = titles.indexOf('PID');
+  if (pidCol < 0) throw badRequest(`Couldn't find PID field in ps output`);
+  const rows = lines.slice(1).map((l) => {
+    const parts = l.trim().split(/\s+/);
+    return [...parts.slice(0, titles.length - 1), parts.slice(titles.length - 1).join(' ')];
+  });
+  return { Titles: titles, Processes: rows.filter((row) => pids.has(row[pidCol])) };
+}

@@ -1,0 +1,68 @@
+/** /images/* routes. */
+import type { ImageService } from '../../image/service';
+import { badRequest, notFound } from '../../common/errors';
+import { qBool, qFilters, sendEmpty, sendJson, startStream, type Context } from '../http';
+import type { Router } from '../router';
+
+type UsedBy = (imageId: string) => string[];
+
+export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy): void {
+  r.add('GET', '/images/json', async (ctx) => {
+    sendJson(ctx, 200, images.list({ all: qBool(ctx.query, 'all'), filters: qFilters(ctx.query) }));
+  });
+
+  r.add('POST', '/images/create', async (ctx) => {
+    const q = ctx.query;
+    const fromSrc = q.get('fromSrc');
+    if (fromSrc === null) {
+      const image = q.get('fromImage') ?? '';
+      const tag = q.get('tag');
+      throw notFound(
+        `pull access denied for ${image}${tag ? ':' + tag : ''}: pulling from registries is not available in this Berth yet; make the image locally (berth import, berth load)`,
+      );
+    }
+    if (fromSrc !== '-') throw badRequest('importing from a URL is not supported: use fromSrc=- with the tarball as the body');
+    const id = await images.importTar(ctx.req, {
+      repo: q.get('repo') || undefined,
+      tag: q.get('tag') || undefined,
+      changes: q.getAll('changes').filter(Boolean),
+      message: q.get('message') || undefined,
+    });
+    const out = startStream(ctx, 'application/json');
+    out.end(JSON.stringify({ status: id }) + '\n');
+  });
+
+  r.add('POST', '/images/load', async (ctx) => {
+    const messages = await images.load(ctx.req);
+    const out = startStream(ctx, 'application/json');
+    for (const m of messages) out.write(JSON.stringify({ stream: m + '\n' }) + '\n');
+    out.end();
+  });
+
+  r.add('GET', '/images/get', async (ctx) => save(ctx, images, ctx.query.getAll('names')));
+  r.add('GET', '/images/{name*}/get', async (ctx) => save(ctx, images, [ctx.params.name]));
+
+  r.add('POST', '/images/prune', async (ctx) => {
+    sendJson(ctx, 200, await images.prune({ filters: qFilters(ctx.query) }, usedBy));
+  });
+
+  r.add('GET', '/images/{name*}/json', async (ctx) => sendJson(ctx, 200, images.inspect(ctx.params.name)));
+  r.add('GET', '/images/{name*}/history', async (ctx) => sendJson(ctx, 200, images.history(ctx.params.name)));
+
+  r.add('POST', '/images/{name*}/tag', async (ctx) => {
+    images.tag(ctx.params.name, ctx.query.get('repo') ?? '', ctx.query.get('tag') || 'latest');
+    sendEmpty(ctx, 201);
+  });
+
+  r.add('DELETE', '/images/{name*}', async (ctx) => {
+    const result = await images.remove(ctx.params.name, { force: qBool(ctx.query, 'force'), noprune: qBool(ctx.query, 'noprune') }, usedBy);
+    sendJson(ctx, 200, result);
+  });
+}
+
+async function save(ctx: Context, images: ImageService, names: string[]): Promise<void> {
+  if (!names.length) throw badRequest('no image names given');
+  for (const n of names) images.get(n); // 404 before the stream starts
+  const out = startStream(ctx, 'application/x-tar');
+  await images.save(names, out);
+}

@@ -1,0 +1,45 @@
+/** Route table for the Engine API: `{name}` matches one path segment, `{name*}` is greedy (image names hold slashes). */
+import type { Context } from './http';
+
+export type Handler = (ctx: Context) => Promise<void>;
+
+interface Route {
+  method: string;
+  regex: RegExp;
+  keys: string[];
+  handler: Handler;
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  add(method: string, pattern: string, handler: Handler): void {
+    const keys: string[] = [];
+    const source = pattern.replace(/[.]/g, '\\.').replace(/\{(\w+)(\*?)\}/g, (_m, key: string, greedy: string) => {
+      keys.push(key);
+      return greedy ? '(.+)' : '([^/]+)';
+    });
+    this.routes.push({ method, regex: new RegExp(`^${source}$`), keys, handler });
+  }
+
+  /** The handler and path parameters for a request, or why there is none (404 unknown path, 405 wrong method). */
+  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | { status: 404 | 405 } {
+    let pathMatched = false;
+    for (const r of this.routes) {
+      const m = r.regex.exec(path);
+      if (!m) continue;
+      pathMatched = true;
+      if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
+      const params: Record<string, string> = {};
+      r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1])));
+      return { handler: r.handler, params };
+    }
+    return { status: pathMatched ? 405 : 404 };
+  }
+}
+
+/** Strip the optional `/vX.Y` prefix; returns the path and the version asked for (undefined = latest). */
+export function splitVersion(path: string): { path: string; version?: string } {
+  const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(path);
+  return m ? { path: m[2], version: m[1] } : { path };
+}

@@ -1,0 +1,57 @@
+/** berthd's options (flags mirror dockerd's where they overlap). */
+import { parseArgs } from 'node:util';
+import type { Level } from '../common/log';
+import type { RuntimeName } from '../runtime/types';
+
+export interface DaemonConfig {
+  dataRoot: string;
+  execRoot: string;
+  hosts: string[];
+  defaultRuntime: RuntimeName;
+  logLevel: Level;
+}
+
+export const USAGE = `Usage: berthd [OPTIONS]
+
+The Berth container engine daemon: serves the Docker Engine API.
+
+Options:
+      --data-root string        Root directory of persistent state (default "/var/lib/berth")
+      --exec-root string        Root directory of runtime state: sockets, conmon, runtime (default "/run/berth")
+  -H, --host list               Daemon socket to listen on (default unix:///run/berth/berth.sock);
+                                tcp://HOST:PORT listens on TCP (off by default; no TLS, use loopback only)
+      --default-runtime string  OCI runtime for containers: crun or runc (default "crun")
+  -l, --log-level string        debug, info, warn or error (default "info")
+  -v, --version                 Print version information and quit
+  -h, --help                    Print this help
+`;
+
+export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'version' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'data-root': { type: 'string', default: '/var/lib/berth' },
+      'exec-root': { type: 'string', default: '/run/berth' },
+      host: { type: 'string', short: 'H', multiple: true },
+      'default-runtime': { type: 'string', default: 'crun' },
+      'log-level': { type: 'string', short: 'l', default: 'info' },
+      version: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+  const runtime = values['default-runtime'];
+  if (runtime !== 'crun' && runtime !== 'runc') throw new Error(`invalid --default-runtime "${runtime}": crun or runc`);
+  const level = values['log-level'];
+  if (!['debug', 'info', 'warn', 'error'].includes(level!)) throw new Error(`invalid --log-level "${level}"`);
+  const execRoot = values['exec-root']!;
+  return {
+    dataRoot: values['data-root']!,
+    execRoot,
+    hosts: values.host?.length ? values.host : [`unix://${execRoot}/berth.sock`],
+    defaultRuntime: runtime,
+    logLevel: level as Level,
+  };
+}

@@ -1,0 +1,60 @@
+/** Wire berthd together: stores, runtime, services, API routes; repair and reconcile before serving. */
+import * as fs from 'node:fs';
+import type * as http from 'node:http';
+import * as path from 'node:path';
+import { containerRoutes } from '../api/handlers/containers';
+import { execRoutes } from '../api/handlers/exec';
+import { imageRoutes } from '../api/handlers/images';
+import { systemRoutes } from '../api/handlers/system';
+import { Router } from '../api/router';
+import { createApiServer } from '../api/server';
+import { log } from '../common/log';
+import { ContainerStore } from '../engine/containers/record';
+import { ContainerService } from '../engine/containers/service';
+import { EventBus } from '../engine/events';
+import { ExecService } from '../engine/exec';
+import { ImageService } from '../image/service';
+import { detectCgroupMode } from '../runtime/cgroups';
+import { ConmonRuntime } from '../runtime/conmon';
+import type { DaemonConfig } from './config';
+
+export interface Daemon {
+  newServer(): http.Server;
+}
+
+const RUNTIME_PATHS = { crun: '/usr/bin/crun', runc: '/usr/bin/runc' };
+
+export async function startDaemon(cfg: DaemonConfig, version: string): Promise<Daemon> {
+  for (const d of [cfg.dataRoot, cfg.execRoot]) fs.mkdirSync(d, { recursive: true, mode: 0o711 });
+  const events = new EventBus();
+
+  const images = new ImageService(path.join(cfg.dataRoot, 'image'), (action, id, attrs) => events.publish('image', action, id, attrs));
+  await images.repair();
+
+  const runtime = new ConmonRuntime({ runRoot: cfg.execRoot, runtimePaths: RUNTIME_PATHS, logLevel: cfg.logLevel });
+  const store = new ContainerStore(path.join(cfg.dataRoot, 'containers'));
+  const emptyDir = path.join(cfg.dataRoot, 'empty');
+  const containers = new ContainerService({ store, images, runtime, events, defaultRuntime: cfg.defaultRuntime, emptyDir });
+  await containers.reconcile();
+  const execs = new ExecService(store, runtime, events);
+
+  const router = new Router();
+  systemRoutes(router, events, {
+    version,
+    dataRoot: cfg.dataRoot,
+    defaultRuntime: cfg.defaultRuntime,
+    runtimes: { crun: { path: RUNTIME_PATHS.crun }, runc: { path: RUNTIME_PATHS.runc } },
+    cgroupVersion: detectCgroupMode() === 'v2' ? '2' : '1',
+    counts: () => {
+      const all = store.all();
+      const running = all.filter((c) => c.State.Running && !c.State.Paused).length;
+      const paused = all.filter((c) => c.State.Paused).length;
+      return { containers: all.length, running, paused, stopped: all.length - running - paused, images: images.list({ all: false, filters: {} }).length };
+    },
+  });
+  containerRoutes(router, containers, execs, images);
+  execRoutes(router, execs);
+  imageRoutes(router, images, (id) => containers.usingImage(id));
+  log.info('berthd ready', { dataRoot: cfg.dataRoot, runtime: cfg.defaultRuntime, containers: store.all().length });
+  return { newServer: () => createApiServer(router) };
+}

@@ -1,0 +1,145 @@
+/** Write a container's OCI bundle (config.json) and its /etc/hosts, /etc/hostname, /etc/resolv.conf at start. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { badRequest, notFound } from '../../common/errors';
+import { boundingCaps } from '../../spec/caps';
+import { processEnv } from '../../spec/command';
+import { defaultNofile, hostDevices } from '../../spec/host';
+import { parseMounts } from '../../spec/mounts';
+import { buildSpec, type NetworkNs, type SpecMount } from '../../spec/spec';
+import { resolveUser } from '../../spec/user';
+import type { ContainerPaths, ContainerRecord } from './record';
+
+/** Host facts read once per daemon: they do not change while it runs. */
+const host = {
+  caps: boundingCaps(),
+  nofile: defaultNofile(),
+  initPath: ['/usr/bin/tini-static', '/usr/bin/tini'].find((p) => fs.existsSync(p)),
+};
+
+/** `--network` as the runtime sees it. Bridge networking is not there yet: default/bridge run without a network. */
+export function networkNs(mode: string | undefined): NetworkNs {
+  if (!mode || mode === 'default' || mode === 'bridge' || mode === 'none') return { mode: 'none' };
+  if (mode === 'host') return { mode: 'host' };
+  if (mode.startsWith('container:')) throw badRequest(`network mode "${mode}" is not supported yet`);
+  throw notFound(`network ${mode} not found`);
+}
+
+/** Validate the mounts of a create body (docker refuses bad ones at create). */
+export function validateMounts(hc: ContainerRecord['HostConfig']): void {
+  try {
+    for (const m of parseMounts(hc, fs.existsSync)) {
+      if (m.kind === 'volume') throw new Error(`named volumes are not supported yet: ${m.name}`);
+    }
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+}
+
+function userMounts(rec: ContainerRecord): SpecMount[] {
+  return parseMounts(rec.HostConfig, fs.existsSync).map((m): SpecMount => {
+    if (m.kind === 'tmpfs') return m;
+    if (m.kind === 'volume') throw badRequest(`named volumes are not supported yet: ${m.name}`);
+    if (m.createSource) fs.mkdirSync(m.source, { recursive: true });
+    return { kind: 'bind', source: m.source, target: m.target, readOnly: m.readOnly, propagation: m.propagation };
+  });
+}
+
+function readIn(rootfs: string, file: string): string | undefined {
+  try {
+    return fs.readFileSync(path.join(rootfs, file), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function writeEtcFiles(rec: ContainerRecord, p: ContainerPaths, net: NetworkNs): string {
+  const hc = rec.HostConfig;
+  const hostname = net.mode === 'host' ? os.hostname() : rec.Config.Hostname;
+  const base =
+    net.mode === 'host'
+      ? fs.readFileSync('/etc/hosts', 'utf8')
+      : '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
+  const extra = (hc.ExtraHosts ?? []).map((h) => {
+    const i = h.indexOf(':');
+    return `${h.slice(i + 1)}\t${h.slice(0, i)}\n`;
+  });
+  fs.writeFileSync(p.hosts, base + extra.join(''));
+  fs.writeFileSync(p.hostname, hostname + '\n');
+  let resolv = readIn('/', 'etc/resolv.conf') ?? '';
+  if (hc.Dns?.length || hc.DnsSearch?.length || hc.DnsOptions?.length) {
+    const keep = (prefix: string, given?: string[] | null) =>
+      given?.length ? given.map((v) => `${prefix} ${v}`) : resolv.split('\n').filter((l) => l.startsWith(prefix + ' '));
+    resolv = [...keep('nameserver', hc.Dns), ...keep('search', hc.DnsSearch?.length ? [hc.DnsSearch.join(' ')] : null), ...keep('options', hc.DnsOptions?.length ? [hc.DnsOptions.join(' ')] : null)].join('\n') + '\n';
+  }
+  fs.writeFileSync(p.resolvConf, resolv);
+  return hostname;
+}
+
+export function writeBundle(rec: ContainerRecord, p: ContainerPaths): void {
+  const hc = rec.HostConfig;
+  const net = networkNs(hc.NetworkMode);
+  const hostname = writeEtcFiles(rec, p, net);
+  let user;
+  try {
+    user = resolveUser(rec.Config.User ?? '', readIn(p.rootfs, 'etc/passwd'), readIn(p.rootfs, 'etc/group'), hc.GroupAdd ?? []);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+  const cwd = rec.Config.WorkingDir || '/';
+  // Docker creates a missing working directory, owned by the container's user.
+  const cwdOnHost = path.join(p.rootfs, cwd);
+  if (!fs.existsSync(cwdOnHost)) {
+    fs.mkdirSync(cwdOnHost, { recursive: true });
+    fs.chownSync(cwdOnHost, user.uid, user.gid);
+  }
+  const etc: SpecMount[] = [
+    { kind: 'bind', source: p.hosts, target: '/etc/hosts', readOnly: false },
+    { kind: 'bind', source: p.hostname, target: '/etc/hostname', readOnly: false },
+    { kind: 'bind', source: p.resolvConf, target: '/etc/resolv.conf', readOnly: false },
+  ];
+  const mounts = [...etc, ...userMounts(rec)];
+  const spec = buildSpec({
+    args: [rec.Path, ...rec.Args],
+    env: processEnv(rec.Config.Env ?? [], hostname, rec.Config.Tty),
+    cwd,
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    terminal: rec.Config.Tty,
+    consoleSize: hc.ConsoleSize,
+    hostname,
+    domainname: rec.Config.Domainname,
+    rootfs: p.rootfs,
+    readonlyRootfs: hc.ReadonlyRootfs,
+    mounts,
+    network: net,
+    privileged: hc.Privileged,
+    capAdd: hc.CapAdd,
+    capDrop: hc.CapDrop,
+    availableCaps: host.caps,
+    hostDevices: hc.Privileged ? hostDevices() : undefined,
+    cgroupsPath: `/berth/${rec.Id}`,
+    resources: {
+      memory: hc.Memory,
+      memorySwap: hc.MemorySwap as number | undefined,
+      memoryReservation: hc.MemoryReservation as number | undefined,
+      cpuShares: hc.CpuShares,
+      nanoCpus: hc.NanoCpus,
+      cpuQuota: hc.CpuQuota as number | undefined,
+      cpuPeriod: hc.CpuPeriod as number | undefined,
+      pidsLimit: hc.PidsLimit,
+    },
+    sysctls: hc.Sysctls,
+    shmSize: hc.ShmSize,
+    ulimits: hc.Ulimits,
+    nofile: host.nofile,
+    initPath: hc.Init ? requireInit() : undefined,
+  });
+  fs.mkdirSync(p.bundle, { recursive: true });
+  fs.writeFileSync(path.join(p.bundle, 'config.json'), JSON.stringify(spec));
+}
+
+function requireInit(): string {
+  if (!host.initPath) throw badRequest('--init: no init binary found (install Debian package tini)');
+  return host.initPath;
+}

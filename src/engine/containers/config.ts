@@ -1,0 +1,41 @@
+/** The Config docker records for a container: the create body merged over the image's config. */
+import type { CreateBody } from '../../api/types';
+import { badRequest } from '../../common/errors';
+import type { ImageConfig } from '../../image/types';
+import { mergeConfig as mergeProcess, processArgs } from '../../spec/command';
+import type { ContainerCfg } from './record';
+
+export function mergeConfig(body: CreateBody, image: ImageConfig, defaultHostname: string): { config: ContainerCfg; command: string[] } {
+  const img = image.config ?? {};
+  let merged;
+  try {
+    merged = mergeProcess(body, img);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+  const config: ContainerCfg = {
+    Hostname: body.Hostname || defaultHostname,
+    Domainname: body.Domainname ?? '',
+    User: merged.User,
+    AttachStdin: !!body.AttachStdin,
+    AttachStdout: !!body.AttachStdout,
+    AttachStderr: !!body.AttachStderr,
+    ExposedPorts: { ...img.ExposedPorts, ...body.ExposedPorts },
+    Tty: !!body.Tty,
+    OpenStdin: !!body.OpenStdin,
+    StdinOnce: !!body.StdinOnce,
+    Env: merged.Env,
+    Cmd: merged.Cmd,
+    Image: body.Image ?? '',
+    Volumes: { ...img.Volumes, ...body.Volumes },
+    WorkingDir: merged.WorkingDir,
+    Entrypoint: merged.Entrypoint,
+    OnBuild: null,
+    Labels: { ...img.Labels, ...body.Labels },
+    StopSignal: body.StopSignal || img.StopSignal,
+    StopTimeout: (body as { StopTimeout?: number }).StopTimeout,
+  };
+  if (!config.StopSignal) delete config.StopSignal;
+  if (config.StopTimeout === undefined) delete config.StopTimeout;
+  return { config, command: processArgs(merged) };
+}

@@ -1,0 +1,142 @@
+/** Reading conmon's k8s-file logs (`<RFC3339Nano> <stream> <F|P> <text>`) as docker's `logs` shows them. */
+import * as fs from 'node:fs';
+
+export interface LogRecord {
+  /** Nanoseconds since the epoch. */
+  timeNs: bigint;
+  /** The time as docker prints it (RFC3339Nano, UTC, trailing zeros trimmed). */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  /** The bytes written, with the newline restored for full lines. */
+  data: Buffer;
+}
+
+export interface LogOptions {
+  stdout: boolean;
+  stderr: boolean;
+  /** Number of records from the end; undefined = all. */
+  tail?: number;
+  sinceNs?: bigint;
+  untilNs?: bigint;
+}
+
+/** Parse one k8s-file line; undefined for a malformed line (never fatal: a log must stay readable). */
+export function parseLogLine(line: Buffer): LogRecord | undefined {
+  const s1 = line.indexOf(0x20);
+  const s2 = line.indexOf(0x20, s1 + 1);
+  const s3 = line.indexOf(0x20, s2 + 1);
+  if (s1 < 0 || s2 < 0) return undefined;
+  const stamp = line.subarray(0, s1).toString();
+  const stream = line.subarray(s1 + 1, s2).toString();
+  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  const tag = line.subarray(s2 + 1, s3 < 0 ? line.length : s3).toString();
+  const text = s3 < 0 ? Buffer.alloc(0) : line.subarray(s3 + 1);
+  const parsed = parseStamp(stamp);
+  if (!parsed) return undefined;
+  const full = tag.split(':').includes('F');
+  return { ...parsed, stream, data: full ? Buffer.concat([text, Buffer.from('\n')]) : Buffer.from(text) };
+}
+
+/** conmon writes `2026-11-27T22:36:04.437387760+00:00`; docker prints `2026-11-27T22:36:04.43738776Z`. */
+function parseStamp(stamp: string): { timeNs: bigint; time: string } | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(stamp);
+  if (!m) return undefined;
+  const secs = Date.parse(m[1] + m[3]);
+  if (Number.isNaN(secs)) return undefined;
+  const frac = (m[2] ?? '').padEnd(9, '0').slice(0, 9);
+  const timeNs = BigInt(secs) * 1_000_000n + BigInt(frac);
+  const iso = new Date(secs).toISOString().slice(0, 19);
+  const trimmed = frac.replace(/0+$/, '');
+  return { timeNs, time: `${iso}${trimmed ? '.' + trimmed : ''}Z` };
+}
+
+function wanted(r: LogRecord, o: LogOptions): boolean {
+  if (r.stream === 'stdout' ? !o.stdout : !o.stderr) return false;
+  if (o.sinceNs !== undefined && r.timeNs < o.sinceNs) return false;
+  if (o.untilNs !== undefined && r.timeNs > o.untilNs) return false;
+  return true;
+}
+
+/** Split a buffer into complete lines; returns the records and how many bytes were consumed. */
+function parseChunk(buf: Buffer): { records: LogRecord[]; used: number } {
+  const records: LogRecord[] = [];
+  let start = 0;
+  for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+    const r = parseLogLine(buf.subarray(start, nl));
+    if (r) records.push(r);
+    start = nl + 1;
+  }
+  return { records, used: start };
+}
+
+export function readLogs(file: string, o: LogOptions): { records: LogRecord[]; offset: number } {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch {
+    return { records: [], offset: 0 };
+  }
+  const { records, used } = parseChunk(buf);
+  let out = records.filter((r) => wanted(r, o));
+  if (o.tail !== undefined) out = o.tail <= 0 ? [] : out.slice(-o.tail);
+  return { records: out, offset: used };
+}
+
+/**
+ * Follow a log from `offset`: calls `onRecord` for each new record until `stop()` is called; `drain()` reads what is
+ * left (used once the container exited) and stops.
+ */
+export function followLogs(file: string, offset: number, o: LogOptions, onRecord: (r: LogRecord) => void) {
+  let pos = offset;
+  let stopped = false;
+  const readMore = () => {
+    if (stopped) return;
+    let fd: number;
+    try {
+      fd = fs.openSync(file, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size <= pos) return;
+      const buf = Buffer.alloc(size - pos);
+      fs.readSync(fd, buf, 0, buf.length, pos);
+      const { records, used } = parseChunk(buf);
+      pos += used;
+      for (const r of records) if (wanted(r, o)) onRecord(r);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  let watcher: fs.FSWatcher | undefined;
+  try {
+    watcher = fs.watch(file, readMore);
+  } catch {
+    /* the file may not exist yet: the poll below covers it */
+  }
+  const poll = setInterval(readMore, 250);
+  const stop = () => {
+    stopped = true;
+    watcher?.close();
+    clearInterval(poll);
+  };
+  readMore();
+  return {
+    stop,
+    drain: () => {
+      readMore();
+      stop();
+    },
+  };
+}
+
+export function parseTimestampArg(v: string | null): bigint | undefined {
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) {
+    const [s, f = ''] = v.split('.');
+    return BigInt(s) * 1_000_000_000n + BigInt(f.padEnd(9, '0').slice(0, 9));
+  }
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : BigInt(ms) * 1_000_000n;
+}

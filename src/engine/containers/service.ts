@@ -1,0 +1,376 @@
+/** The container service: lifecycle of containers (create, start, stop, kill, remove, wait) over records + runtime. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CreateBody } from '../../api/types';
+import { ApiError, badRequest, conflict, notModified } from '../../common/errors';
+import { newId, shortId } from '../../common/ids';
+import { log } from '../../common/log';
+import type { ContainerRuntime, RuntimeName } from '../../runtime/types';
+import { mountOverlay, unmountOverlay } from '../../store/overlay';
+import type { EventBus } from '../events';
+import type { ImageSource } from '../images';
+import { AttachHub } from './attach';
+import { networkNs, validateMounts, writeBundle } from './bundle';
+import { randomName, VALID_NAME } from './names';
+import { initialState, type ContainerRecord, type ContainerStore } from './record';
+import { mergeConfig } from './config';
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+interface Waiter {
+  condition: WaitCondition;
+  resolve: (code: number) => void;
+}
+
+export interface ContainerServiceDeps {
+  store: ContainerStore;
+  images: ImageSource;
+  runtime: ContainerRuntime;
+  events: EventBus;
+  defaultRuntime: RuntimeName;
+  /** An always-empty dir used as the lower layer of images without layers. */
+  emptyDir: string;
+}
+
+export class ContainerService {
+  readonly attach: AttachHub;
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly exitListeners = new Map<string, Array<() => void>>();
+
+  constructor(private readonly d: ContainerServiceDeps) {
+    this.attach = new AttachHub(d.runtime);
+    d.runtime.onExit((id, code) => void this.serialize(id, () => this.handleExit(id, code)));
+  }
+
+  get store(): ContainerStore {
+    return this.d.store;
+  }
+
+  /** Bring records in line with what conmon and the runtime say (after a daemon restart or crash). */
+  async reconcile(): Promise<void> {
+    for (const rec of this.d.store.load()) {
+      if (!rec.Instance) continue;
+      const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
+      if (st && st.status !== 'stopped') {
+        log.info('container still running', { id: shortId(rec.Id) });
+        continue;
+      }
+      const code = this.d.runtime.exitCode(rec.Id) ?? (st ? 255 : 255);
+      await this.serialize(rec.Id, () => this.handleExit(rec.Id, code));
+    }
+  }
+
+  /** Run operations on one container one at a time (start vs. rm vs. exit handling). */
+  private serialize<T>(id: string, op: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(op, op);
+    const settled = next.catch(() => undefined);
+    this.locks.set(id, settled);
+    void settled.then(() => {
+      if (this.locks.get(id) === settled) this.locks.delete(id);
+    });
+    return next;
+  }
+
+  private emit(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.d.events.publish('container', action, rec.Id, {
+      ...(rec.Config.Labels ?? {}),
+      image: rec.Config.Image,
+      name: rec.Name.slice(1),
+      ...extra,
+    });
+  }
+
+  create(body: CreateBody, requestedName: string | null): { Id: string; Warnings: string[] } {
+    if (!body.Image) throw badRequest('Config cannot be empty in order to create a container');
+    let name = requestedName ?? '';
+    if (name) {
+      if (!VALID_NAME.test(name)) throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      name = name.replace(/^\//, '');
+      const holder = this.d.store.byName(name);
+      if (holder) {
+        throw conflict(
+          `Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+    } else {
+      name = randomName((n) => this.d.store.byName(n) !== undefined);
+    }
+    const image = this.d.images.get(body.Image);
+    const runtime = (body.HostConfig?.Runtime || this.d.defaultRuntime) as RuntimeName;
+    if (runtime !== 'crun' && runtime !== 'runc') throw badRequest(`unknown or invalid runtime name: ${runtime}`);
+    const hostConfig = { NetworkMode: 'default', ...body.HostConfig, Runtime: runtime };
+    networkNs(hostConfig.NetworkMode);
+    validateMounts(hostConfig);
+    const id = newId();
+    const merged = mergeConfig(body, this.d.images.config(image.id), shortId(id));
+    const rec: ContainerRecord = {
+      Id: id,
+      Name: '/' + name,
+      Created: new Date().toISOString(),
+      Path: merged.command[0],
+      Args: merged.command.slice(1),
+      Config: merged.config,
+      HostConfig: hostConfig,
+      Image: image.id,
+      State: initialState(),
+      RestartCount: 0,
+      Runtime: runtime,
+    };
+    const p = this.d.store.paths(id);
+    fs.mkdirSync(p.dir, { recursive: true });
+    this.d.store.save(rec);
+    this.emit(rec, 'create');
+    return { Id: id, Warnings: [] };
+  }
+
+  start(ref: string): Promise<void> {
+    const rec = this.d.store.get(ref);
+    return this.serialize(rec.Id, () => this.doStart(rec.Id));
+  }
+
+  private async doStart(id: string): Promise<void> {
+    const rec = this.d.store.get(id);
+    if (rec.State.Paused) throw conflict('cannot start a paused container, try unpause instead');
+    if (rec.State.Running) throw notModified();
+    const p = this.d.store.paths(id);
+    try {
+      await mountOverlay(this.d.images.layerDirs(rec.Image), { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
+      writeBundle(rec, p);
+      const { pid, conmonPid } = await this.d.runtime.create({
+        id,
+        name: rec.Name.slice(1),
+        bundleDir: p.bundle,
+        logPath: p.log,
+        runtime: rec.Runtime,
+        tty: rec.Config.Tty,
+        openStdin: rec.Config.OpenStdin,
+        stdinOnce: rec.Config.StdinOnce,
+      });
+      rec.Instance = { conmonPid };
+      await this.attach.connectPending(id, rec.Config.Tty);
+      await this.d.runtime.start(id, rec.Runtime);
+      Object.assign(rec.State, {
+        Status: 'running', Running: true, Paused: false, Pid: pid, ExitCode: 0, Error: '',
+        StartedAt: new Date().toISOString(),
+      });
+      this.d.store.save(rec);
+      this.emit(rec, 'start');
+    } catch (e) {
+      await this.d.runtime.delete(id, rec.Runtime, true).catch(() => undefined);
+      await unmountOverlay(p.rootfs).catch(() => undefined);
+      this.d.runtime.cleanup(id);
+      const err = startError(e);
+      rec.Instance = undefined;
+      Object.assign(rec.State, { Status: 'created', Running: false, Pid: 0, Error: err.message, ExitCode: exitCodeFor(err.message) });
+      this.d.store.save(rec);
+      this.attach.failPending(id);
+      if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
+      throw err;
+    }
+  }
+
+  /** conmon saw the container exit: record it, release the rootfs, wake waiters, auto-remove. */
+  private async handleExit(id: string, code: number): Promise<void> {
+    const rec = this.d.store.find(id);
+    if (!rec || !rec.Instance) return;
+    await this.d.runtime.delete(id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id, e: String(e) }));
+    await unmountOverlay(this.d.store.paths(id).rootfs).catch((e) => log.warn('umount failed', { id, e: String(e) }));
+    this.d.runtime.cleanup(id);
+    rec.Instance = undefined;
+    Object.assign(rec.State, {
+      Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString(),
+    });
+    this.d.store.save(rec);
+    this.emit(rec, 'die', { exitCode: String(code) });
+    for (const cb of this.exitListeners.get(id) ?? []) cb();
+    this.exitListeners.delete(id);
+    this.wake(id, code, ['not-running', 'next-exit']);
+    if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
+  }
+
+  private wake(id: string, code: number, conditions: WaitCondition[]): void {
+    const list = this.waiters.get(id) ?? [];
+    const keep = list.filter((w) => {
+      if (!conditions.includes(w.condition)) return true;
+      w.resolve(code);
+      return false;
+    });
+    if (keep.length) this.waiters.set(id, keep);
+    else this.waiters.delete(id);
+  }
+
+  /** Resolves when the container has exited (already exited: at once). */
+  exited(id: string): Promise<void> {
+    const rec = this.d.store.find(id);
+    if (!rec?.Instance) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.exitListeners.get(id) ?? [];
+      list.push(resolve);
+      this.exitListeners.set(id, list);
+    });
+  }
+
+  /**
+   * Docker's wait: resolves with the exit code when the condition holds. `onRegistered` runs once the waiter is
+   * in place, so callers can reply with headers before the container exits.
+   */
+  wait(ref: string, condition: WaitCondition): Promise<number> {
+    const rec = this.d.store.get(ref);
+    if (condition === 'not-running' && !rec.State.Running && !rec.Instance) return Promise.resolve(rec.State.ExitCode);
+    return new Promise((resolve) => {
+      const list = this.waiters.get(rec.Id) ?? [];
+      list.push({ condition, resolve });
+      this.waiters.set(rec.Id, list);
+    });
+  }
+
+  stop(ref: string, timeoutSecs?: number, signal?: string): Promise<void> {
+    const rec = this.d.store.get(ref);
+    return this.doStop(rec, timeoutSecs, signal);
+  }
+
+  private async doStop(rec: ContainerRecord, timeoutSecs?: number, signal?: string): Promise<void> {
+    if (!rec.State.Running || !rec.Instance) throw notModified();
+    const exited = this.exited(rec.Id);
+    const sig = signal || rec.Config.StopSignal || 'SIGTERM';
+    const t = timeoutSecs ?? rec.Config.StopTimeout ?? 10;
+    if (rec.State.Paused) await this.d.runtime.resume(rec.Id, rec.Runtime).catch(() => undefined);
+    await this.d.runtime.kill(rec.Id, rec.Runtime, sig).catch(() => undefined);
+    const timedOut = t < 0 ? await exited.then(() => false) : await raceTimeout(exited, t * 1000);
+    if (timedOut) {
+      await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
+      await exited;
+    }
+    this.emit(rec, 'stop');
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.d.store.get(ref);
+    if (!rec.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
+    await this.d.runtime.kill(rec.Id, rec.Runtime, signal).catch((e) => {
+      throw badRequest(`Cannot kill container: ${ref}: ${(e as Error).message}`);
+    });
+    this.emit(rec, 'kill', { signal: signal.replace(/^SIG/, '') });
+  }
+
+  async restart(ref: string, timeoutSecs?: number): Promise<void> {
+    const rec = this.d.store.get(ref);
+    if (rec.State.Running) await this.doStop(rec, timeoutSecs);
+    await this.serialize(rec.Id, () => this.doStart(rec.Id));
+    this.emit(rec, 'restart');
+  }
+
+  async pause(ref: string, pause: boolean): Promise<void> {
+    const rec = this.d.store.get(ref);
+    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
+    if (pause && rec.State.Paused) throw conflict(`Container ${rec.Id} is already paused`);
+    if (!pause && !rec.State.Paused) throw conflict(`Container ${rec.Id} is not paused`);
+    if (pause) await this.d.runtime.pause(rec.Id, rec.Runtime);
+    else await this.d.runtime.resume(rec.Id, rec.Runtime);
+    Object.assign(rec.State, { Paused: pause, Status: pause ? 'paused' : 'running' });
+    this.d.store.save(rec);
+    this.emit(rec, pause ? 'pause' : 'unpause');
+  }
+
+  async remove(ref: string, force: boolean): Promise<void> {
+    const rec = this.d.store.get(ref);
+    if (rec.State.Running && !force) {
+      throw conflict(
+        `cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`,
+      );
+    }
+    if (rec.State.Running) {
+      const exited = this.exited(rec.Id);
+      await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
+      if (await raceTimeout(exited, 10_000)) await this.serialize(rec.Id, () => this.handleExit(rec.Id, 137));
+    }
+    await this.serialize(rec.Id, () => this.removeNow(rec));
+  }
+
+  private async removeNow(rec: ContainerRecord): Promise<void> {
+    if (!this.d.store.find(rec.Id)) return;
+    await unmountOverlay(this.d.store.paths(rec.Id).rootfs).catch(() => undefined);
+    this.d.runtime.cleanup(rec.Id);
+    this.d.store.delete(rec.Id);
+    this.emit(rec, 'destroy');
+    this.wake(rec.Id, rec.State.ExitCode, ['removed', 'not-running', 'next-exit']);
+  }
+
+  rename(ref: string, newName: string): void {
+    const rec = this.d.store.get(ref);
+    const name = newName.replace(/^\//, '');
+    if (!name || !VALID_NAME.test(name)) throw badRequest(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    const holder = this.d.store.byName(name);
+    if (holder && holder.Id !== rec.Id) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    if (holder) throw badRequest(`Renaming a container with the same name as its current name`);
+    const oldName = rec.Name.slice(1);
+    rec.Name = '/' + name;
+    this.d.store.save(rec);
+    this.emit(rec, 'rename', { oldName });
+  }
+
+  async prune(matches: (rec: ContainerRecord) => boolean): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    const gone: string[] = [];
+    let space = 0;
+    for (const rec of this.d.store.all()) {
+      if (rec.State.Running || rec.Instance || !matches(rec)) continue;
+      space += dirSize(this.d.store.paths(rec.Id).upper);
+      await this.serialize(rec.Id, () => this.removeNow(rec));
+      gone.push(rec.Id);
+    }
+    return { ContainersDeleted: gone, SpaceReclaimed: space };
+  }
+
+  resize(id: string, rows: number, cols: number): void {
+    this.d.runtime.resize(id, rows, cols);
+  }
+
+  /** IDs of containers that use an image (for rmi's conflict rule). */
+  usingImage(imageId: string): string[] {
+    return this.d.store.all().filter((r) => r.Image === imageId).map((r) => r.Id);
+  }
+
+  runningIds(): string[] {
+    return this.d.store.all().filter((r) => r.State.Running).map((r) => r.Id);
+  }
+}
+
+/** Map a runtime failure to docker's start error (the CLI picks 126/127 from its wording). */
+function startError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  let msg = e instanceof Error ? e.message : String(e);
+  const notFound = /executable file [`'"]?([^`'"]+)[`'"]? not found/.exec(msg);
+  if (notFound) msg = `exec: "${notFound[1]}": executable file not found in $PATH`;
+  return badRequest(`failed to create task for container: OCI runtime create failed: ${msg}: unknown`);
+}
+
+function exitCodeFor(message: string): number {
+  if (/executable file not found|no such file or directory/i.test(message)) return 127;
+  if (/permission denied/i.test(message)) return 126;
+  return 128;
+}
+
+/** Resolves true when the timeout won, false when `p` settled first. */
+function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)));
+  return Promise.race([p.then(() => false), t]).finally(() => clearTimeout(timer));
+}
+
+function dirSize(dir: string): number {
+  let total = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) total += dirSize(p);
+    else if (e.isFile()) total += fs.lstatSync(p).size;
+  }
+  return total;
+}

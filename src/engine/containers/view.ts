@@ -1,0 +1,112 @@
+/** Docker's JSON views of a container: inspect, list entries, list filters, the human Status column. */
+import { humanDuration } from '../../common/units';
+import type { Filters } from '../../api/http';
+import { badRequest } from '../../common/errors';
+import type { ContainerPaths, ContainerRecord } from './record';
+
+export function inspectView(rec: ContainerRecord, p: ContainerPaths, execIds: string[]): Record<string, unknown> {
+  return {
+    Id: rec.Id,
+    Created: rec.Created,
+    Path: rec.Path,
+    Args: rec.Args,
+    State: rec.State,
+    Image: rec.Image,
+    ResolvConfPath: p.resolvConf,
+    HostnamePath: p.hostname,
+    HostsPath: p.hosts,
+    LogPath: p.log,
+    Name: rec.Name,
+    RestartCount: rec.RestartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: execIds.length ? execIds : null,
+    HostConfig: rec.HostConfig,
+    GraphDriver: {
+      Name: 'overlay2',
+      Data: { MergedDir: p.rootfs, UpperDir: p.upper, WorkDir: p.work },
+    },
+    Mounts: mountsView(rec),
+    Config: rec.Config,
+    NetworkSettings: networkSettings(rec),
+  };
+}
+
+function mountsView(rec: ContainerRecord): object[] {
+  return (rec.HostConfig.Binds ?? []).map((b) => {
+    const [src, dst, mode = ''] = b.split(':');
+    return { Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' };
+  });
+}
+
+function networkSettings(rec: ContainerRecord): object {
+  const mode = rec.HostConfig.NetworkMode ?? 'none';
+  return {
+    Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+    Ports: {}, SandboxKey: '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '',
+    Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
+    Networks: { [mode]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: mode, EndpointID: '', Gateway: '',
+      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } },
+  };
+}
+
+/** The STATUS column: "Up 5 seconds", "Up 2 minutes (Paused)", "Exited (0) 3 seconds ago", "Created". */
+export function statusText(rec: ContainerRecord, now = Date.now()): string {
+  const s = rec.State;
+  if (s.Running) {
+    const up = `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+    return s.Paused ? `${up} (Paused)` : up;
+  }
+  if (s.Status === 'removing') return 'Removal In Progress';
+  if (s.Status === 'exited') return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+  return 'Created';
+}
+
+export function listView(rec: ContainerRecord): Record<string, unknown> {
+  const mode = rec.HostConfig.NetworkMode ?? 'none';
+  return {
+    Id: rec.Id,
+    Names: [rec.Name],
+    Image: rec.Config.Image,
+    ImageID: rec.Image,
+    Command: [rec.Path, ...rec.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' '),
+    Created: Math.floor(Date.parse(rec.Created) / 1000),
+    Ports: [],
+    Labels: rec.Config.Labels ?? {},
+    State: rec.State.Status,
+    Status: statusText(rec),
+    HostConfig: { NetworkMode: mode },
+    NetworkSettings: { Networks: (networkSettings(rec) as { Networks: object }).Networks },
+    Mounts: mountsView(rec),
+  };
+}
+
+const FILTER_KEYS = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'isolation', 'network', 'volume', 'health', 'publish', 'expose', 'is-task']);
+const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+
+/** Docker's `ps --filter` semantics: values of one key are OR-ed, keys are AND-ed. */
+export function containerFilter(filters: Filters, resolveImage: (ref: string) => string | undefined) {
+  for (const k of Object.keys(filters)) if (!FILTER_KEYS.has(k)) throw badRequest(`invalid filter '${k}'`);
+  for (const s of filters.status ?? []) {
+    if (!STATUSES.includes(s)) throw badRequest(`invalid filter 'status=${s}'`);
+  }
+  const ancestors = (filters.ancestor ?? []).map((a) => resolveImage(a) ?? `missing:${a}`);
+  return (rec: ContainerRecord): boolean => {
+    const any = (key: string, pred: (v: string) => boolean) => !filters[key]?.length || filters[key].some(pred);
+    const labels = rec.Config.Labels ?? {};
+    return (
+      any('id', (v) => rec.Id.startsWith(v)) &&
+      any('name', (v) => new RegExp(v).test(rec.Name.slice(1))) &&
+      any('status', (v) => v === rec.State.Status) &&
+      any('exited', (v) => rec.State.Status === 'exited' && String(rec.State.ExitCode) === v) &&
+      any('label', (v) => {
+        const i = v.indexOf('=');
+        return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
+      }) &&
+      (!filters.ancestor?.length || ancestors.includes(rec.Image))
+    );
+  };
+}

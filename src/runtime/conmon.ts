@@ -1,0 +1,292 @@
+/**
+ * ContainerRuntime over conmon + an OCI runtime (crun or runc), launched as podman does (stack-probe §2): conmon
+ * detaches (own session, re-parented to init) so containers outlive berthd; it runs `<runtime> create`, reports the
+ * container pid on the sync pipe (fd 3), writes the k8s-file log, and the exit code to <runRoot>/exits/<id>.
+ *
+ * Layout under runRoot:  exits/<id> (exit codes)  s/<id12> -> bundle (attach socket links; kept short for sun_path)
+ *                        ctr/<id>/ (conmon pid files, persist dir)  state/<runtime>/ (the runtime's --root)
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { log } from '../common/log';
+import type { ContainerRuntime, CreateRequest, ExecHandle, ExecRequest, RuntimeName, RuntimeState } from './types';
+
+export interface ConmonOptions {
+  /** e.g. /run/berth: tmpfs, wiped at boot, like the runtimes' own state. */
+  runRoot: string;
+  runtimePaths: Record<RuntimeName, string>;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  conmonPath?: string;
+}
+
+/** Error from a runtime or conmon, carrying the tool's own message (e.g. crun's "executable file `x` not found"). */
+export class RuntimeError extends Error {}
+
+/** sun_path is 108 bytes: the attach link name is a 12-hex prefix, so runRoot may be up to ~85 characters. */
+const SOCK_NAME_LEN = 12;
+const SUN_PATH_MAX = 107;
+const RESCAN_MS = 2000;
+
+export class ConmonRuntime implements ContainerRuntime {
+  private readonly exitDir: string;
+  private readonly sockDir: string;
+  private readonly ctrDir: string;
+  private readonly listeners: ((id: string, code: number) => void)[] = [];
+  /** Exit files already reported, by id, with the identity of the file reported (a restart writes a new one). */
+  private readonly reported = new Map<string, string>();
+  private watching = false;
+
+  constructor(private readonly opts: ConmonOptions) {
+    this.exitDir = path.join(opts.runRoot, 'exits');
+    this.sockDir = path.join(opts.runRoot, 's');
+    this.ctrDir = path.join(opts.runRoot, 'ctr');
+    if (`${this.sockDir}/${'x'.repeat(SOCK_NAME_LEN)}/attach`.length > SUN_PATH_MAX) {
+      throw new Error(`runRoot ${opts.runRoot} is too long for attach socket paths (max ${SUN_PATH_MAX} bytes)`);
+    }
+    for (const d of [this.exitDir, this.sockDir, this.ctrDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+
+  private stateRoot(runtime: RuntimeName): string {
+    return path.join(this.opts.runRoot, 'state', runtime);
+  }
+
+  private sockLink(id: string): string {
+    return path.join(this.sockDir, id.slice(0, SOCK_NAME_LEN));
+  }
+
+  /** Run `<runtime> --root R args...`; rejects with the runtime's stderr text. */
+  private run(runtime: RuntimeName, args: string[]): Promise<string> {
+    const bin = this.opts.runtimePaths[runtime];
+    return new Promise((resolve, reject) => {
+      execFile(bin, ['--root', this.stateRoot(runtime), ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        if (err) reject(new RuntimeError(cleanMessage(stderr) || `${runtime} ${args[0]} failed: ${err.message}`));
+        else resolve(stdout);
+      });
+    });
+  }
+
+  /** The runtime keeps one directory per container under its root: absent means "no such container". */
+  private exists(id: string, runtime: RuntimeName): boolean {
+    return fs.existsSync(path.join(this.stateRoot(runtime), id));
+  }
+
+  async create(req: CreateRequest): Promise<{ pid: number; conmonPid: number }> {
+    const dir = path.join(this.ctrDir, req.id);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.stateRoot(req.runtime), { recursive: true, mode: 0o700 });
+    // A previous run's exit file would be mistaken for this run's exit.
+    fs.rmSync(path.join(this.exitDir, req.id), { force: true });
+    this.reported.delete(req.id);
+    fs.rmSync(this.sockLink(req.id), { force: true });
+
+    const args = [
+      '--api-version', '1',
+      '-c', req.id,
+      '-u', req.id.slice(0, SOCK_NAME_LEN),
+      '-n', req.name,
+      '-r', this.opts.runtimePaths[req.runtime],
+      '-b', req.bundleDir,
+      '-p', path.join(dir, 'pid'),
+      '-P', path.join(dir, 'conmon.pid'),
+      '-l', `k8s-file:${req.logPath}`,
+      '--exit-dir', this.exitDir,
+      '-0', path.join(dir, 'persist'),
+      '--socket-dir-path', this.sockDir,
+      '--runtime-arg', '--root',
+      '--runtime-arg', this.stateRoot(req.runtime),
+      '--no-sync-log',
+      '--log-level', this.opts.logLevel ?? 'warn',
+    ];
+    if (req.tty) args.push('-t');
+    if (req.openStdin) args.push('-i');
+    if (req.openStdin && !req.stdinOnce) args.push('--leave-stdin-open');
+
+    const child = spawn(this.opts.conmonPath ?? 'conmon', args, {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+    });
+    child.unref();
+    const msg = await readSyncMessage(child.stdio[3] as NodeJS.ReadableStream, child);
+    if (typeof msg.data !== 'number' || msg.data <= 0) {
+      throw new RuntimeError(cleanMessage(msg.message ?? '') || `conmon failed to create container ${req.id}`);
+    }
+    const conmonPid = Number(fs.readFileSync(path.join(dir, 'conmon.pid'), 'utf8').trim());
+    this.watch();
+    return { pid: msg.data, conmonPid };
+  }
+
+  async start(id: string, runtime: RuntimeName): Promise<void> {
+    await this.run(runtime, ['start', id]);
+  }
+
+  async kill(id: string, runtime: RuntimeName, signal: string): Promise<void> {
+    await this.run(runtime, ['kill', id, signal.replace(/^SIG/i, '').toUpperCase()]);
+  }
+
+  async pause(id: string, runtime: RuntimeName): Promise<void> {
+    await this.run(runtime, ['pause', id]);
+  }
+
+  async resume(id: string, runtime: RuntimeName): Promise<void> {
+    await this.run(runtime, ['resume', id]);
+  }
+
+  async delete(id: string, runtime: RuntimeName, force = false): Promise<void> {
+    if (!this.exists(id, runtime)) return;
+    await this.run(runtime, force ? ['delete', '--force', id] : ['delete', id]).catch((e: Error) => {
+      if (this.exists(id, runtime)) throw e;
+    });
+  }
+
+  async state(id: string, runtime: RuntimeName): Promise<RuntimeState | undefined> {
+    if (!this.exists(id, runtime)) return undefined;
+    let out: string;
+    try {
+      out = await this.run(runtime, ['state', id]);
+    } catch (e) {
+      if (!this.exists(id, runtime)) return undefined;
+      throw e;
+    }
+    const st = JSON.parse(out) as { status: RuntimeState['status']; pid?: number };
+    return { status: st.status, pid: st.pid ?? 0 };
+  }
+
+  exitCode(id: string): number | undefined {
+    return readExitFile(path.join(this.exitDir, id))?.code;
+  }
+
+  onExit(listener: (id: string, code: number) => void): void {
+    this.listeners.push(listener);
+    this.watch();
+  }
+
+  attachSocketPath(id: string): string {
+    return path.join(this.sockLink(id), 'attach');
+  }
+
+  resize(id: string, rows: number, cols: number): void {
+    // The ctl fifo exists (with conmon reading it) only while conmon runs: no reader or no fifo = nothing to resize.
+    let fd: number;
+    try {
+      fd = fs.openSync(path.join(this.sockLink(id), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENXIO' || code === 'ENOENT') return;
+      throw e;
+    }
+    try {
+      fs.writeSync(fd, `1 ${Math.trunc(rows)} ${Math.trunc(cols)}\n`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  async exec(req: ExecRequest): Promise<ExecHandle> {
+    const file = path.join(this.ctrDir, req.id, `exec-${randomBytes(6).toString('hex')}.json`);
+    fs.writeFileSync(file, JSON.stringify(req.process), { mode: 0o600 });
+    const child = spawn(this.opts.runtimePaths[req.runtime], ['--root', this.stateRoot(req.runtime), 'exec', '--process', file, req.id], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
+    }).finally(() => fs.rmSync(file, { force: true }));
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, pid: child.pid ?? 0, exited };
+  }
+
+  cleanup(id: string): void {
+    fs.rmSync(path.join(this.exitDir, id), { force: true });
+    fs.rmSync(this.sockLink(id), { force: true });
+    fs.rmSync(path.join(this.ctrDir, id), { recursive: true, force: true });
+    this.reported.delete(id);
+  }
+
+  /** Watch the exit dir (fs.watch) and rescan it periodically: inotify can drop events, a rescan cannot. */
+  private watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    try {
+      const w = fs.watch(this.exitDir, (_event, name) => {
+        if (name) this.check(name.toString());
+      });
+      w.on('error', (e) => log.warn('exit dir watch failed', { dir: this.exitDir, e: String(e) }));
+      w.unref();
+    } catch (e) {
+      log.warn('exit dir watch failed', { dir: this.exitDir, e: String(e) });
+    }
+    const timer = setInterval(() => this.rescan(), RESCAN_MS);
+    timer.unref();
+    this.rescan();
+  }
+
+  private rescan(): void {
+    for (const name of fs.readdirSync(this.exitDir)) this.check(name);
+  }
+
+  private check(id: string): void {
+    const exit = readExitFile(path.join(this.exitDir, id));
+    if (!exit || this.reported.get(id) === exit.identity) return;
+    this.reported.set(id, exit.identity);
+    for (const l of this.listeners) {
+      try {
+        l(id, exit.code);
+      } catch (e) {
+        log.error('exit listener failed', { id, e: String(e) });
+      }
+    }
+  }
+}
+
+/** The exit code in a conmon exit file, with an identity (inode + mtime) telling one exit from the next. */
+function readExitFile(file: string): { code: number; identity: string } | undefined {
+  try {
+    const st = fs.statSync(file);
+    const text = fs.readFileSync(file, 'utf8').trim();
+    // conmon may be caught mid-write: an empty file is "not yet".
+    if (!/^-?\d+$/.test(text)) return undefined;
+    return { code: Number(text), identity: `${st.ino}:${st.mtimeMs}` };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Read conmon's sync pipe until one JSON object is complete (or EOF). */
+function readSyncMessage(stream: NodeJS.ReadableStream, child: ReturnType<typeof spawn>): Promise<{ data?: number; message?: string }> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let done = false;
+    const finish = (fn: () => void): void => {
+      if (done) return;
+      done = true;
+      stream.removeAllListeners('data');
+      (stream as unknown as { destroy(): void }).destroy();
+      fn();
+    };
+    stream.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      try {
+        const msg = JSON.parse(buf) as { data?: number; message?: string };
+        finish(() => resolve(msg));
+      } catch {
+        /* incomplete: wait for more */
+      }
+    });
+    stream.on('end', () => finish(() => reject(new RuntimeError(buf.trim() ? `conmon: unexpected sync message: ${buf.trim()}` : 'conmon exited without reporting the container pid'))));
+    child.on('error', (e) => finish(() => reject(new RuntimeError(`cannot run conmon: ${e.message}`))));
+  });
+}
+
+/** Runtime messages: trim, and take runc's logrus `msg="..."` text when it logs that way. */
+function cleanMessage(text: string): string {
+  const t = text.trim();
+  const m = /level=error msg="((?:[^"\\]|\\.)*)"/.exec(t);
+  return m ? m[1].replace(/\\"/g, '"') : t;
+}

@@ -1,0 +1,139 @@
+/**
+ * A private berthd for one test file: its own data root, exec root and socket, never the user's. stop() removes every
+ * container it made, kills leftover conmon processes and deletes its directories, also after failures.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+
+export const REPO = path.resolve(__dirname, '../../..');
+export const BERTHD = path.join(REPO, 'dist/src/daemon/main.js');
+export const BERTH = path.join(REPO, 'dist/src/cli/main.js');
+const BUSYBOX_TAR = '/var/tmp/berth-test-busybox.tar';
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class TestDaemon {
+  private proc?: ChildProcess;
+  readonly dataRoot: string;
+  readonly execRoot: string;
+  readonly socket: string;
+  readonly logFile: string;
+
+  constructor(readonly name: string) {
+    const tag = `${name}-${process.pid}`;
+    this.dataRoot = fs.mkdtempSync(`/var/tmp/berth-test-${tag}-`);
+    // conmon's attach socket path must fit in sun_path: keep the exec root short.
+    this.execRoot = fs.mkdtempSync(`/run/bt-`);
+    this.socket = path.join(this.execRoot, 'berth.sock');
+    this.logFile = path.join(this.dataRoot, 'berthd.log');
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, DOCKER_HOST: `unix://${this.socket}` };
+  }
+
+  async start(): Promise<void> {
+    const log = fs.openSync(this.logFile, 'a');
+    this.proc = spawn(process.execPath, [BERTHD, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug'], {
+      stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null) throw new Error(`berthd exited early:\n${this.log()}`);
+      if (await ping(this.socket)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`berthd did not answer within 15 s:\n${this.log()}`);
+  }
+
+  log(): string {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** kill -9 the daemon (containers keep running under conmon). */
+  async crash(): Promise<void> {
+    await this.kill('SIGKILL');
+  }
+
+  private async kill(sig: NodeJS.Signals): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const done = new Promise((r) => p.once('exit', r));
+    p.kill(sig);
+    await done;
+  }
+
+  /** The berth CLI against this daemon. */
+  berth(args: string[], opts: { input?: string | Buffer; timeout?: number } = {}): RunResult {
+    return result(spawnSync(process.execPath, [BERTH, ...args], { env: this.env, input: opts.input, timeout: opts.timeout ?? 60_000 }));
+  }
+
+  /** The real docker CLI against this daemon. */
+  docker(args: string[], opts: { input?: string | Buffer; timeout?: number } = {}): RunResult {
+    return result(spawnSync('docker', args, { env: this.env, input: opts.input, timeout: opts.timeout ?? 60_000 }));
+  }
+
+  /** busybox:latest made from Debian's busybox-static, imported through the API. */
+  importBusybox(): void {
+    if (!fs.existsSync(BUSYBOX_TAR)) {
+      const r = spawnSync(path.join(REPO, 'scripts/busybox-rootfs.sh'), [BUSYBOX_TAR + '.tmp']);
+      if (r.status !== 0) throw new Error(`busybox-rootfs.sh failed: ${r.stderr}`);
+      fs.renameSync(BUSYBOX_TAR + '.tmp', BUSYBOX_TAR);
+    }
+    const r = this.berth(['import', '--change', 'CMD ["sh"]', BUSYBOX_TAR, 'busybox:latest']);
+    if (r.status !== 0) throw new Error(`import busybox failed: ${r.stderr}`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
+      const ids = this.berth(['ps', '-aq']).stdout.split('\n').filter(Boolean);
+      if (ids.length) this.berth(['rm', '-f', ...ids]);
+      await this.kill('SIGTERM');
+    }
+    // Whatever survived (a crashed daemon's containers): conmon processes of this exec root, then runtime state.
+    spawnSync('pkill', ['-9', '-f', `conmon.*${this.execRoot}`]);
+    for (const rt of ['crun', 'runc']) {
+      const root = path.join(this.execRoot, rt);
+      if (!fs.existsSync(root)) continue;
+      for (const id of fs.readdirSync(root)) spawnSync(rt, ['--root', root, 'delete', '-f', id]);
+    }
+    unmountUnder(this.dataRoot);
+    fs.rmSync(this.dataRoot, { recursive: true, force: true });
+    fs.rmSync(this.execRoot, { recursive: true, force: true });
+  }
+}
+
+function unmountUnder(dir: string): void {
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(dir));
+  for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
+}
+
+function result(r: SpawnSyncReturns<Buffer>): RunResult {
+  return { status: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
+}
+
+export function ping(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath: socket, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
