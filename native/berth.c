@@ -212,12 +212,13 @@ static int poll_set(sock_t *s, int events) {
 /* Calls onEvent(kind, arg) from libuv: make_callback runs microtasks/nextTicks after it, like Node's own I/O. */
 static void emit(sock_t *s, int kind, napi_value arg) {
   napi_env env = s->env;
-  napi_value cb, undef, argv[2], result, exception;
+  napi_value cb, global, argv[2], result, exception;
   napi_get_reference_value(env, s->on_event, &cb);
-  napi_get_undefined(env, &undef);
+  napi_get_global(env, &global); /* make_callback needs an object receiver */
   napi_create_int32(env, kind, &argv[0]);
-  argv[1] = arg ? arg : undef;
-  if (napi_make_callback(env, s->async, undef, cb, 2, argv, &result) == napi_pending_exception) {
+  if (arg) argv[1] = arg;
+  else napi_get_undefined(env, &argv[1]);
+  if (napi_make_callback(env, s->async, global, cb, 2, argv, &result) == napi_pending_exception) {
     napi_get_and_clear_last_exception(env, &exception);
     napi_fatal_exception(env, exception); /* no JS caller to throw to: becomes 'uncaughtException' */
   }
@@ -261,8 +262,14 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 
 static sock_t *get_sock(napi_env env, napi_value v) {
   sock_t *s = NULL;
-  if (napi_get_value_external(env, v, (void **)&s) != napi_ok) bad_arg(env);
-  else if (s->closed) throw_errno(env, EBADF, "socket", NULL), s = NULL;
+  if (napi_get_value_external(env, v, (void **)&s) != napi_ok) {
+    bad_arg(env);
+    return NULL;
+  }
+  if (s->closed) {
+    throw_errno(env, EBADF, "socket", NULL);
+    return NULL;
+  }
   return s;
 }
 

@@ -43,8 +43,14 @@ export interface HistoryEntry {
 export interface ImageConfig {
   architecture: string;
   os: string;
+  variant?: string;
   created?: string;
   author?: string;
+  /** Docker extensions of the OCI config (docker import/commit/build write them). */
+  comment?: string;
+  docker_version?: string;
+  container?: string;
+  container_config?: ContainerConfig;
   config?: ContainerConfig;
   rootfs: { type: 'layers'; diff_ids: string[] };
   history?: HistoryEntry[];
@@ -62,3 +68,7 @@ export const MediaType = {
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
 } as const;
+
+/** The OCI layer media type for a blob's (sniffed) compression. */
+export const layerMediaType = (c: 'gzip' | 'zstd' | 'none'): string =>
+  ({ gzip: MediaType.ociLayerGzip, zstd: MediaType.ociLayerZstd, none: MediaType.ociLayer })[c];

@@ -24,6 +24,13 @@ import {
 /** conmon's stdin read buffer (STDIO_BUF_SIZE); larger packets would be truncated. */
 export const MAX_STDIN_PACKET = 8192;
 
+export interface SeqpacketSocketOptions {
+  /** Largest packet sent; longer writes are split (default {@link MAX_STDIN_PACKET}). */
+  maxPacket?: number;
+  /** Keep the writable side open after the peer's EOF (default false: end it, like net.Socket). */
+  allowHalfOpen?: boolean;
+}
+
 interface PendingWrite {
   chunk: Buffer;
   offset: number;
@@ -34,20 +41,20 @@ interface PendingWrite {
  * Duplex over a SOCK_SEQPACKET socket. Readable side (object mode): one chunk per received packet, as returned by
  * {@link decode}. Writable side (bytes): each write is sent as packets of at most `maxPacket` bytes. Both sides
  * honour backpressure (reads pause polling when the readable buffer is full; writes wait for the socket).
- * `end()` half-closes (shutdown SHUT_WR) while packets keep arriving; the peer closing ends the readable side,
- * which ends the writable side too, then the stream closes.
+ * `end()` half-closes (shutdown SHUT_WR) while packets keep arriving; the peer's EOF ends the readable side, which
+ * ends the writable side too unless `allowHalfOpen`, then the stream closes.
  */
 export class SeqpacketSocket extends Duplex {
   private readonly handle: SocketHandle;
   private reading = false;
   private pending: PendingWrite | undefined;
 
+  private readonly maxPacket: number;
+
   /** Takes ownership of `fd` (a connected SOCK_SEQPACKET socket). */
-  constructor(
-    fd: number,
-    private readonly maxPacket = MAX_STDIN_PACKET,
-  ) {
-    super({ readableObjectMode: true, allowHalfOpen: false });
+  constructor(fd: number, options: SeqpacketSocketOptions = {}) {
+    super({ readableObjectMode: true, allowHalfOpen: options.allowHalfOpen ?? false });
+    this.maxPacket = options.maxPacket ?? MAX_STDIN_PACKET;
     this.handle = socketOpen(fd, (event, arg) => this.onEvent(event, arg));
   }
 

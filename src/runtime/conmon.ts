@@ -38,6 +38,8 @@ export class ConmonRuntime implements ContainerRuntime {
   /** Exit files already reported, by id, with the identity of the file reported (a restart writes a new one). */
   private readonly reported = new Map<string, string>();
   private watching = false;
+  private watcher: fs.FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ConmonOptions) {
     this.exitDir = path.join(opts.runRoot, 'exits');
@@ -75,7 +77,8 @@ export class ConmonRuntime implements ContainerRuntime {
 
   async create(req: CreateRequest): Promise<{ pid: number; conmonPid: number }> {
     const dir = path.join(this.ctrDir, req.id);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // conmon writes persist/exit before exits/<id>, and does not create the directory itself.
+    fs.mkdirSync(path.join(dir, 'persist'), { recursive: true, mode: 0o700 });
     fs.mkdirSync(this.stateRoot(req.runtime), { recursive: true, mode: 0o700 });
     // A previous run's exit file would be mistaken for this run's exit.
     fs.rmSync(path.join(this.exitDir, req.id), { force: true });
@@ -214,21 +217,36 @@ export class ConmonRuntime implements ContainerRuntime {
     if (this.watching) return;
     this.watching = true;
     try {
-      const w = fs.watch(this.exitDir, (_event, name) => {
+      this.watcher = fs.watch(this.exitDir, (_event, name) => {
         if (name) this.check(name.toString());
       });
-      w.on('error', (e) => log.warn('exit dir watch failed', { dir: this.exitDir, e: String(e) }));
-      w.unref();
+      this.watcher.on('error', (e) => log.warn('exit dir watch failed', { dir: this.exitDir, e: String(e) }));
+      this.watcher.unref();
     } catch (e) {
       log.warn('exit dir watch failed', { dir: this.exitDir, e: String(e) });
     }
-    const timer = setInterval(() => this.rescan(), RESCAN_MS);
-    timer.unref();
+    this.timer = setInterval(() => this.rescan(), RESCAN_MS);
+    this.timer.unref();
     this.rescan();
   }
 
   private rescan(): void {
-    for (const name of fs.readdirSync(this.exitDir)) this.check(name);
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.exitDir);
+    } catch {
+      return; // run root removed under us (tests, or shutdown): nothing to report
+    }
+    for (const name of names) this.check(name);
+  }
+
+  /** Stop watching the exit dir (daemon shutdown, tests). */
+  close(): void {
+    this.watcher?.close();
+    if (this.timer) clearInterval(this.timer);
+    this.watcher = undefined;
+    this.timer = undefined;
+    this.watching = false;
   }
 
   private check(id: string): void {

@@ -62,6 +62,10 @@ export interface SpecInput {
   oomScoreAdj?: number;
   /** Host path of an init binary (tini) for `--init`: mounted at /sbin/docker-init and put in front of args. */
   initPath?: string;
+  /** linux.seccomp (seccomp.ts containerSeccomp); absent for `seccomp=unconfined`, ignored for --privileged (docker). */
+  seccomp?: object;
+  /** --security-opt no-new-privileges */
+  noNewPrivileges?: boolean;
 }
 
 const INIT_PATH = '/sbin/docker-init';
@@ -158,7 +162,8 @@ function resources(input: SpecInput): OciResources {
   if (r.cpuPeriod) cpu.period = r.cpuPeriod;
   if (r.cpuQuota) cpu.quota = r.cpuQuota;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
-  if (r.pidsLimit !== undefined && r.pidsLimit !== null) out.pids = { limit: r.pidsLimit > 0 ? r.pidsLimit : -1 };
+  // 0 and -1 mean unlimited: leave pids unset (crun 1.8 rejects writing -1 to pids.max).
+  if (r.pidsLimit && r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
   return out;
 }
 
@@ -189,7 +194,7 @@ export function buildSpec(input: SpecInput): OciSpec {
       cwd: input.cwd || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       rlimits: [...rlimits.values()],
-      noNewPrivileges: false,
+      noNewPrivileges: input.noNewPrivileges === true,
       oomScoreAdj: input.oomScoreAdj ?? 0,
     },
     root: { path: input.rootfs, readonly: input.readonlyRootfs === true },
@@ -204,8 +209,8 @@ export function buildSpec(input: SpecInput): OciSpec {
       sysctl,
       maskedPaths: input.privileged ? [] : [...MASKED_PATHS],
       readonlyPaths: input.privileged ? [] : [...READONLY_PATHS],
+      ...(input.seccomp && !input.privileged ? { seccomp: input.seccomp } : {}),
     },
   };
-  // TODO(seccomp): docker's default profile (moby profiles/seccomp/default.json) is not generated yet.
   return spec;
 }

@@ -86,7 +86,7 @@ export class ContentStore {
     try {
       if (expected.size !== undefined && size !== expected.size) throw new Error(`size mismatch: expected ${expected.size} bytes, got ${size}`);
       if (expected.digest && expected.digest !== digest) throw new Error(`digest mismatch: expected ${expected.digest}, got ${digest}`);
-      lease?.add(digest);
+      lease?.add(`blob:${digest}`);
       if (this.has(digest)) {
         fs.rmSync(tmp, { force: true });
       } else {

@@ -1,6 +1,7 @@
 /**
  * Leases keep pieces (blob digests, layer diffIDs) that an operation in progress has written or reused but not yet
- * recorded in an image safe from a concurrent remove/prune. Add a key before the step that makes or reuses it.
+ * recorded in an image safe from a concurrent remove/prune. Keys are `blob:<digest>` and `layer:<diffID>`, added in
+ * the same tick as the step that makes or reuses the piece.
  */
 export class Lease {
   readonly keys = new Set<string>();
@@ -20,8 +21,9 @@ export class Leases {
     this.active.add(l);
     return l;
   }
-  has(key: string): boolean {
-    for (const l of this.active) if (l.keys.has(key)) return true;
+  /** Is the key held by an active lease (other than `except`)? */
+  has(key: string, except?: Lease): boolean {
+    for (const l of this.active) if (l !== except && l.keys.has(key)) return true;
     return false;
   }
 }

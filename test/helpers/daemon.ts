@@ -104,7 +104,7 @@ export class TestDaemon {
     // Whatever survived (a crashed daemon's containers): conmon processes of this exec root, then runtime state.
     spawnSync('pkill', ['-9', '-f', `conmon.*${this.execRoot}`]);
     for (const rt of ['crun', 'runc']) {
-      const root = path.join(this.execRoot, rt);
+      const root = path.join(this.execRoot, 'state', rt);
       if (!fs.existsSync(root)) continue;
       for (const id of fs.readdirSync(root)) spawnSync(rt, ['--root', root, 'delete', '-f', id]);
     }

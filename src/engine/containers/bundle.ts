@@ -3,10 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { badRequest, notFound } from '../../common/errors';
-import { boundingCaps } from '../../spec/caps';
+import { boundingCaps, containerCaps } from '../../spec/caps';
 import { processEnv } from '../../spec/command';
 import { defaultNofile, hostDevices } from '../../spec/host';
 import { parseMounts } from '../../spec/mounts';
+import { containerSeccomp, DefaultSeccomp, parseSecurityOpt } from '../../spec/seccomp';
+import { log } from '../../common/log';
 import { buildSpec, type NetworkNs, type SpecMount } from '../../spec/spec';
 import { resolveUser } from '../../spec/user';
 import type { ContainerPaths, ContainerRecord } from './record';
@@ -18,6 +20,28 @@ const host = {
   initPath: ['/usr/bin/tini-static', '/usr/bin/tini'].find((p) => fs.existsSync(p)),
 };
 
+let defaultSeccomp: DefaultSeccomp | null | undefined;
+/** Docker's default profile, loaded on first use; without one (setup not run) containers run unconfined, with a warning. */
+function seccompDefaults(): DefaultSeccomp | null {
+  if (defaultSeccomp === undefined) {
+    try {
+      defaultSeccomp = new DefaultSeccomp();
+    } catch (e) {
+      log.warn('seccomp disabled', { reason: (e as Error).message });
+      defaultSeccomp = null;
+    }
+  }
+  return defaultSeccomp;
+}
+
+function securityOptions(hc: ContainerRecord['HostConfig']) {
+  try {
+    return parseSecurityOpt(hc.SecurityOpt);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+}
+
 /** `--network` as the runtime sees it. Bridge networking is not there yet: default/bridge run without a network. */
 export function networkNs(mode: string | undefined): NetworkNs {
   if (!mode || mode === 'default' || mode === 'bridge' || mode === 'none') return { mode: 'none' };
@@ -26,9 +50,11 @@ export function networkNs(mode: string | undefined): NetworkNs {
   throw notFound(`network ${mode} not found`);
 }
 
-/** Validate the mounts of a create body (docker refuses bad ones at create). */
-export function validateMounts(hc: ContainerRecord['HostConfig']): void {
+/** Validate what docker refuses at create: mounts, capabilities, security options. */
+export function validateHostConfig(hc: ContainerRecord['HostConfig']): void {
+  securityOptions(hc);
   try {
+    containerCaps({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: hc.Privileged, available: host.caps });
     for (const m of parseMounts(hc, fs.existsSync)) {
       if (m.kind === 'volume') throw new Error(`named volumes are not supported yet: ${m.name}`);
     }
@@ -100,6 +126,10 @@ export function writeBundle(rec: ContainerRecord, p: ContainerPaths): void {
     { kind: 'bind', source: p.resolvConf, target: '/etc/resolv.conf', readOnly: false },
   ];
   const mounts = [...etc, ...userMounts(rec)];
+  const sec = securityOptions(hc);
+  const caps = containerCaps({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: hc.Privileged, available: host.caps });
+  const defaults = seccompDefaults();
+  const seccomp = defaults ? containerSeccomp(sec.seccomp, { privileged: !!hc.Privileged, caps, defaults }) : undefined;
   const spec = buildSpec({
     args: [rec.Path, ...rec.Args],
     env: processEnv(rec.Config.Env ?? [], hostname, rec.Config.Tty),
@@ -134,6 +164,8 @@ export function writeBundle(rec: ContainerRecord, p: ContainerPaths): void {
     ulimits: hc.Ulimits,
     nofile: host.nofile,
     initPath: hc.Init ? requireInit() : undefined,
+    seccomp,
+    noNewPrivileges: sec.noNewPrivileges,
   });
   fs.mkdirSync(p.bundle, { recursive: true });
   fs.writeFileSync(path.join(p.bundle, 'config.json'), JSON.stringify(spec));

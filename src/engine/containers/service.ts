@@ -10,7 +10,7 @@ import { mountOverlay, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
 import type { ImageSource } from '../images';
 import { AttachHub } from './attach';
-import { networkNs, validateMounts, writeBundle } from './bundle';
+import { networkNs, validateHostConfig, writeBundle } from './bundle';
 import { randomName, VALID_NAME } from './names';
 import { initialState, type ContainerRecord, type ContainerStore } from './record';
 import { mergeConfig } from './config';
@@ -102,7 +102,7 @@ export class ContainerService {
     if (runtime !== 'crun' && runtime !== 'runc') throw badRequest(`unknown or invalid runtime name: ${runtime}`);
     const hostConfig = { NetworkMode: 'default', ...body.HostConfig, Runtime: runtime };
     networkNs(hostConfig.NetworkMode);
-    validateMounts(hostConfig);
+    validateHostConfig(hostConfig);
     const id = newId();
     const merged = mergeConfig(body, this.d.images.config(image.id), shortId(id));
     const rec: ContainerRecord = {
@@ -135,9 +135,13 @@ export class ContainerService {
     if (rec.State.Paused) throw conflict('cannot start a paused container, try unpause instead');
     if (rec.State.Running) throw notModified();
     const p = this.d.store.paths(id);
+    const t0 = performance.now();
+    const lap = (what: string) => log.debug('start timing', { id: shortId(id), what, ms: Math.round(performance.now() - t0) });
     try {
       await mountOverlay(this.d.images.layerDirs(rec.Image), { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
+      lap('mounted');
       writeBundle(rec, p);
+      lap('bundle');
       const { pid, conmonPid } = await this.d.runtime.create({
         id,
         name: rec.Name.slice(1),
@@ -149,8 +153,10 @@ export class ContainerService {
         stdinOnce: rec.Config.StdinOnce,
       });
       rec.Instance = { conmonPid };
+      lap('created');
       await this.attach.connectPending(id, rec.Config.Tty);
       await this.d.runtime.start(id, rec.Runtime);
+      lap('started');
       Object.assign(rec.State, {
         Status: 'running', Running: true, Paused: false, Pid: pid, ExitCode: 0, Error: '',
         StartedAt: new Date().toISOString(),
@@ -175,8 +181,10 @@ export class ContainerService {
   private async handleExit(id: string, code: number): Promise<void> {
     const rec = this.d.store.find(id);
     if (!rec || !rec.Instance) return;
+    const t0 = performance.now();
     await this.d.runtime.delete(id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id, e: String(e) }));
     await unmountOverlay(this.d.store.paths(id).rootfs).catch((e) => log.warn('umount failed', { id, e: String(e) }));
+    log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
     this.d.runtime.cleanup(id);
     rec.Instance = undefined;
     Object.assign(rec.State, {

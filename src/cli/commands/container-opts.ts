@@ -1,0 +1,409 @@
+/**
+ * `run`/`create` flags and their translation into the POST /containers/create body, field for field as
+ * docker/cli's opts.go builds it (same names, same null/[]/{} forms, same order).
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
+import type { FlagSpec, ParsedFlags } from '../flags';
+import { ramInBytes } from '../format/units';
+
+const list = (name: string, usage: string, short?: string, varname = 'list'): FlagSpec => ({ name, short, kind: 'list', usage, varname });
+
+function checkEnv(v: string): void {
+  if (v.split('=')[0] === '') throw new Error(`invalid environment variable: ${v}`);
+}
+
+export const containerFlags: FlagSpec[] = [
+  list('add-host', 'Add a custom host-to-IP mapping (host:ip)'),
+  { ...list('attach', 'Attach to STDIN, STDOUT or STDERR', 'a'), check: (v) => {
+    if (!/^(stdin|stdout|stderr)$/i.test(v)) throw new Error('valid streams are STDIN, STDOUT and STDERR');
+  } },
+  list('cap-add', 'Add Linux capabilities'),
+  list('cap-drop', 'Drop Linux capabilities'),
+  { name: 'cpus', kind: 'string', varname: 'decimal', usage: 'Number of CPUs', check: (v) => void nanoCpus(v) },
+  { ...list('dns', 'Set custom DNS servers'), check: (v) => {
+    if (!isIP(v)) throw new Error(`IP address is not correctly formatted: ${v}`);
+  } },
+  { name: 'domainname', kind: 'string', usage: 'Container NIS domain name' },
+  { name: 'entrypoint', kind: 'string', usage: 'Overwrite the default ENTRYPOINT of the image' },
+  { ...list('env', 'Set environment variables', 'e'), check: checkEnv },
+  list('env-file', 'Read in a file of environment variables'),
+  list('expose', 'Expose a port or a range of ports'),
+  list('group-add', 'Add additional groups to join'),
+  { name: 'hostname', short: 'h', kind: 'string', usage: 'Container host name' },
+  { name: 'init', kind: 'bool', usage: 'Run an init inside the container that forwards signals and reaps processes' },
+  { name: 'interactive', short: 'i', kind: 'bool', usage: 'Keep STDIN open even if not attached' },
+  list('label', 'Set meta data on a container', 'l'),
+  list('label-file', 'Read in a line delimited file of labels'),
+  { name: 'memory', short: 'm', kind: 'string', varname: 'bytes', usage: 'Memory limit', check: (v) => void ramInBytes(v) },
+  { ...list('mount', 'Attach a filesystem mount to the container', undefined, 'mount'), check: (v) => void parseMount(v) },
+  { name: 'name', kind: 'string', usage: 'Assign a name to the container' },
+  { name: 'network', kind: 'string', varname: 'network', usage: 'Connect a container to a network' },
+  { name: 'pids-limit', kind: 'int', usage: 'Tune container pids limit (set -1 for unlimited)' },
+  { name: 'privileged', kind: 'bool', usage: 'Give extended privileges to this container' },
+  list('publish', "Publish a container's port(s) to the host", 'p'),
+  { name: 'publish-all', short: 'P', kind: 'bool', usage: 'Publish all exposed ports to random ports' },
+  { name: 'read-only', kind: 'bool', usage: "Mount the container's root filesystem as read only" },
+  { name: 'restart', kind: 'string', usage: 'Restart policy to apply when a container exits', default: 'no', check: (v) => void parseRestart(v) },
+  { name: 'rm', kind: 'bool', usage: 'Automatically remove the container and its associated anonymous volumes when it exits' },
+  { name: 'runtime', kind: 'string', usage: 'Runtime to use for this container' },
+  list('security-opt', 'Security Options'),
+  { name: 'shm-size', kind: 'string', varname: 'bytes', usage: 'Size of /dev/shm', check: (v) => void ramInBytes(v) },
+  { name: 'stop-signal', kind: 'string', usage: 'Signal to stop the container' },
+  { name: 'stop-timeout', kind: 'int', usage: 'Timeout (in seconds) to stop a container' },
+  list('sysctl', 'Sysctl options', undefined, 'map'),
+  list('tmpfs', 'Mount a tmpfs directory'),
+  { name: 'tty', short: 't', kind: 'bool', usage: 'Allocate a pseudo-TTY' },
+  { name: 'user', short: 'u', kind: 'string', usage: 'Username or UID (format: <name|uid>[:<group|gid>])' },
+  list('volume', 'Bind mount a volume', 'v'),
+  { name: 'workdir', short: 'w', kind: 'string', usage: 'Working directory inside the container' },
+];
+
+export interface CreateRequest { name?: string; body: Record<string, unknown> }
+
+/** --cpus "1.5" -> 1500000000 (opts.NanoCPUs). */
+export function nanoCpus(v: string): number {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(v.trim());
+  if (!m || (m[2] === '' && !m[3])) throw new Error(`failed to parse ${v} as a rational number`);
+  const frac = m[3] ?? '';
+  if (frac.replace(/0+$/, '').length > 9) throw new Error('value is too precise');
+  const n = Number(m[2] || '0') * 1e9 + Number((frac + '000000000').slice(0, 9));
+  return m[1] === '-' ? -n : n;
+}
+
+/** --restart "on-failure:3" -> {Name, MaximumRetryCount} (opts.ParseRestartPolicy). */
+export function parseRestart(policy: string): { Name: string; MaximumRetryCount: number } {
+  const i = policy.indexOf(':');
+  const name = i < 0 ? policy : policy.slice(0, i);
+  const count = i < 0 ? '' : policy.slice(i + 1);
+  if (i >= 0 && name === '') throw new Error('invalid restart policy format: no policy provided before colon');
+  if (count !== '' && !/^[+-]?\d+$/.test(count)) throw new Error('invalid restart policy format: maximum retry count must be an integer');
+  return { Name: name, MaximumRetryCount: count === '' ? 0 : Number(count) };
+}
+
+/** --mount "type=bind,src=/a,dst=/b,ro" -> mount.Mount (opts.MountOpt.Set). */
+export function parseMount(spec: string): Record<string, unknown> {
+  const m: Record<string, unknown> = { Type: 'volume' };
+  let source: string | undefined;
+  let target: string | undefined;
+  let readOnly: boolean | undefined;
+  const bind: Record<string, unknown> = {};
+  const vol: Record<string, unknown> = {};
+  const tmpfs: Record<string, unknown> = {};
+  const bool = (k: string, v: string | undefined): boolean => {
+    if (v === undefined || /^(1|true|t)$/i.test(v)) return true;
+    if (/^(0|false|f)$/i.test(v)) return false;
+    throw new Error(`invalid value for ${k}: ${v}`);
+  };
+  for (const field of spec.split(',')) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+    const val = eq < 0 ? undefined : field.slice(eq + 1);
+    if (val === undefined && !['readonly', 'ro', 'volume-nocopy', 'bind-nonrecursive'].includes(key)) {
+      throw new Error(`invalid field '${field}' must be a key=value pair`);
+    }
+    switch (key) {
+      case 'type': m.Type = val; break;
+      case 'source': case 'src': source = val; break;
+      case 'target': case 'dst': case 'destination': target = val; break;
+      case 'readonly': case 'ro': readOnly = bool(key, val); break;
+      case 'consistency': m.Consistency = val; break;
+      case 'bind-propagation': bind.Propagation = val; break;
+      case 'bind-nonrecursive': bind.NonRecursive = bool(key, val); break;
+      case 'volume-nocopy': vol.NoCopy = bool(key, val); break;
+      case 'volume-driver': vol.DriverConfig = { Name: val }; break;
+      case 'volume-label': {
+        const [k, v = ''] = (val as string).split(/=(.*)/s);
+        vol.Labels = { ...(vol.Labels as object), [k]: v };
+        break;
+      }
+      case 'tmpfs-size': tmpfs.SizeBytes = ramInBytes(val as string); break;
+      case 'tmpfs-mode': {
+        if (!/^[0-7]+$/.test(val as string)) throw new Error(`invalid value for ${key}: ${val}`);
+        tmpfs.Mode = parseInt(val as string, 8);
+        break;
+      }
+      default: throw new Error(`unexpected key '${key}' in '${field}'`);
+    }
+  }
+  if (!m.Type) throw new Error('type is required');
+  if (!target) throw new Error('target is required');
+  const out: Record<string, unknown> = { Type: m.Type };
+  if (source) out.Source = source;
+  out.Target = target;
+  if (readOnly) out.ReadOnly = true;
+  if (m.Consistency) out.Consistency = m.Consistency;
+  if (Object.keys(bind).length) {
+    if (m.Type !== 'bind') throw new Error(`cannot mix 'bind-*' options with mount type '${m.Type}'`);
+    out.BindOptions = bind;
+  }
+  if (Object.keys(vol).length) {
+    if (m.Type !== 'volume') throw new Error(`cannot mix 'volume-*' options with mount type '${m.Type}'`);
+    out.VolumeOptions = vol;
+  }
+  if (Object.keys(tmpfs).length) {
+    if (m.Type !== 'tmpfs') throw new Error(`cannot mix 'tmpfs-*' options with mount type '${m.Type}'`);
+    out.TmpfsOptions = tmpfs;
+  }
+  return out;
+}
+
+/** nat.ParsePortSpec for one -p value: [containerPort/proto, HostIp, HostPort] triples. */
+export function parsePortSpec(raw: string): { port: string; binding: { HostIp: string; HostPort: string } }[] {
+  const parts = raw.split(':');
+  let ip = '';
+  let hostPort = '';
+  let containerPort: string;
+  if (parts.length === 1) containerPort = parts[0];
+  else if (parts.length === 2) [hostPort, containerPort] = parts;
+  else {
+    containerPort = parts[parts.length - 1];
+    hostPort = parts[parts.length - 2];
+    ip = parts.slice(0, -2).join(':');
+  }
+  let proto = 'tcp';
+  const slash = containerPort.lastIndexOf('/');
+  if (slash >= 0) {
+    proto = containerPort.slice(slash + 1).toLowerCase();
+    containerPort = containerPort.slice(0, slash);
+  }
+  if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+  if (ip && !isIP(ip)) throw new Error(`invalid IP address: ${ip}`);
+  if (containerPort === '') throw new Error(`no port specified: ${raw}<empty>`);
+  const range = (s: string): [number, number] | null => {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(s);
+    if (!m) return null;
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    return a > 65535 || b > 65535 || b < a ? null : [a, b];
+  };
+  const cr = range(containerPort);
+  if (!cr) throw new Error(`invalid containerPort: ${containerPort}`);
+  let hr: [number, number] = [0, 0];
+  if (hostPort !== '') {
+    const r = range(hostPort);
+    if (!r) throw new Error(`invalid hostPort: ${hostPort}`);
+    hr = r;
+    if (cr[1] - cr[0] !== hr[1] - hr[0] && cr[1] !== cr[0]) {
+      throw new Error(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
+    }
+  }
+  if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new Error(`invalid proto: ${proto}`);
+  const count = cr[1] - cr[0] + 1;
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    let hp = '';
+    if (hostPort !== '') {
+      hp = String(hr[0] + i);
+      if (count === 1 && hr[0] !== hr[1]) hp += `-${hr[1]}`;
+    }
+    out.push({ port: `${cr[0] + i}/${proto}`, binding: { HostIp: ip, HostPort: hp } });
+  }
+  return out;
+}
+
+/** opts.ParseEnvFile: KEY=VALUE lines; a bare KEY takes the value from `env` (dropped when unset). */
+export function parseEnvFile(text: string, env?: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const raw of text.replace(/^\uFEFF/, '').split('\n')) {
+    const line = raw.replace(/^[ \t\r\v\f]+/, '').replace(/\r$/, '');
+    if (line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    const key = eq < 0 ? line : line.slice(0, eq);
+    if (key === '') throw new Error(`no variable name on line '${line}'`);
+    if (/\s/.test(key)) throw new Error(`variable '${key}' contains whitespaces`);
+    if (eq >= 0 || !env) out.push(line);
+    else if (env[key] !== undefined) out.push(`${key}=${env[key]}`);
+  }
+  return out;
+}
+
+const kvMap = (items: string[]): Record<string, string> => {
+  const m: Record<string, string> = {};
+  for (const it of items) {
+    const i = it.indexOf('=');
+    if (i < 0) m[it] = '';
+    else m[it.slice(0, i)] = it.slice(i + 1);
+  }
+  return m;
+};
+
+const emptyEndpoint = (): Record<string, unknown> => ({
+  IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, GwPriority: 0, NetworkID: '',
+  EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '',
+  GlobalIPv6PrefixLen: 0, DNSNames: null,
+});
+
+export interface BuildContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** [rows, cols] of the terminal when stdout is one; used for ConsoleSize with -t. */
+  consoleSize: [number, number];
+  /** run -d: nothing is attached. */
+  detach: boolean;
+  readFile?: (path: string) => string;
+}
+
+/** Builds the create request from parsed run/create flags (throws Error with docker's wording on bad input). */
+export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateRequest {
+  const v = p.values;
+  const L = (k: string): string[] => v[k] as string[];
+  const S = (k: string): string => v[k] as string;
+  const readFile = ctx.readFile ?? ((f: string) => readFileSync(f, 'utf8'));
+  const [image, ...cmd] = p.args;
+
+  const attach = new Set(L('attach').map((s) => s.toLowerCase()));
+  if (ctx.detach && attach.size) throw new Error('conflicting options: cannot specify both --attach and --detach');
+  const attachStdin = !ctx.detach && (attach.has('stdin') || (v.interactive as boolean));
+  const attachStdout = !ctx.detach && (attach.size === 0 || attach.has('stdout'));
+  const attachStderr = !ctx.detach && (attach.size === 0 || attach.has('stderr'));
+
+  const restart = parseRestart(S('restart'));
+  if (v.rm && restart.Name !== '' && restart.Name !== 'no') throw new Error('conflicting options: cannot specify both --restart and --rm');
+
+  const exposed: Record<string, Record<string, never>> = {};
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const spec of L('publish')) {
+    for (const { port, binding } of parsePortSpec(spec)) {
+      exposed[port] = {};
+      (bindings[port] ??= []).push(binding);
+    }
+  }
+  for (const e of L('expose')) {
+    const [portRange, proto = 'tcp'] = e.split('/');
+    const m = /^(\d+)(?:-(\d+))?$/.exec(portRange);
+    if (!m) throw new Error(`invalid range format for --expose: ${e}`);
+    for (let port = Number(m[1]); port <= Number(m[2] ?? m[1]); port++) exposed[`${port}/${proto.toLowerCase()}`] = {};
+  }
+
+  const envFiles = L('env-file').flatMap((f) => parseEnvFile(readFile(f), ctx.env));
+  const env = [...envFiles, ...L('env').map((e) => (e.includes('=') || ctx.env[e] === undefined ? e : `${e}=${ctx.env[e]}`))];
+  const labels = [...L('label-file').flatMap((f) => parseEnvFile(readFile(f))), ...L('label')];
+
+  const binds: string[] = [];
+  const volumes: Record<string, Record<string, never>> = {};
+  for (const spec of L('volume')) {
+    const colon = spec.indexOf(':');
+    if (colon <= 0) { volumes[spec] = {}; continue; }
+    let host = spec.slice(0, colon);
+    if (host.startsWith('.')) host = resolvePath(ctx.cwd, host); // relative bind sources are made absolute
+    binds.push(`${host}${spec.slice(colon)}`);
+  }
+
+  let entrypoint: string[] | null = null;
+  if (S('entrypoint') !== '') entrypoint = [S('entrypoint')];
+  else if (p.changed.has('entrypoint')) entrypoint = [''];
+
+  const network = S('network');
+  const tmpfs = Object.fromEntries(L('tmpfs').map((t) => {
+    const i = t.indexOf(':');
+    return i < 0 ? [t, ''] : [t.slice(0, i), t.slice(i + 1)];
+  }));
+  const mounts = L('mount').map(parseMount);
+  const sysctls = kvMap(L('sysctl'));
+
+  const hostConfig: Record<string, unknown> = {
+    Binds: binds.length ? binds : null,
+    ContainerIDFile: '',
+    LogConfig: { Type: '', Config: {} },
+    NetworkMode: network || 'default',
+    PortBindings: bindings,
+    RestartPolicy: restart,
+    AutoRemove: v.rm,
+    VolumeDriver: '',
+    VolumesFrom: null,
+    ConsoleSize: v.tty ? ctx.consoleSize : [0, 0],
+    CapAdd: L('cap-add').length ? L('cap-add') : null,
+    CapDrop: L('cap-drop').length ? L('cap-drop') : null,
+    CgroupnsMode: '',
+    Dns: L('dns'),
+    DnsOptions: [],
+    DnsSearch: [],
+    ExtraHosts: L('add-host').length ? L('add-host').map(extraHost) : null,
+    GroupAdd: L('group-add').length ? L('group-add') : null,
+    IpcMode: '',
+    Cgroup: '',
+    Links: null,
+    OomScoreAdj: 0,
+    PidMode: '',
+    Privileged: v.privileged,
+    PublishAllPorts: v['publish-all'],
+    ReadonlyRootfs: v['read-only'],
+    SecurityOpt: L('security-opt').length ? L('security-opt') : null,
+    ...(Object.keys(tmpfs).length ? { Tmpfs: tmpfs } : {}),
+    UTSMode: '',
+    UsernsMode: '',
+    ShmSize: S('shm-size') ? ramInBytes(S('shm-size')) : 0,
+    ...(Object.keys(sysctls).length ? { Sysctls: sysctls } : {}),
+    ...(S('runtime') ? { Runtime: S('runtime') } : {}),
+    Isolation: '',
+    CpuShares: 0,
+    Memory: S('memory') ? ramInBytes(S('memory')) : 0,
+    NanoCpus: S('cpus') ? nanoCpus(S('cpus')) : 0,
+    CgroupParent: '',
+    BlkioWeight: 0,
+    BlkioWeightDevice: [],
+    BlkioDeviceReadBps: [],
+    BlkioDeviceWriteBps: [],
+    BlkioDeviceReadIOps: [],
+    BlkioDeviceWriteIOps: [],
+    CpuPeriod: 0,
+    CpuQuota: 0,
+    CpuRealtimePeriod: 0,
+    CpuRealtimeRuntime: 0,
+    CpusetCpus: '',
+    CpusetMems: '',
+    Devices: [],
+    DeviceCgroupRules: null,
+    DeviceRequests: null,
+    MemoryReservation: 0,
+    MemorySwap: 0,
+    MemorySwappiness: -1,
+    OomKillDisable: false,
+    PidsLimit: p.changed.has('pids-limit') ? v['pids-limit'] : null,
+    Ulimits: [],
+    CpuCount: 0,
+    CpuPercent: 0,
+    IOMaximumIOps: 0,
+    IOMaximumBandwidth: 0,
+    ...(mounts.length ? { Mounts: mounts } : {}),
+    MaskedPaths: null,
+    ReadonlyPaths: null,
+    ...(p.changed.has('init') ? { Init: v.init } : {}),
+  };
+
+  const body: Record<string, unknown> = {
+    Hostname: S('hostname'),
+    Domainname: S('domainname'),
+    User: S('user'),
+    AttachStdin: attachStdin,
+    AttachStdout: attachStdout,
+    AttachStderr: attachStderr,
+    ...(Object.keys(exposed).length ? { ExposedPorts: exposed } : {}),
+    Tty: v.tty,
+    OpenStdin: v.interactive,
+    StdinOnce: attachStdin,
+    Env: env.length ? env : null,
+    Cmd: cmd.length ? cmd : null,
+    Image: image,
+    Volumes: volumes,
+    WorkingDir: S('workdir'),
+    Entrypoint: entrypoint,
+    OnBuild: null,
+    Labels: kvMap(labels),
+    ...(S('stop-signal') ? { StopSignal: S('stop-signal') } : {}),
+    ...(p.changed.has('stop-timeout') ? { StopTimeout: v['stop-timeout'] } : {}),
+    HostConfig: hostConfig,
+    NetworkingConfig: { EndpointsConfig: network ? {} : { default: emptyEndpoint() } },
+  };
+  return { name: S('name') || undefined, body };
+}
+
+/** --add-host accepts "host:ip" and "host=ip"; the API takes "host:ip". */
+function extraHost(v: string): string {
+  const eq = v.indexOf('=');
+  const [name, ip] = eq >= 0 ? [v.slice(0, eq), v.slice(eq + 1)] : [v.slice(0, v.indexOf(':')), v.slice(v.indexOf(':') + 1)];
+  if (!name || !ip || v.indexOf(':') === -1 && eq === -1) throw new Error(`bad format for add-host: ${JSON.stringify(v)}`);
+  return `${name}:${ip.replace(/^\[(.*)\]$/, '$1')}`;
+}

@@ -1,0 +1,59 @@
+/** Pure: the container's /etc/hosts and /etc/resolv.conf, the way docker writes them. */
+
+export interface ResolvConf { nameservers: string[]; search: string[]; options: string[] }
+
+export function parseResolvConf(text: string): ResolvConf {
+  const out: ResolvConf = { nameservers: [], search: [], options: [] };
+  for (const raw of text.split('\n')) {
+    const [key, ...vals] = raw.replace(/[#;].*/, '').trim().split(/\s+/);
+    if (key === 'nameserver' && vals[0]) out.nameservers.push(vals[0]);
+    else if (key === 'search' || key === 'domain') out.search = vals; // the last search/domain line wins
+    else if (key === 'options') out.options.push(...vals);
+  }
+  return out;
+}
+
+const isLoopback = (ns: string): boolean => ns.startsWith('127.') || ns === '::1';
+/** docker's fallback when the host only has loopback resolvers (e.g. systemd-resolved's 127.0.0.53). */
+export const DOCKER_FALLBACK_DNS = ['8.8.8.8', '8.8.4.4'];
+
+export interface DnsOverrides { dns?: string[] | null; dnsSearch?: string[] | null; dnsOptions?: string[] | null }
+
+/**
+ * mode "gateway": user network, the container asks aardvark on the gateway (then any --dns servers);
+ * mode "host-copy": default bridge / none, the host's resolvers minus loopback ones (unreachable from the netns);
+ * mode "host": host network, the host's file as is.
+ */
+export function renderResolvConf(host: ResolvConf, mode: { kind: 'gateway'; gateway: string } | { kind: 'host-copy' } | { kind: 'host' }, o: DnsOverrides = {}): string {
+  let servers: string[];
+  if (mode.kind === 'host') servers = o.dns?.length ? o.dns : host.nameservers;
+  else if (mode.kind === 'gateway') servers = [mode.gateway, ...(o.dns ?? [])];
+  else if (o.dns?.length) servers = o.dns;
+  else {
+    servers = host.nameservers.filter((ns) => !isLoopback(ns));
+    if (!servers.length) servers = DOCKER_FALLBACK_DNS;
+  }
+  const search = o.dnsSearch?.length ? o.dnsSearch : host.search;
+  const options = o.dnsOptions?.length ? o.dnsOptions : host.options;
+  return [
+    ...(search.length ? [`search ${search.join(' ')}`] : []),
+    ...servers.map((s) => `nameserver ${s}`),
+    ...(options.length ? [`options ${options.join(' ')}`] : []),
+  ].join('\n') + '\n';
+}
+
+const BASE_HOSTS = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
+
+/** docker's /etc/hosts: the standard block, --add-host entries ("name:ip"), then the container's own IP and hostname. */
+export function renderHosts(ip: string | undefined, hostname: string, extraHosts: string[] = []): string {
+  return [...BASE_HOSTS, ...extraHostLines(extraHosts), ...(ip ? [`${ip}\t${hostname}`] : [])].join('\n') + '\n';
+}
+
+/** --add-host "name:ip" (ip may be [v6]) → "ip\tname" lines. */
+export function extraHostLines(extraHosts: string[]): string[] {
+  return extraHosts.map((h) => {
+    const i = h.indexOf(':');
+    if (i <= 0) throw new Error(`invalid extra host entry: ${h} (expected name:ip)`);
+    return `${h.slice(i + 1).replace(/^\[(.*)\]$/, '$1')}\t${h.slice(0, i)}`;
+  });
+}

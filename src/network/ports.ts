@@ -1,0 +1,165 @@
+/** Published ports: docker's API shapes in, netavark's port_mappings and docker's reporting shapes out. */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { ApiError, badRequest } from '../common/errors';
+import type { PortBinding } from '../api/types';
+import { parseIp } from './ipam';
+
+export type Protocol = 'tcp' | 'udp' | 'sctp';
+
+/** One published container port. hostIp "" means every host address (docker reports it as 0.0.0.0). */
+export interface PortMapping { hostIp: string; hostPort: number; containerPort: number; protocol: Protocol }
+
+/** netavark's port_mappings entry: `range` consecutive ports starting at container_port/host_port. */
+export interface NetavarkPortMapping { host_ip: string; container_port: number; host_port: number; range: number; protocol: Protocol }
+
+/** Finds a free host port for `proto` on `hostIp`, within [lo, hi] when given. */
+export type FreePortFinder = (proto: Protocol, hostIp: string, range?: [number, number]) => Promise<number>;
+
+interface PortRange { start: number; end: number }
+
+function parseRange(s: string, what: string): PortRange {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(s);
+  const start = m ? Number(m[1]) : NaN;
+  const end = m?.[2] ? Number(m[2]) : start;
+  if (!m || start < 1 || end > 65535 || end < start) throw badRequest(`invalid ${what}: ${s}`);
+  return { start, end };
+}
+
+/** "80/tcp", "80" (tcp), "8000-8010/udp" → ports and protocol. */
+export function parsePortKey(key: string): PortRange & { proto: Protocol } {
+  const [ports, proto = 'tcp', extra] = key.split('/');
+  if (extra !== undefined || !['tcp', 'udp', 'sctp'].includes(proto.toLowerCase())) throw badRequest(`invalid proto: ${proto}`);
+  return { ...parseRange(ports, 'containerPort'), proto: proto.toLowerCase() as Protocol };
+}
+
+const keyOf = (port: number, proto: Protocol): string => `${port}/${proto}`;
+
+function checkHostIp(hostIp: string): string {
+  if (hostIp === '' || hostIp === '0.0.0.0') return '';
+  if (parseIp(hostIp) === undefined) throw badRequest(`invalid host IP for port binding: ${hostIp} (only IPv4 addresses are supported)`);
+  return hostIp;
+}
+
+/**
+ * Turn the create body's ExposedPorts/PortBindings (+ -P over exposed ports, image ones merged in by the caller)
+ * into concrete mappings. HostPort "" picks a free port; a host range picks a free one inside it.
+ */
+export async function resolvePortMappings(
+  exposedPorts: Record<string, unknown> | null | undefined,
+  portBindings: Record<string, PortBinding[] | null> | null | undefined,
+  publishAll: boolean,
+  findFree: FreePortFinder,
+): Promise<PortMapping[]> {
+  const out: PortMapping[] = [];
+  const bound = new Set<string>();
+  for (const [key, list] of Object.entries(portBindings ?? {})) {
+    const c = parsePortKey(key);
+    for (const b of list ?? [{}]) {
+      const hostIp = checkHostIp(b.HostIp ?? '');
+      const count = c.end - c.start + 1;
+      const h = b.HostPort ? parseRange(b.HostPort, 'hostPort') : undefined;
+      const hostCount = h ? h.end - h.start + 1 : 0;
+      for (let i = 0; i < count; i++) {
+        let hostPort: number;
+        if (!h) hostPort = await findFree(c.proto, hostIp);
+        else if (hostCount === count) hostPort = h.start + i;
+        else if (count === 1) hostPort = await findFree(c.proto, hostIp, [h.start, h.end]);
+        else throw badRequest(`invalid port range: ${b.HostPort}:${key}: host and container port ranges differ in size`);
+        out.push({ hostIp, hostPort, containerPort: c.start + i, protocol: c.proto });
+        bound.add(keyOf(c.start + i, c.proto));
+      }
+    }
+  }
+  if (publishAll) {
+    for (const key of Object.keys(exposedPorts ?? {})) {
+      const c = parsePortKey(key);
+      for (let p = c.start; p <= c.end; p++) {
+        if (bound.has(keyOf(p, c.proto))) continue;
+        out.push({ hostIp: '', hostPort: await findFree(c.proto, ''), containerPort: p, protocol: c.proto });
+      }
+    }
+  }
+  checkPortConflicts(out, []);
+  return out;
+}
+
+const clash = (a: PortMapping, b: PortMapping): boolean =>
+  a.protocol === b.protocol && a.hostPort === b.hostPort && (a.hostIp === b.hostIp || a.hostIp === '' || b.hostIp === '');
+
+/** docker's error when a host port is published twice (within the new set, or against existing endpoints). */
+export function checkPortConflicts(mappings: PortMapping[], existing: PortMapping[]): void {
+  mappings.forEach((m, i) => {
+    if (existing.some((e) => clash(m, e)) || mappings.slice(0, i).some((e) => clash(m, e)))
+      throw new ApiError(500, `driver failed programming external connectivity: Bind for ${m.hostIp || '0.0.0.0'}:${m.hostPort} failed: port is already allocated`);
+  });
+}
+
+/** netavark's port_mappings, with consecutive host→container runs folded into one ranged entry. */
+export function toNetavarkPorts(mappings: PortMapping[]): NetavarkPortMapping[] {
+  const sorted = [...mappings].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.hostIp.localeCompare(b.hostIp) || a.containerPort - b.containerPort);
+  const out: NetavarkPortMapping[] = [];
+  for (const m of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.protocol === m.protocol && last.host_ip === m.hostIp &&
+        last.container_port + last.range === m.containerPort && last.host_port + last.range === m.hostPort) last.range++;
+    else out.push({ host_ip: m.hostIp, container_port: m.containerPort, host_port: m.hostPort, range: 1, protocol: m.protocol });
+  }
+  return out;
+}
+
+/** docker's NetworkSettings.Ports: every exposed or published port; null when exposed but not published. */
+export function dockerPortMap(exposedPorts: Record<string, unknown> | null | undefined, mappings: PortMapping[]): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const key of Object.keys(exposedPorts ?? {})) {
+    const c = parsePortKey(key);
+    for (let p = c.start; p <= c.end; p++) out[keyOf(p, c.proto)] = null;
+  }
+  for (const m of mappings) (out[keyOf(m.containerPort, m.protocol)] ??= []).push({ HostIp: m.hostIp || '0.0.0.0', HostPort: String(m.hostPort) });
+  return out;
+}
+
+export interface DockerListPort { IP?: string; PrivatePort: number; PublicPort?: number; Type: Protocol }
+
+/** docker's `Ports` in GET /containers/json: one entry per binding, plus exposed-only ports without IP/PublicPort. */
+export function dockerListPorts(exposedPorts: Record<string, unknown> | null | undefined, mappings: PortMapping[]): DockerListPort[] {
+  return Object.entries(dockerPortMap(exposedPorts, mappings)).flatMap(([key, binds]) => {
+    const { start, proto } = parsePortKey(key);
+    return binds ? binds.map((b) => ({ IP: b.HostIp, PrivatePort: start, PublicPort: Number(b.HostPort), Type: proto })) : [{ PrivatePort: start, Type: proto }];
+  });
+}
+
+/** Can `port` be bound on `hostIp` right now? (udp checks a datagram socket; tcp also stands in for sctp.) */
+function probe(proto: Protocol, hostIp: string, port: number): Promise<number | undefined> {
+  const address = hostIp || '0.0.0.0';
+  return new Promise((resolve) => {
+    if (proto === 'udp') {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => { s.close(); resolve(undefined); });
+      s.bind({ port, address, exclusive: true }, () => { const p = s.address().port; s.close(() => resolve(p)); });
+      return;
+    }
+    const s = net.createServer();
+    s.once('error', () => resolve(undefined));
+    s.listen({ port, host: address, exclusive: true }, () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+  });
+}
+
+/**
+ * The real finder: the kernel picks an ephemeral port (bind to port 0), or the first bindable one in a range.
+ * Ports Berth already DNATs are not bound on the host, so `taken` ("tcp/5000") must be skipped explicitly.
+ */
+export function hostPortFinder(taken: ReadonlySet<string>): FreePortFinder {
+  return async (proto, hostIp, range) => {
+    const free = (p: number | undefined): p is number => p !== undefined && !taken.has(`${proto}/${p}`);
+    if (range) {
+      for (let p = range[0]; p <= range[1]; p++) if (free(await probe(proto, hostIp, p))) return p;
+      throw new ApiError(500, `Bind for ${hostIp || '0.0.0.0'}:${range[0]}-${range[1]} failed: all ports are allocated`);
+    }
+    for (let i = 0; i < 50; i++) {
+      const p = await probe(proto, hostIp, 0);
+      if (free(p)) return p;
+    }
+    throw new ApiError(500, 'could not find a free host port');
+  };
+}

@@ -1,0 +1,522 @@
+/**
+ * Docker's network API over Berth's own store + IPAM, with netavark doing the kernel work.
+ * Every state change runs under one lock: allocation must see every earlier allocation, and netavark calls on a
+ * shared bridge are kept sequential.
+ */
+import * as fs from 'node:fs';
+import { ApiError, badRequest, conflict, notFound } from '../common/errors';
+import { newId, shortId } from '../common/ids';
+import { log } from '../common/log';
+import type { PortBinding } from '../api/types';
+import {
+  AddressPool, Cidr, DEFAULT_BRIDGE_SUBNET, DEFAULT_POOLS, allocateAddress, checkNoOverlap, chooseGateway, formatCidr, formatIp,
+  hostRouteSubnets, macForIp, nextSubnet, parseIp, parseMac, parseSubnet,
+} from './ipam';
+import { bridgeNames, deleteLink, routesJson } from './iproute';
+import { Netavark, NetavarkConfig, NetavarkOptions } from './netavark';
+import { createNetns, listNetns, netnsName, removeNetns } from './netns';
+import { PortMapping, checkPortConflicts, dockerListPorts, dockerPortMap, hostPortFinder, resolvePortMappings, toNetavarkPorts, DockerListPort } from './ports';
+import { DnsOverrides, extraHostLines, parseResolvConf, renderHosts, renderResolvConf } from './dnsfiles';
+import { EndpointRecord, NetworkRecord, NetworkStore } from './store';
+
+export interface NetworkServiceConfig {
+  /** records: <root>/networks, <root>/endpoints */
+  root: string;
+  /** netavark --config (aardvark-dns state); best on a tmpfs such as /run/berth/netavark */
+  runDir: string;
+  defaultBridge?: string; // berth0
+  defaultSubnet?: string; // 10.209.0.0/16
+  pools?: AddressPool[];
+  /** user networks get bridge `<prefix>-<id>` (15 chars max); reconcile removes unowned ones */
+  bridgePrefix?: string; // berth
+  netnsPrefix?: string; // berth-
+  netavark?: Omit<NetavarkOptions, 'configDir'>;
+  hostResolvConf?: string; // /etc/resolv.conf
+  hostHosts?: string; // /etc/hosts
+}
+
+export interface CreateNetworkBody {
+  Name?: string;
+  Driver?: string;
+  IPAM?: { Driver?: string; Options?: Record<string, string> | null; Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] | null } | null;
+  Internal?: boolean;
+  EnableIPv6?: boolean;
+  Labels?: Record<string, string> | null;
+  Options?: Record<string, string> | null;
+  CheckDuplicate?: boolean;
+}
+
+export interface AttachOptions {
+  network: string; // name, id or id prefix; "default" means bridge
+  aliases?: string[];
+  ip?: string;
+  mac?: string;
+  portBindings?: Record<string, PortBinding[] | null> | null;
+  /** container config ExposedPorts with the image's merged in */
+  exposedPorts?: Record<string, unknown> | null;
+  publishAll?: boolean;
+}
+
+/** docker's NetworkSettings.Networks[name] entry. */
+export interface DockerEndpointSettings {
+  IPAMConfig: { IPv4Address: string } | null;
+  Links: null;
+  Aliases: string[] | null;
+  MacAddress: string;
+  DriverOpts: null;
+  NetworkID: string;
+  EndpointID: string;
+  Gateway: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  IPv6Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  DNSNames: string[] | null;
+}
+
+export interface EndpointInfo {
+  networkName: string;
+  ip?: string;
+  gateway?: string;
+  mac?: string;
+  ports: PortMapping[];
+  settings: DockerEndpointSettings;
+}
+
+/** The container-level slice of docker's inspect NetworkSettings. */
+export interface DockerNetworkSettings {
+  SandboxKey: string;
+  Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
+  IPAddress: string;
+  IPPrefixLen: number;
+  Gateway: string;
+  MacAddress: string;
+  Networks: Record<string, DockerEndpointSettings>;
+}
+
+export interface DockerNetwork {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: 'local';
+  Driver: string;
+  EnableIPv6: false;
+  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: { Subnet: string; Gateway: string }[] };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: boolean;
+  ConfigFrom: { Network: string };
+  ConfigOnly: boolean;
+  Containers: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+/** docker's filters: {"name":{"x":true}} (API) or {"name":["x"]}. */
+export type Filters = Record<string, string[] | Record<string, boolean>>;
+
+const PREDEFINED = ['bridge', 'host', 'none'];
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+
+export class NetworkService {
+  private readonly store: NetworkStore;
+  private readonly netavark: Netavark;
+  private readonly defaultBridge: string;
+  private readonly defaultSubnet: string;
+  private readonly pools: AddressPool[];
+  private readonly bridgePrefix: string;
+  private readonly netnsPrefix: string;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly cfg: NetworkServiceConfig) {
+    this.store = new NetworkStore(cfg.root);
+    this.netavark = new Netavark({ ...cfg.netavark, configDir: cfg.runDir });
+    this.defaultBridge = cfg.defaultBridge ?? 'berth0';
+    this.defaultSubnet = cfg.defaultSubnet ?? DEFAULT_BRIDGE_SUBNET;
+    this.pools = cfg.pools ?? DEFAULT_POOLS;
+    this.bridgePrefix = cfg.bridgePrefix ?? 'berth';
+    this.netnsPrefix = cfg.netnsPrefix ?? 'berth-';
+    parseSubnet(this.defaultSubnet);
+  }
+
+  /** Records for docker's three predefined networks (bridge on the default subnet, host, none). */
+  ensureDefault(): Promise<void> {
+    return this.locked(async () => {
+      const existing = this.store.listNetworks();
+      for (const name of PREDEFINED) {
+        const old = existing.find((n) => n.name === name);
+        if (name !== 'bridge' && old) continue;
+        if (old && old.subnet === this.defaultSubnet && old.bridge === this.defaultBridge) continue;
+        if (old && this.endpointsOn(old.id).length) {
+          log.warn('default network settings changed but containers are attached; keeping the old ones', { subnet: old.subnet });
+          continue;
+        }
+        const rec: NetworkRecord = {
+          id: old?.id ?? newId(), name, driver: name === 'bridge' ? 'bridge' : name === 'host' ? 'host' : 'null',
+          userSubnet: false, internal: false, labels: {}, options: {}, created: old?.created ?? new Date().toISOString(), predefined: true,
+        };
+        if (name === 'bridge') {
+          const subnet = parseSubnet(this.defaultSubnet);
+          Object.assign(rec, { subnet: formatCidr(subnet), gateway: formatIp(chooseGateway(subnet)), bridge: this.defaultBridge });
+          rec.options = { 'com.docker.network.bridge.default_bridge': 'true', [BRIDGE_NAME_OPTION]: this.defaultBridge };
+        }
+        this.store.saveNetwork(rec);
+      }
+    });
+  }
+
+  create(body: CreateNetworkBody): Promise<{ Id: string; Warning: string }> {
+    return this.locked(async () => {
+      const name = body.Name ?? '';
+      if (!NAME_RE.test(name)) throw badRequest(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      const driver = body.Driver || 'bridge';
+      if (driver === 'host' || driver === 'null') throw new ApiError(403, `only one instance of "${driver}" network is allowed`);
+      if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
+      if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw notFound(`plugin "${body.IPAM.Driver}" not found`);
+      if (body.EnableIPv6) throw badRequest('IPv6 networks are not supported by Berth');
+      const networks = this.store.listNetworks();
+      if (networks.some((n) => n.name === name)) throw conflict(`network with name ${name} already exists`);
+      const configs = body.IPAM?.Config ?? [];
+      if (configs.length > 1) throw badRequest('Berth supports one IPv4 subnet per network');
+      const ipam = configs[0] ?? {};
+      if (ipam.IPRange) throw badRequest('--ip-range is not supported by Berth');
+      if (ipam.Gateway && !ipam.Subnet) throw badRequest('every ip-range or gateway must have a corresponding subnet');
+      const taken = networks.flatMap((n) => (n.subnet ? [parseSubnet(n.subnet)] : []));
+      let subnet: Cidr;
+      if (ipam.Subnet) {
+        subnet = parseSubnet(ipam.Subnet);
+        checkNoOverlap(subnet, taken);
+      } else {
+        subnet = nextSubnet(this.pools, [...taken, ...hostRouteSubnets(await routesJson())]);
+      }
+      const id = newId();
+      const options = { ...(body.Options ?? {}) };
+      const bridge = options[BRIDGE_NAME_OPTION] || `${this.bridgePrefix}-${id}`.slice(0, 15);
+      if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) throw badRequest(`invalid bridge name: ${bridge}`);
+      if (networks.some((n) => n.bridge === bridge)) throw conflict(`bridge name ${bridge} is already used by another network`);
+      this.store.saveNetwork({
+        id, name, driver: 'bridge', subnet: formatCidr(subnet), gateway: formatIp(chooseGateway(subnet, ipam.Gateway)), userSubnet: !!ipam.Subnet,
+        bridge, internal: !!body.Internal, labels: body.Labels ?? {}, options, created: new Date().toISOString(), predefined: false,
+      });
+      return { Id: id, Warning: '' };
+    });
+  }
+
+  list(filters: Filters = {}): DockerNetwork[] {
+    const f = normalizeFilters(filters, ['name', 'id', 'driver', 'label', 'type', 'dangling', 'scope']);
+    const endpoints = this.store.listEndpoints();
+    return this.store.listNetworks().filter((n) => {
+      const used = endpoints.some((e) => e.networkId === n.id);
+      return (!f.name || f.name.some((v) => n.name.includes(v))) &&
+        (!f.id || f.id.some((v) => n.id.startsWith(v))) &&
+        (!f.driver || f.driver.includes(n.driver)) &&
+        (!f.scope || f.scope.includes('local')) &&
+        (!f.type || f.type.includes(n.predefined ? 'builtin' : 'custom')) &&
+        (!f.dangling || f.dangling.some((v) => (v === 'true' || v === '1') === (!used && !n.predefined))) &&
+        matchLabels(n.labels, f.label);
+    }).map((n) => this.toDocker(n, {}));
+  }
+
+  inspect(idOrName: string): DockerNetwork {
+    const n = this.find(idOrName);
+    const containers: DockerNetwork['Containers'] = {};
+    for (const e of this.endpointsOn(n.id)) {
+      containers[e.containerId] = {
+        Name: e.containerName, EndpointID: e.endpointId, MacAddress: e.mac ?? '',
+        IPv4Address: e.ip ? `${e.ip}/${e.prefixLen}` : '', IPv6Address: '',
+      };
+    }
+    return this.toDocker(n, containers);
+  }
+
+  remove(idOrName: string): Promise<void> {
+    return this.locked(async () => {
+      const n = this.find(idOrName);
+      if (n.predefined) throw new ApiError(403, `${n.name} is a pre-defined network and cannot be removed`);
+      if (this.endpointsOn(n.id).length) throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      this.store.deleteNetwork(n.id);
+      if (n.bridge) await deleteLink(n.bridge); // netavark removes it with the last container; this covers a crash
+    });
+  }
+
+  /** docker network prune: every unused user network. Filters: label, until (RFC 3339 or unix seconds). */
+  prune(filters: Filters = {}): Promise<{ NetworksDeleted: string[] }> {
+    const f = normalizeFilters(filters, ['label', 'until']);
+    return this.locked(async () => {
+      const until = f.until?.[0] ? parseUntil(f.until[0]) : Infinity;
+      const deleted: string[] = [];
+      for (const n of this.store.listNetworks()) {
+        if (n.predefined || this.endpointsOn(n.id).length || Date.parse(n.created) >= until || !matchLabels(n.labels, f.label)) continue;
+        this.store.deleteNetwork(n.id);
+        if (n.bridge) await deleteLink(n.bridge);
+        deleted.push(n.name);
+      }
+      return { NetworksDeleted: deleted };
+    });
+  }
+
+  /** A fresh named netns for the container (lo up). Its path goes to attachContainer and to the OCI spec. */
+  createNamespace(containerId: string): Promise<string> {
+    return createNetns(netnsName(this.netnsPrefix, containerId));
+  }
+
+  attachContainer(containerId: string, name: string, nsPath: string, o: AttachOptions): Promise<EndpointInfo> {
+    return this.locked(async () => {
+      const n = this.find(o.network === 'default' ? 'bridge' : o.network);
+      if (this.store.getEndpoint(containerId)) throw new ApiError(403, `endpoint with name ${name} already exists in network ${n.name}`);
+      const rec: EndpointRecord = {
+        containerId, containerName: name, networkId: n.id, endpointId: newId(), netnsPath: nsPath, aliases: [], dnsNames: [],
+        ports: [], exposedPorts: o.exposedPorts ?? {}, setupDone: false,
+      };
+      if (n.driver !== 'bridge') {
+        if (o.ip || o.aliases?.length) throw badRequest(`user specified IP address and aliases are not supported on network ${n.name}`);
+        rec.setupDone = true;
+        this.store.saveEndpoint(rec);
+        return this.endpointInfo(rec, n);
+      }
+      if (o.ip && n.predefined) throw badRequest('user specified IP address is supported on user defined networks only');
+      if (o.ip && !n.userSubnet) throw badRequest('user specified IP address is supported only when connecting to networks with user configured subnets');
+      if (o.aliases?.length && n.predefined) throw badRequest('network-scoped aliases are only supported for user-defined networks');
+      const subnet = parseSubnet(n.subnet!);
+      const gateway = parseIp(n.gateway!)!;
+      const others = this.store.listEndpoints();
+      const used = new Set(others.filter((e) => e.networkId === n.id && e.ip).map((e) => parseIp(e.ip!)!));
+      const ip = allocateAddress(subnet, gateway, used, o.ip);
+      const existingPorts = others.flatMap((e) => e.ports);
+      const ports = await resolvePortMappings(o.exposedPorts, o.portBindings, !!o.publishAll, hostPortFinder(new Set(existingPorts.map((p) => `${p.protocol}/${p.hostPort}`))));
+      checkPortConflicts(ports, existingPorts);
+      const dns = !n.predefined;
+      Object.assign(rec, {
+        ip: formatIp(ip), prefixLen: subnet.prefix, gateway: n.gateway, mac: o.mac ? parseMac(o.mac) : macForIp(ip), ports,
+        aliases: o.aliases ?? [], dnsNames: dns ? unique([name, shortId(containerId), ...(o.aliases ?? [])]) : [], requestedIp: o.ip,
+      });
+      rec.netavark = this.netavarkConfig(rec, n);
+      this.store.saveEndpoint(rec); // before setup: a crash in between leaves a record that reconcile tears down
+      try {
+        const status = await this.netavark.setup(nsPath, rec.netavark);
+        const iface = status[n.id]?.interfaces?.eth0;
+        if (iface?.mac_address) rec.mac = iface.mac_address;
+      } catch (e) {
+        await this.teardown(rec).catch((te: Error) => log.warn('teardown after failed setup', { error: te.message }));
+        this.store.deleteEndpoint(containerId);
+        throw new ApiError(500, `failed to set up network ${n.name} for container ${name}: ${(e as Error).message}`);
+      }
+      rec.setupDone = true;
+      this.store.saveEndpoint(rec);
+      return this.endpointInfo(rec, n);
+    });
+  }
+
+  /** Undo attachContainer (replaying the stored netavark JSON) and delete the container's Berth netns. Idempotent. */
+  detachContainer(containerId: string): Promise<void> {
+    return this.locked(() => this.detachLocked(containerId));
+  }
+
+  /** The endpoint as docker shows it in the container's inspect, or undefined when not attached. */
+  networkSettings(containerId: string): DockerNetworkSettings | undefined {
+    const e = this.store.getEndpoint(containerId);
+    const n = e && this.store.getNetwork(e.networkId);
+    if (!e || !n) return undefined;
+    const info = this.endpointInfo(e, n);
+    const s = info.settings;
+    return {
+      SandboxKey: e.netnsPath, Ports: dockerPortMap(e.exposedPorts, e.ports), IPAddress: s.IPAddress, IPPrefixLen: s.IPPrefixLen,
+      Gateway: s.Gateway, MacAddress: s.MacAddress, Networks: { [n.name]: s },
+    };
+  }
+
+  /** docker's `Ports` for GET /containers/json. */
+  listPorts(containerId: string): DockerListPort[] {
+    const e = this.store.getEndpoint(containerId);
+    return e ? dockerListPorts(e.exposedPorts, e.ports) : [];
+  }
+
+  /** Content of the container's /etc/hosts (host network: the host's own file). */
+  hostsFile(containerId: string, hostname: string, extraHosts: string[] = []): string {
+    const e = this.store.getEndpoint(containerId);
+    const n = e && this.store.getNetwork(e.networkId);
+    if (n?.driver === 'host') return fs.readFileSync(this.cfg.hostHosts ?? '/etc/hosts', 'utf8') + extraHostLines(extraHosts).map((l) => `${l}\n`).join('');
+    return renderHosts(e?.ip, hostname, extraHosts);
+  }
+
+  /** Content of the container's /etc/resolv.conf for its network. */
+  resolvConf(containerId: string, overrides: DnsOverrides = {}): string {
+    const file = this.cfg.hostResolvConf ?? '/etc/resolv.conf';
+    const host = parseResolvConf(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
+    const e = this.store.getEndpoint(containerId);
+    const n = e && this.store.getNetwork(e.networkId);
+    if (n?.driver === 'host') return renderResolvConf(host, { kind: 'host' }, overrides);
+    if (n?.driver === 'bridge' && !n.predefined) return renderResolvConf(host, { kind: 'gateway', gateway: n.gateway! }, overrides);
+    return renderResolvConf(host, { kind: 'host-copy' }, overrides);
+  }
+
+  /**
+   * Start-up repair: tear down endpoints of containers that are gone, delete their namespaces, clean networks
+   * whose last container vanished without teardown, and delete Berth-named bridges that no network owns.
+   */
+  reconcile(liveContainerIds: Iterable<string>): Promise<void> {
+    const live = new Set(liveContainerIds);
+    return this.locked(async () => {
+      for (const e of this.store.listEndpoints()) if (!live.has(e.containerId)) await this.detachLocked(e.containerId);
+      const liveShort = new Set([...live].map((id) => netnsName(this.netnsPrefix, id)));
+      for (const ns of await listNetns(this.netnsPrefix)) if (!liveShort.has(ns)) await removeNetns(ns);
+      const networks = this.store.listNetworks();
+      const bridges = await bridgeNames();
+      for (const n of networks) {
+        if (n.bridge && bridges.includes(n.bridge) && !this.endpointsOn(n.id).length) await this.flushNetwork(n);
+      }
+      const owned = new Set(networks.map((n) => n.bridge));
+      const ours = new RegExp(`^${escapeRe(this.bridgePrefix)}-[0-9a-f]+$`);
+      for (const b of bridges) if ((b === this.defaultBridge || ours.test(b)) && !owned.has(b)) await deleteLink(b);
+    });
+  }
+
+  // ---- internals ----
+
+  private async detachLocked(containerId: string): Promise<void> {
+    const e = this.store.getEndpoint(containerId);
+    if (e) {
+      await this.teardown(e);
+      this.store.deleteEndpoint(containerId);
+    }
+    await removeNetns(netnsName(this.netnsPrefix, containerId));
+  }
+
+  /**
+   * netavark teardown with the setup JSON. If the netns is gone (crash, reboot of the netns), netavark refuses
+   * to start, and with an empty stand-in netns it stops at the missing veth before the network-wide cleanup; so
+   * then the per-container part is done against a stand-in and, if this was the network's last container, a
+   * throwaway container is set up and torn down so that netavark removes the bridge, NAT rules and DNS itself.
+   */
+  private async teardown(e: EndpointRecord): Promise<void> {
+    if (!e.netavark) return;
+    if (fs.existsSync(e.netnsPath)) {
+      try {
+        await this.netavark.teardown(e.netnsPath, e.netavark);
+        return;
+      } catch (err) {
+        // e.g. setup never completed or the veth is gone: finish the job the tolerant way below
+        log.warn('netavark teardown failed, cleaning up with a stand-in namespace', { container: e.containerId, error: (err as Error).message });
+      }
+    }
+    await this.withScratchNetns(e.containerId, (p) => this.netavark.teardown(p, e.netavark!).catch(() => undefined));
+    const n = this.store.getNetwork(e.networkId);
+    if (n && !this.endpointsOn(n.id).some((o) => o.containerId !== e.containerId)) await this.flushNetwork(n);
+  }
+
+  /** Make netavark drop a network's bridge, rules and DNS entry: one throwaway container in, then out. */
+  private async flushNetwork(n: NetworkRecord): Promise<void> {
+    const subnet = parseSubnet(n.subnet!);
+    const used = new Set(this.endpointsOn(n.id).flatMap((e) => (e.ip ? [parseIp(e.ip)!] : [])));
+    const ip = allocateAddress(subnet, parseIp(n.gateway!)!, used);
+    const probeId = newId();
+    const rec: EndpointRecord = {
+      containerId: probeId, containerName: `flush-${shortId(probeId)}`, networkId: n.id, endpointId: probeId, netnsPath: '',
+      ip: formatIp(ip), prefixLen: subnet.prefix, aliases: [], dnsNames: [], ports: [], exposedPorts: {}, setupDone: false,
+    };
+    const config = this.netavarkConfig(rec, n);
+    await this.withScratchNetns(probeId, async (p) => {
+      await this.netavark.setup(p, config);
+      await this.netavark.teardown(p, config);
+    });
+  }
+
+  private async withScratchNetns(id: string, fn: (p: string) => Promise<void>): Promise<void> {
+    const name = `${this.netnsPrefix}x${id.slice(0, 11)}`;
+    await removeNetns(name);
+    const p = await createNetns(name);
+    try {
+      await fn(p);
+    } finally {
+      await removeNetns(name);
+    }
+  }
+
+  private netavarkConfig(e: EndpointRecord, n: NetworkRecord): NetavarkConfig {
+    // Keyed by network id, not name: netavark derives iptables chain names and aardvark files from this key, and
+    // ids are unique across Berth instances (two daemons may both have a network called "bridge").
+    const config: NetavarkConfig = {
+      container_id: e.containerId,
+      container_name: e.containerName,
+      networks: { [n.id]: { interface_name: 'eth0', static_ips: [e.ip!], ...(e.mac ? { static_mac: e.mac } : {}), aliases: e.dnsNames.filter((a) => a !== e.containerName) } },
+      network_info: {
+        [n.id]: {
+          name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge!, subnets: [{ subnet: n.subnet!, gateway: n.gateway! }],
+          ipv6_enabled: false, internal: n.internal, dns_enabled: !n.predefined, ipam_options: { driver: 'host-local' },
+        },
+      },
+    };
+    if (e.ports.length) config.port_mappings = toNetavarkPorts(e.ports);
+    return config;
+  }
+
+  private endpointInfo(e: EndpointRecord, n: NetworkRecord): EndpointInfo {
+    return {
+      networkName: n.name, ip: e.ip, gateway: e.gateway, mac: e.mac, ports: e.ports,
+      settings: {
+        IPAMConfig: e.requestedIp ? { IPv4Address: e.requestedIp } : null, Links: null, Aliases: e.aliases.length ? e.aliases : null,
+        MacAddress: e.mac ?? '', DriverOpts: null, NetworkID: n.id, EndpointID: e.endpointId, Gateway: e.gateway ?? '',
+        IPAddress: e.ip ?? '', IPPrefixLen: e.prefixLen ?? 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+        DNSNames: e.dnsNames.length ? e.dnsNames : null,
+      },
+    };
+  }
+
+  private toDocker(n: NetworkRecord, containers: DockerNetwork['Containers']): DockerNetwork {
+    return {
+      Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: n.driver, EnableIPv6: false,
+      IPAM: { Driver: 'default', Options: n.predefined ? null : {}, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway! }] : [] },
+      Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+      Containers: containers, Options: n.options, Labels: n.labels,
+    };
+  }
+
+  /** Full id, exact name, then unique id prefix (docker's order). */
+  private find(idOrName: string): NetworkRecord {
+    const all = this.store.listNetworks();
+    const hit = all.find((n) => n.id === idOrName) ?? all.find((n) => n.name === idOrName);
+    if (hit) return hit;
+    const byPrefix = idOrName ? all.filter((n) => n.id.startsWith(idOrName)) : [];
+    if (byPrefix.length === 1) return byPrefix[0];
+    if (byPrefix.length > 1) throw badRequest(`network ${idOrName} is ambiguous (${byPrefix.length} matches found based on ID prefix)`);
+    throw notFound(`network ${idOrName} not found`);
+  }
+
+  private endpointsOn(networkId: string): EndpointRecord[] {
+    return this.store.listEndpoints().filter((e) => e.networkId === networkId);
+  }
+
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+}
+
+const unique = (xs: string[]): string[] => [...new Set(xs)];
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function normalizeFilters(filters: Filters, allowed: string[]): Record<string, string[] | undefined> {
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(filters)) {
+    if (!allowed.includes(k)) throw badRequest(`invalid filter '${k}'`);
+    out[k] = Array.isArray(v) ? v : Object.keys(v).filter((x) => v[x]);
+  }
+  return out;
+}
+
+/** label filters: "key" (present) or "key=value"; all must match. */
+function matchLabels(labels: Record<string, string>, wanted?: string[]): boolean {
+  return (wanted ?? []).every((w) => {
+    const i = w.indexOf('=');
+    return i < 0 ? w in labels : labels[w.slice(0, i)] === w.slice(i + 1);
+  });
+}
+
+function parseUntil(v: string): number {
+  const t = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  if (Number.isNaN(t)) throw badRequest(`invalid until filter: ${v}`);
+  return t;
+}

@@ -1,0 +1,26 @@
+/** OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) <-> overlayfs form (char device 0/0, trusted.overlay.opaque=y). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { mknod, setxattr } from '../native';
+
+export const opaqueXattr = 'trusted.overlay.opaque';
+
+/** Convert the whiteouts a layer tar carried (paths relative to `dir`, as TarPolicy collected them). */
+export function toOverlay(dir: string, whiteouts: string[], opaqueDirs: string[], aufsMeta: string[]): void {
+  for (const rel of aufsMeta) fs.rmSync(path.join(dir, rel), { recursive: true, force: true });
+  for (const rel of opaqueDirs) {
+    const d = path.join(dir, rel);
+    fs.rmSync(path.join(d, '.wh..wh..opq'), { force: true });
+    setxattr(d, opaqueXattr, 'y');
+  }
+  for (const rel of whiteouts) {
+    const p = path.join(dir, rel);
+    fs.rmSync(p, { force: true });
+    const target = path.join(path.dirname(p), path.basename(p).slice('.wh.'.length));
+    if (fs.lstatSync(target, { throwIfNoEntry: false })) throw new Error(`layer has both ${rel} and the file it deletes`);
+    mknod(target, fs.constants.S_IFCHR, 0, 0);
+  }
+}
+
+/** Is this stat a whiteout in overlay form? */
+export const isOverlayWhiteout = (st: fs.Stats): boolean => st.isCharacterDevice() && st.rdev === 0;

@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseResolvConf, renderHosts, renderResolvConf } from '../../src/network/dnsfiles';
+
+const host = parseResolvConf('# generated\nnameserver 127.0.0.53\nnameserver 192.0.2.53 # corp\nsearch example.test lab.test\noptions edns0 trust-ad\n');
+
+test('parse resolv.conf', () => {
+  assert.deepEqual(host, { nameservers: ['127.0.0.53', '192.0.2.53'], search: ['example.test', 'lab.test'], options: ['edns0', 'trust-ad'] });
+});
+
+test('default bridge copies host resolvers minus loopback; falls back like docker', () => {
+  assert.equal(renderResolvConf(host, { kind: 'host-copy' }), 'search example.test lab.test\nnameserver 192.0.2.53\noptions edns0 trust-ad\n');
+  assert.equal(renderResolvConf(parseResolvConf('nameserver 127.0.0.53\n'), { kind: 'host-copy' }), 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
+  assert.equal(renderResolvConf(host, { kind: 'host-copy' }, { dns: ['192.0.2.9'], dnsSearch: ['x.test'], dnsOptions: ['ndots:2'] }), 'search x.test\nnameserver 192.0.2.9\noptions ndots:2\n');
+});
+
+test('user network points at the gateway (aardvark); host network keeps the host file', () => {
+  assert.equal(renderResolvConf(host, { kind: 'gateway', gateway: '10.210.0.1' }), 'search example.test lab.test\nnameserver 10.210.0.1\noptions edns0 trust-ad\n');
+  assert.match(renderResolvConf(host, { kind: 'host' }), /nameserver 127\.0\.0\.53\nnameserver 192\.0\.2\.53/);
+});
+
+test('hosts: standard block, extra hosts, then own IP + hostname', () => {
+  const h = renderHosts('10.209.0.2', 'abc123def456', ['db:10.0.0.5', 'v6:[2001:db8::1]']).split('\n');
+  assert.equal(h[0], '127.0.0.1\tlocalhost');
+  assert.deepEqual(h.slice(-4), ['10.0.0.5\tdb', '2001:db8::1\tv6', '10.209.0.2\tabc123def456', '']);
+  assert.ok(!renderHosts(undefined, 'x').includes('\tx\n'));
+  assert.throws(() => renderHosts('10.0.0.2', 'x', ['nocolon']), /invalid extra host/);
+});

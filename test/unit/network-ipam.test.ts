@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  allocateAddress, checkNoOverlap, chooseGateway, formatCidr, formatIp, hostRouteSubnets, macForIp, nextSubnet, parseCidrLoose, parseIp, parseMac, parseSubnet,
+} from '../../src/network/ipam';
+import { ApiError } from '../../src/common/errors';
+
+const status = (fn: () => unknown): [number, string] => {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ApiError, String(e));
+    return [e.status, e.message];
+  }
+  assert.fail('expected an error');
+};
+
+test('parse and format IPv4', () => {
+  assert.equal(parseIp('10.209.0.1'), 0x0ad10001);
+  assert.equal(formatIp(parseIp('255.255.255.255')!), '255.255.255.255');
+  for (const bad of ['10.0.0', '10.0.0.256', '010.0.0.1', 'a.b.c.d', '1.2.3.4.5']) assert.equal(parseIp(bad), undefined, bad);
+  assert.equal(formatCidr(parseCidrLoose('192.0.2.77/24')!), '192.0.2.0/24');
+});
+
+test('subnet validation uses docker wording', () => {
+  assert.equal(formatCidr(parseSubnet('10.1.0.0/16')), '10.1.0.0/16');
+  assert.deepEqual(status(() => parseSubnet('10.1.2.3/16')), [400, 'invalid subnet 10.1.2.3/16: it should be 10.1.0.0/16']);
+  assert.deepEqual(status(() => parseSubnet('nonsense')), [400, 'invalid CIDR address: nonsense']);
+  assert.deepEqual(status(() => parseSubnet('10.1.0.0')), [400, 'invalid CIDR address: 10.1.0.0']);
+  assert.equal(status(() => parseSubnet('10.1.0.0/31'))[0], 400);
+  assert.deepEqual(status(() => checkNoOverlap(parseSubnet('10.1.128.0/17'), [parseSubnet('10.1.0.0/16')])), [403, 'invalid pool request: Pool overlaps with other one on this address space']);
+  checkNoOverlap(parseSubnet('10.2.0.0/16'), [parseSubnet('10.1.0.0/16')]);
+});
+
+test('gateway: first host by default, must be a host address inside the subnet', () => {
+  const s = parseSubnet('10.5.0.0/24');
+  assert.equal(formatIp(chooseGateway(s)), '10.5.0.1');
+  assert.equal(formatIp(chooseGateway(s, '10.5.0.254')), '10.5.0.254');
+  assert.deepEqual(status(() => chooseGateway(s, '10.6.0.1')), [400, 'no matching subnet for gateway 10.6.0.1']);
+  assert.equal(status(() => chooseGateway(s, '10.5.0.255'))[0], 400);
+  assert.equal(status(() => chooseGateway(s, 'x'))[0], 400);
+});
+
+test('pools skip subnets used by networks and host routes', () => {
+  const pools = [{ base: '10.210.0.0/15', size: 16 }, { base: '10.212.0.0/14', size: 16 }];
+  assert.equal(formatCidr(nextSubnet(pools, [])), '10.210.0.0/16');
+  const routes = hostRouteSubnets(JSON.stringify([{ dst: 'default', gateway: '192.0.2.1' }, { dst: '10.210.3.0/24' }, { dst: '192.0.2.0/24' }]));
+  assert.deepEqual(routes.map(formatCidr), ['10.210.3.0/24', '192.0.2.0/24']);
+  assert.equal(formatCidr(nextSubnet(pools, routes)), '10.211.0.0/16');
+  assert.equal(formatCidr(nextSubnet(pools, [...routes, parseSubnet('10.211.0.0/16')])), '10.212.0.0/16');
+  const all = ['10.210.0.0/15', '10.212.0.0/14'].map(parseSubnet);
+  assert.deepEqual(status(() => nextSubnet(pools, all)), [400, 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network']);
+  assert.throws(() => nextSubnet([{ base: '10.0.0.0/16', size: 8 }], []), /invalid address pool/);
+});
+
+test('addresses: lowest free, skipping gateway; --ip checked', () => {
+  const s = parseSubnet('10.7.0.0/29'); // hosts .1-.6
+  const gw = chooseGateway(s);
+  const used = new Set<number>();
+  const got: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const ip = allocateAddress(s, gw, used);
+    used.add(ip);
+    got.push(formatIp(ip));
+  }
+  assert.deepEqual(got, ['10.7.0.2', '10.7.0.3', '10.7.0.4', '10.7.0.5', '10.7.0.6']);
+  assert.equal(status(() => allocateAddress(s, gw, used))[0], 403);
+  used.delete(parseIp('10.7.0.4')!); // release
+  assert.equal(formatIp(allocateAddress(s, gw, used)), '10.7.0.4');
+  const none = new Set<number>();
+  assert.equal(formatIp(allocateAddress(s, gw, none, '10.7.0.5')), '10.7.0.5');
+  assert.deepEqual(status(() => allocateAddress(s, gw, none, '10.8.0.5')), [400, 'no configured subnet or ip-range contain the IP address 10.8.0.5']);
+  assert.deepEqual(status(() => allocateAddress(s, gw, none, '10.7.0.1')), [403, 'Address already in use']);
+  assert.deepEqual(status(() => allocateAddress(s, gw, used, '10.7.0.2')), [403, 'Address already in use']);
+  assert.equal(status(() => allocateAddress(s, gw, none, '10.7.0.7'))[0], 400); // broadcast
+});
+
+test('MAC addresses', () => {
+  assert.equal(macForIp(parseIp('10.209.0.2')!), '02:42:0a:d1:00:02');
+  assert.equal(parseMac('02:42:AC:11:00:02'), '02:42:ac:11:00:02');
+  assert.equal(status(() => parseMac('02:42:ac:11:00'))[0], 400);
+});
