@@ -6,7 +6,9 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 
 # crun/runc/conmon run containers; busybox-static makes the test image; tini is --init; attr/tar/zstd for layers;
 # g++/make/python3 build the small native addon; hyperfine drives bench/.
-PACKAGES=(crun runc conmon busybox-static tini iproute2 attr tar gzip zstd g++ make python3 hyperfine procps)
+# netavark/aardvark-dns/iptables wire networks; skopeo is a second registry client for the registry tests.
+PACKAGES=(crun runc conmon busybox-static tini iproute2 iptables netavark aardvark-dns attr tar gzip zstd g++ make python3
+  hyperfine procps skopeo)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -17,6 +19,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Docker's default seccomp profile, as Debian ships it inside the docker source package (installing that package
+# would pull ~260 packages, so only the one file is taken out of the downloaded .deb).
+SECCOMP=/usr/local/share/berth/seccomp/docker-default.json
+if [ ! -s "$SECCOMP" ]; then
+  t=$(mktemp -d)
+  (cd "$t" && { apt-get download -qq golang-github-docker-docker-dev 2>/dev/null || { apt-get update -qq && apt-get download -qq golang-github-docker-docker-dev; }; })
+  mkdir -p "${SECCOMP%/*}"
+  dpkg-deb --fsys-tarfile "$t"/*.deb | tar -xO ./usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json > "$SECCOMP.tmp"
+  mv "$SECCOMP.tmp" "$SECCOMP"
+  rm -rf "$t"
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
@@ -24,5 +38,5 @@ npm run --silent build
 
 chmod +x dist/src/cli/main.js dist/src/daemon/main.js
 ln -sf "$PWD/dist/src/cli/main.js" /usr/local/bin/berth
-ln -sf "$PWD/dist/src/daemon/main.js" /usr/local/bin/berthd
+ln -sf "$PWD/bin/berthd" /usr/local/bin/berthd
 echo "setup: berth $(berth --version 2>/dev/null | head -1 || echo built)"

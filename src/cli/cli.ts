@@ -1,5 +1,5 @@
 /** What every command gets: its name for messages, output streams, and a connected EngineClient. */
-import { ConnectError, EngineClient, resolveHost } from '../client/engine';
+import type { EngineClient } from '../client/engine';
 import type { FlagSpec, ParsedFlags } from './flags';
 
 /** Ends the command with `code`, printing `message` (if any) on stderr, like docker's cli.StatusError. */
@@ -31,8 +31,6 @@ const START_WAIT_MS = 10_000;
 
 export class Ctx {
   private connected: Promise<EngineClient> | null = null;
-  readonly out = process.stdout;
-  readonly err = process.stderr;
 
   /** `path` is the command as typed ("berth run", "berth container run"). */
   constructor(readonly path: string, private readonly hostFlag?: string) {}
@@ -50,21 +48,23 @@ export class Ctx {
   }
 
   private async connect(): Promise<EngineClient> {
+    // loaded here, not at the top: node:http is most of a command's start-up and --version/--help need none of it
+    const { ConnectError, EngineClient, resolveHost } = await import('../client/engine');
     const { socketPath, explicit } = resolveHost(process.env, this.hostFlag);
     const client = new EngineClient({ socketPath, apiVersion: process.env.DOCKER_API_VERSION || undefined });
     try {
-      await client.ping();
+      await client.connect();
       return client;
     } catch (e) {
       if (explicit || !(e instanceof ConnectError)) throw e;
     }
-    await startDaemon(client);
+    await startDaemon(client, ConnectError);
     return client;
   }
 }
 
 /** Starts berthd (dist/src/daemon/main.js next to this CLI) detached, then waits for /_ping to answer. */
-async function startDaemon(client: EngineClient): Promise<void> {
+async function startDaemon(client: EngineClient, ConnectError: typeof import('../client/engine').ConnectError): Promise<void> {
   const [{ spawn }, fs, path] = await Promise.all([import('node:child_process'), import('node:fs'), import('node:path')]);
   const daemon = path.resolve(__dirname, '../daemon/main.js');
   if (!fs.existsSync(daemon)) throw new ConnectError(client.host, 'ENOENT');
@@ -77,7 +77,7 @@ async function startDaemon(client: EngineClient): Promise<void> {
   const deadline = Date.now() + START_WAIT_MS;
   for (;;) {
     try {
-      await client.ping();
+      await client.connect();
       return;
     } catch (e) {
       if (!(e instanceof ConnectError)) throw e;

@@ -22,9 +22,7 @@ export async function* readNdjson(src: Readable): AsyncGenerator<unknown> {
   for await (const line of readLines(src)) yield JSON.parse(line);
 }
 
-/** Stream ids in a multiplexed frame header (docker's stdcopy). */
-export const STDIN = 0;
-export const STDOUT = 1;
+/** Stream ids in a multiplexed frame header (docker's stdcopy): 0 stdin and 1 stdout, 2 stderr, 3 a daemon error. */
 export const STDERR = 2;
 export const SYSERR = 3;
 

@@ -86,14 +86,21 @@ export function listxattr(file: string): string[] {
   return addon().listxattr(checkString('path', file));
 }
 
-/** Connects a non-blocking SOCK_SEQPACKET socket; returns its fd. Path at most 107 bytes (sun_path). */
+/** sun_path holds 108 bytes including the terminating NUL. */
+function checkSocketPath(socketPath: string): string {
+  const bytes = Buffer.byteLength(checkString('socket path', socketPath));
+  if (bytes > 107) throw new RangeError(`unix socket path too long (${bytes} bytes, max 107): ${socketPath}`);
+  return socketPath;
+}
+
+/** Connects a non-blocking SOCK_SEQPACKET socket; returns its fd. */
 export function seqpacketConnect(socketPath: string): number {
-  return addon().seqpacketConnect(checkString('socket path', socketPath));
+  return addon().seqpacketConnect(checkSocketPath(socketPath));
 }
 
 /** Binds and listens (backlog 16) on a non-blocking SOCK_SEQPACKET socket; returns its fd (close with fs.closeSync). */
 export function seqpacketListen(socketPath: string): number {
-  return addon().seqpacketListen(checkString('socket path', socketPath));
+  return addon().seqpacketListen(checkSocketPath(socketPath));
 }
 
 /** accept4(2) without waiting: throws EAGAIN when no connection is pending. Returns a non-blocking fd. */

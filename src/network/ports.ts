@@ -129,18 +129,22 @@ export function dockerListPorts(exposedPorts: Record<string, unknown> | null | u
   });
 }
 
-/** Can `port` be bound on `hostIp` right now? (udp checks a datagram socket; tcp also stands in for sctp.) */
+/** The port if it can be bound on `hostIp` right now, undefined if in use (udp probes a datagram socket; tcp stands in for sctp). */
 function probe(proto: Protocol, hostIp: string, port: number): Promise<number | undefined> {
   const address = hostIp || '0.0.0.0';
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    const failed = (e: NodeJS.ErrnoException): void => {
+      if (e.code === 'EADDRINUSE' || e.code === 'EACCES') resolve(undefined);
+      else reject(badRequest(`cannot publish a port on host address ${address}: ${e.code ?? e.message}`));
+    };
     if (proto === 'udp') {
       const s = dgram.createSocket('udp4');
-      s.once('error', () => { s.close(); resolve(undefined); });
+      s.once('error', (e) => { s.close(); failed(e); });
       s.bind({ port, address, exclusive: true }, () => { const p = s.address().port; s.close(() => resolve(p)); });
       return;
     }
     const s = net.createServer();
-    s.once('error', () => resolve(undefined));
+    s.once('error', failed);
     s.listen({ port, host: address, exclusive: true }, () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
   });
 }

@@ -237,7 +237,7 @@ export class NetworkService {
       if (n.predefined) throw new ApiError(403, `${n.name} is a pre-defined network and cannot be removed`);
       if (this.endpointsOn(n.id).length) throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
       this.store.deleteNetwork(n.id);
-      if (n.bridge) await deleteLink(n.bridge); // netavark removes it with the last container; this covers a crash
+      await this.deleteOwnBridge(n.bridge); // netavark removes it with the last container; this covers a crash
     });
   }
 
@@ -250,7 +250,7 @@ export class NetworkService {
       for (const n of this.store.listNetworks()) {
         if (n.predefined || this.endpointsOn(n.id).length || Date.parse(n.created) >= until || !matchLabels(n.labels, f.label)) continue;
         this.store.deleteNetwork(n.id);
-        if (n.bridge) await deleteLink(n.bridge);
+        await this.deleteOwnBridge(n.bridge);
         deleted.push(n.name);
       }
       return { NetworksDeleted: deleted };
@@ -368,12 +368,20 @@ export class NetworkService {
         if (n.bridge && bridges.includes(n.bridge) && !this.endpointsOn(n.id).length) await this.flushNetwork(n);
       }
       const owned = new Set(networks.map((n) => n.bridge));
-      const ours = new RegExp(`^${escapeRe(this.bridgePrefix)}-[0-9a-f]+$`);
-      for (const b of bridges) if ((b === this.defaultBridge || ours.test(b)) && !owned.has(b)) await deleteLink(b);
+      for (const b of bridges) if (this.isBerthBridgeName(b) && !owned.has(b)) await deleteLink(b);
     });
   }
 
   // ---- internals ----
+
+  /** Bridges Berth names itself; a user-chosen com.docker.network.bridge.name may be a pre-existing host bridge. */
+  private isBerthBridgeName(b: string): boolean {
+    return b === this.defaultBridge || new RegExp(`^${escapeRe(this.bridgePrefix)}-[0-9a-f]+$`).test(b);
+  }
+
+  private async deleteOwnBridge(b: string | undefined): Promise<void> {
+    if (b && this.isBerthBridgeName(b)) await deleteLink(b);
+  }
 
   private async detachLocked(containerId: string): Promise<void> {
     const e = this.store.getEndpoint(containerId);

@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 
 export const REPO = path.resolve(__dirname, '../../..');
-export const BERTHD = path.join(REPO, 'dist/src/daemon/main.js');
+export const BERTHD = path.join(REPO, 'bin/berthd');
 export const BERTH = path.join(REPO, 'dist/src/cli/main.js');
 const BUSYBOX_TAR = '/var/tmp/berth-test-busybox.tar';
 
@@ -40,7 +40,7 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');
-    this.proc = spawn(process.execPath, [BERTHD, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug'], {
+    this.proc = spawn(BERTHD, ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug'], {
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);

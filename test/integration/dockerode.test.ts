@@ -32,7 +32,7 @@ describe('dockerode', () => {
     out.on('data', (b: Buffer) => chunks.push(b.toString()));
     err.on('data', (b: Buffer) => errs.push(b.toString()));
     docker.modem.demuxStream(stream, out, err);
-    const waited = c.wait();
+    const waited = c.wait({ condition: 'next-exit' });
     await c.start();
     const res = await waited;
     assert.equal(res.StatusCode, 7);

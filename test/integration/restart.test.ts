@@ -24,8 +24,10 @@ describe('daemon crash and restart', () => {
     await d.crash();
     assert.ok(fs.existsSync(`/proc/${pid}`), 'the container process must survive the daemon');
     await d.start();
-    assert.match(d.berth(['ps']).stdout, /Up .*survivor/);
-    assert.equal(d.berth(['exec', 'survivor', 'echo', 'still here']).stdout, 'still here\n');
+    const ps = d.berth(['ps']);
+    assert.match(ps.stdout, /Up .*survivor/, ps.stderr + d.log().slice(-3000));
+    const ex = d.berth(['exec', 'survivor', 'echo', 'still here']);
+    assert.equal(ex.stdout, 'still here\n', ex.stderr + d.log().slice(-2000));
     assert.equal(d.berth(['stop', '-t', '0', 'survivor']).status, 0);
     assert.equal(d.berth(['logs', 'survivor']).stdout, 'before\n');
     assert.equal(d.berth(['rm', 'survivor']).status, 0);
@@ -36,7 +38,8 @@ describe('daemon crash and restart', () => {
     await d.crash();
     await sleep(2000);
     await d.start();
-    assert.equal(d.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'quitter']).stdout, 'exited 9\n');
+    const insp = d.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'quitter']);
+    assert.equal(insp.stdout, 'exited 9\n', insp.stderr + d.log().slice(-2000));
     assert.equal(d.berth(['logs', 'quitter']).stdout, 'bye\n');
     assert.equal(d.berth(['rm', 'quitter']).status, 0);
   });

@@ -79,7 +79,7 @@ test('parser: ENV and LABEL forms', () => {
   assert.deepEqual(r.nodes[1].args, ['A', '1 2  3']);
   assert.deepEqual(r.nodes[2].args, ['B', '1', 'C', '"x y"', 'D', '']);
   assert.deepEqual(r.nodes[3].args, ['"com.x"', '"a b"', 'k', 'v']);
-  assert.throws(() => parseDockerfile('FROM a\nENV A=1 B\n'), /Dockerfile:2: Syntax error - can't find = in "B"/);
+  assert.throws(() => parseDockerfile('FROM a\nENV A=1 B\n'), /Dockerfile:2: ENV: Syntax error - can't find = in "B"/);
   assert.throws(() => parseDockerfile('FROM a\nENV A\n'), /Dockerfile:2: ENV must have two arguments/);
 });
 

@@ -185,4 +185,5 @@ test('attach socket rejects an unknown stream id, connect reports the path', asy
 
   const missing = path.join(tempDir(t), 'nope');
   assert.throws(() => seqpacketConnect(missing), { code: 'ENOENT', syscall: 'connect', path: missing });
+  assert.throws(() => seqpacketConnect(`/tmp/${'x'.repeat(120)}`), /unix socket path too long \(125 bytes, max 107\)/);
 });

@@ -57,6 +57,8 @@ test('range, if/else if/else, with, variables, break', () => {
   assert.equal(t('{{if .State.Running}}up{{else}}down{{end}}'), 'up');
   assert.equal(t('{{if eq .State.ExitCode 1}}one{{else if eq .State.ExitCode 0}}zero{{else}}other{{end}}'), 'zero');
   assert.equal(t('{{if and .State.Running (not .HostConfig.CapAdd)}}ok{{end}}'), 'ok');
+  assert.equal(t('{{if ne .State.Status .Name}}differ{{end}}'), 'differ'); // two operands, not one chain
+  assert.equal(t('{{$s := .State}}{{$s.Status}} {{(index .Mounts 0).Source}}'), 'running /home/me/webapp');
   assert.equal(t('{{with .State}}{{.Status}}{{end}}'), 'running');
   assert.equal(t('{{$n := .Name}}{{range .Args}}{{$n}}{{end}}'), '/web/web/web');
   assert.equal(t('{{range .Mounts}}{{$.Name}}{{end}}'), '/web/web');

@@ -25,7 +25,7 @@ type Node = { k: 'text'; text: string } | { k: 'action'; pipe: Pipe } | Block | 
 /* ---------------------------------------------------------------- lexing */
 
 type Tok =
-  | { t: 'field'; v: string; pos: number } // ".Name" (v without the dot)
+  | { t: 'field'; v: string; pos: number; adj: boolean } // ".Name" (v without the dot); adj: no space before it
   | { t: 'dot'; pos: number }
   | { t: 'var'; v: string; pos: number } // "$x" or "$"
   | { t: 'ident'; v: string; pos: number }
@@ -39,17 +39,20 @@ const NUMBER = /[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|(\d[\d_]*)?\.?
 function lexAction(src: string, start: number, stop: number, err: (pos: number, m: string) => never): Tok[] {
   const toks: Tok[] = [];
   let i = start;
+  let lastEnd = -1; // where the previous token ended, to tell ".A.B" and "(x).A" from ".A .B"
   while (i < stop) {
     const c = src[i];
     if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i++; continue; }
     const pos = i;
-    if (c === '|' || c === '(' || c === ')' || c === ',' || c === '=') { toks.push({ t: c, pos }); i++; continue; }
+    if (c === '|' || c === '(' || c === ',' || c === '=') { toks.push({ t: c, pos }); i++; continue; }
+    if (c === ')') { toks.push({ t: c, pos }); lastEnd = ++i; continue; }
     if (c === ':' && src[i + 1] === '=') { toks.push({ t: ':=', pos }); i += 2; continue; }
     if (c === '.' && !/[0-9]/.test(src[i + 1] ?? '')) {
       IDENT.lastIndex = i + 1;
       const m = IDENT.exec(src);
-      if (m && m.index === i + 1) { toks.push({ t: 'field', v: m[0], pos }); i += 1 + m[0].length; }
+      if (m && m.index === i + 1) { toks.push({ t: 'field', v: m[0], pos, adj: pos === lastEnd }); i += 1 + m[0].length; }
       else { toks.push({ t: 'dot', pos }); i++; }
+      lastEnd = i;
       continue;
     }
     if (c === '$') {
@@ -58,6 +61,7 @@ function lexAction(src: string, start: number, stop: number, err: (pos: number, 
       const name = m && m.index === i + 1 ? m[0] : '';
       toks.push({ t: 'var', v: '$' + name, pos });
       i += 1 + name.length;
+      lastEnd = i;
       continue;
     }
     if (c === '"') {
@@ -286,7 +290,7 @@ class PipeParser {
     switch (t.t) {
       case 'field': {
         const names = [t.v];
-        while (this.peek().t === 'field') names.push((this.next() as { v: string }).v);
+        while (this.adjacentField()) names.push((this.next() as { v: string }).v);
         return { k: 'field', names, pos: t.pos };
       }
       case 'dot': return { k: 'dot', pos: t.pos };
@@ -306,8 +310,13 @@ class PipeParser {
       }
       default: return this.err(t.pos, `unexpected ${desc(t)} in operand`);
     }
-    while (this.peek().t === 'field') a.names.push((this.next() as { v: string }).v);
+    while (this.adjacentField()) a.names.push((this.next() as { v: string }).v);
     return a;
+  }
+
+  private adjacentField(): boolean {
+    const t = this.peek();
+    return t.t === 'field' && t.adj;
   }
 }
 

@@ -150,7 +150,8 @@ export class ContainerService {
         runtime: rec.Runtime,
         tty: rec.Config.Tty,
         openStdin: rec.Config.OpenStdin,
-        stdinOnce: rec.Config.StdinOnce,
+        // Docker never closes a TTY container's stdin when a client goes: it can be re-attached.
+        stdinOnce: rec.Config.StdinOnce && !rec.Config.Tty,
       });
       rec.Instance = { conmonPid };
       lap('created');

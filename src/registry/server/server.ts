@@ -36,8 +36,10 @@ export interface RunningRegistry {
 
 type Handler = (ctx: Ctx) => Promise<void>;
 
+const base: Handler = async (ctx) => sendJson(ctx, 200, {});
+
 const HANDLERS: Record<RouteKind, Partial<Record<string, Handler>>> = {
-  base: { GET: async (ctx) => sendJson(ctx, 200, {}) },
+  base: { GET: base, HEAD: base },
   catalog: { GET: catalog },
   tags: { GET: listTags },
   manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
@@ -65,9 +67,10 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
     const r = route(rawPath);
     if (!r) return send(ctx, 404, { 'Content-Type': 'text/plain; charset=utf-8' }, '404 page not found\n');
     ctx.route = r;
-    const handler = HANDLERS[r.kind][req.method ?? ''];
+    const methods = HANDLERS[r.kind];
+    const handler = Object.hasOwn(methods, req.method ?? '') ? methods[req.method ?? ''] : undefined;
     if (!handler) {
-      res.setHeader('Allow', Object.keys(HANDLERS[r.kind]).join(', '));
+      res.setHeader('Allow', Object.keys(methods).join(', '));
       throw new RegistryError('UNSUPPORTED', `${req.method} is not supported here`);
     }
     if (opts.readOnly && !READ_METHODS.has(req.method ?? '')) throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
@@ -78,6 +81,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
     res.setHeader('Docker-Distribution-Api-Version', 'registry/2.0');
     const query = new URLSearchParams((req.url ?? '').split('?').slice(1).join('?'));
     const ctx: Ctx = { req, res, query, route: { kind: 'base', name: '', arg: '' }, storage, uploads };
+    res.on('finish', () => log.debug('registry request', { method: req.method, url: req.url, status: res.statusCode }));
     dispatch(req, res, ctx).catch((e: unknown) => {
       if (res.headersSent) return void res.destroy(); // a reply broke mid-stream: the client sees a short body
       if (e instanceof RegistryError) return send(ctx, e.status, { 'Content-Type': 'application/json' }, e.body());

@@ -1,0 +1,125 @@
+/** NetworkService bookkeeping (no netavark calls: only host/none attachments and records). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { NetworkService } from '../../src/network/service';
+import { NetworkStore } from '../../src/network/store';
+import { ApiError } from '../../src/common/errors';
+import { newId } from '../../src/common/ids';
+
+async function status(p: Promise<unknown> | (() => unknown)): Promise<[number, string]> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    assert.ok(e instanceof ApiError, String(e));
+    return [e.status, e.message];
+  }
+  assert.fail('expected an error');
+}
+
+function setup(): { svc: NetworkService; root: string; done: () => void } {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-netsvc-'));
+  fs.writeFileSync(path.join(tmp, 'resolv.conf'), 'nameserver 127.0.0.53\nnameserver 192.0.2.53\n');
+  const root = path.join(tmp, 'store');
+  const svc = new NetworkService({
+    root, runDir: path.join(tmp, 'run'), defaultBridge: 'bns0', defaultSubnet: '10.241.0.0/24',
+    pools: [{ base: '10.242.0.0/23', size: 24 }], bridgePrefix: 'bns', netnsPrefix: 'bns-', hostResolvConf: path.join(tmp, 'resolv.conf'),
+  });
+  return { svc, root, done: () => fs.rmSync(tmp, { recursive: true, force: true }) };
+}
+
+test('predefined networks, docker shapes, stable across ensureDefault calls', async () => {
+  const { svc, done } = setup();
+  try {
+    await svc.ensureDefault();
+    await svc.ensureDefault();
+    const all = svc.list();
+    assert.deepEqual(all.map((n) => [n.Name, n.Driver]).sort(), [['bridge', 'bridge'], ['host', 'host'], ['none', 'null']]);
+    const bridge = svc.inspect('bridge');
+    assert.deepEqual(bridge.IPAM, { Driver: 'default', Options: null, Config: [{ Subnet: '10.241.0.0/24', Gateway: '10.241.0.1' }] });
+    assert.equal(bridge.Options['com.docker.network.bridge.name'], 'bns0');
+    assert.equal(bridge.Scope, 'local');
+    assert.match(bridge.Id, /^[0-9a-f]{64}$/);
+    for (const name of ['bridge', 'host', 'none']) assert.deepEqual(await status(svc.remove(name)), [403, `${name} is a pre-defined network and cannot be removed`]);
+  } finally {
+    done();
+  }
+});
+
+test('create: pool subnets, validation and docker errors', async () => {
+  const { svc, done } = setup();
+  try {
+    await svc.ensureDefault();
+    const a = await svc.create({ Name: 'a', Driver: 'bridge', Labels: { team: 'x' } });
+    assert.deepEqual(a.Warning, '');
+    const ia = svc.inspect('a');
+    assert.deepEqual(ia.IPAM.Config, [{ Subnet: '10.242.0.0/24', Gateway: '10.242.0.1' }]);
+    assert.equal(svc.inspect(a.Id.slice(0, 6)).Name, 'a');
+    assert.equal((await svc.create({ Name: 'b' })).Warning, '');
+    assert.equal(svc.inspect('b').IPAM.Config[0].Subnet, '10.242.1.0/24');
+    assert.deepEqual(await status(svc.create({ Name: 'c' })), [400, 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network']);
+    assert.deepEqual(await status(svc.create({ Name: 'a' })), [409, 'network with name a already exists']);
+    assert.equal((await status(svc.create({ Name: 'o', IPAM: { Config: [{ Subnet: '10.242.0.128/25' }] } })))[0], 403);
+    assert.deepEqual(await status(svc.create({ Name: 'g', IPAM: { Config: [{ Subnet: '10.9.0.0/16', Gateway: '10.8.0.1' }] } })), [400, 'no matching subnet for gateway 10.8.0.1']);
+    assert.deepEqual(await status(svc.create({ Name: 'd', Driver: 'overlay' })), [404, 'plugin "overlay" not found']);
+    assert.equal((await status(svc.create({ Name: 'bad name' })))[0], 400);
+    const s = await svc.create({ Name: 's', IPAM: { Driver: 'default', Config: [{ Subnet: '10.9.0.0/16', Gateway: '10.9.255.254' }] }, Options: { 'com.docker.network.bridge.name': 'mybr0' }, Internal: true });
+    const is = svc.inspect(s.Id);
+    assert.deepEqual(is.IPAM.Config, [{ Subnet: '10.9.0.0/16', Gateway: '10.9.255.254' }]);
+    assert.equal(is.Internal, true);
+    assert.deepEqual(await status(() => svc.inspect('nope')), [404, 'network nope not found']);
+
+    assert.deepEqual(svc.list({ name: { a: true } }).map((n) => n.Name), ['a']);
+    assert.deepEqual(svc.list({ type: ['custom'] }).map((n) => n.Name).sort(), ['a', 'b', 's']);
+    assert.deepEqual(svc.list({ label: ['team=x'] }).map((n) => n.Name), ['a']);
+    assert.deepEqual(svc.list({ driver: ['null'] }).map((n) => n.Name), ['none']);
+    assert.deepEqual(await status(() => svc.list({ bogus: ['1'] })), [400, "invalid filter 'bogus'"]);
+  } finally {
+    done();
+  }
+});
+
+test('endpoints: in-use networks, --ip rules, none network, prune', async () => {
+  const { svc, root, done } = setup();
+  try {
+    await svc.ensureDefault();
+    const { Id } = await svc.create({ Name: 'busy' });
+    await svc.create({ Name: 'idle', Labels: { keep: '1' } });
+    await svc.create({ Name: 'idle2', IPAM: { Config: [{ Subnet: '10.77.0.0/24' }] } });
+    // a record as attachContainer leaves it (written through the store: no kernel work in this test)
+    const cid = newId();
+    new NetworkStore(root).saveEndpoint({
+      containerId: cid, containerName: 'web', networkId: Id, endpointId: newId(), netnsPath: '/run/netns/none', ip: '10.242.0.2', prefixLen: 24,
+      gateway: '10.242.0.1', mac: '02:42:0a:f2:00:02', aliases: [], dnsNames: ['web'], ports: [], exposedPorts: {}, setupDone: true,
+    });
+    assert.deepEqual(svc.inspect('busy').Containers[cid], { Name: 'web', EndpointID: svc.inspect('busy').Containers[cid].EndpointID, MacAddress: '02:42:0a:f2:00:02', IPv4Address: '10.242.0.2/24', IPv6Address: '' });
+    assert.deepEqual(await status(svc.remove('busy')), [409, `error while removing network: network busy id ${Id} has active endpoints`]);
+    assert.deepEqual(svc.list({ dangling: ['true'] }).map((n) => n.Name).sort(), ['idle', 'idle2']);
+    assert.match(svc.resolvConf(cid), /^nameserver 10\.242\.0\.1$/m);
+    assert.match(svc.hostsFile(cid, 'abc'), /^10\.242\.0\.2\tabc$/m);
+
+    const other = newId();
+    assert.deepEqual(await status(svc.attachContainer(other, 'x', '/nonexistent', { network: 'bridge', ip: '10.241.0.9' })), [400, 'user specified IP address is supported on user defined networks only']);
+    assert.deepEqual(await status(svc.attachContainer(other, 'x', '/nonexistent', { network: 'busy', ip: '10.242.0.9' })), [400, 'user specified IP address is supported only when connecting to networks with user configured subnets']);
+    assert.deepEqual(await status(svc.attachContainer(other, 'x', '/nonexistent', { network: 'default', aliases: ['y'] })), [400, 'network-scoped aliases are only supported for user-defined networks']);
+    assert.deepEqual(await status(svc.attachContainer(other, 'x', '/nonexistent', { network: 'nonet' })), [404, 'network nonet not found']);
+
+    const info = await svc.attachContainer(other, 'x', '/nonexistent', { network: 'none' });
+    assert.equal(info.settings.IPAddress, '');
+    assert.equal(info.settings.NetworkID, svc.inspect('none').Id);
+    assert.deepEqual(Object.keys(svc.inspect('none').Containers), [other]);
+    assert.equal(svc.resolvConf(other), 'nameserver 192.0.2.53\n');
+    assert.doesNotMatch(svc.hostsFile(other, 'x'), /\tx$/m);
+    await svc.detachContainer(other);
+    await svc.detachContainer(other);
+    assert.deepEqual(svc.inspect('none').Containers, {});
+
+    assert.deepEqual(await svc.prune({ label: { keep: true } }), { NetworksDeleted: ['idle'] });
+    assert.deepEqual(await svc.prune(), { NetworksDeleted: ['idle2'] });
+    assert.deepEqual(svc.list().map((n) => n.Name).sort(), ['bridge', 'busy', 'host', 'none']);
+  } finally {
+    done();
+  }
+});
