@@ -63,13 +63,13 @@ export class Ctx {
   }
 }
 
-/** Starts berthd (dist/src/daemon/main.js next to this CLI) detached, then waits for /_ping to answer. */
+/** Starts berthd (the bin/berthd launcher of this install) detached, then waits for /_ping to answer. */
 async function startDaemon(client: EngineClient, ConnectError: typeof import('../client/engine').ConnectError): Promise<void> {
   const [{ spawn }, fs, path] = await Promise.all([import('node:child_process'), import('node:fs'), import('node:path')]);
-  const daemon = path.resolve(__dirname, '../daemon/main.js');
+  const daemon = path.resolve(__dirname, '../../../bin/berthd');
   if (!fs.existsSync(daemon)) throw new ConnectError(client.host, 'ENOENT');
   const log = fs.openSync(DAEMON_LOG, 'a');
-  const child = spawn(process.execPath, [daemon], { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn(daemon, [], { detached: true, stdio: ['ignore', log, log] });
   fs.closeSync(log);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));
