@@ -9,6 +9,10 @@ export interface DaemonConfig {
   hosts: string[];
   defaultRuntime: RuntimeName;
   logLevel: Level;
+  /** Linux bridge and subnet of the default `bridge` network; prefix of other Berth bridges and netns names. */
+  bridge: string;
+  bridgeSubnet: string;
+  bridgePrefix: string;
 }
 
 export const USAGE = `Usage: berthd [OPTIONS]
@@ -22,6 +26,9 @@ Options:
                                 tcp://HOST:PORT listens on TCP (off by default; no TLS, use loopback only)
       --default-runtime string  OCI runtime for containers: crun or runc (default "crun")
   -l, --log-level string        debug, info, warn or error (default "info")
+      --bridge string           Linux bridge of the default network (default "berth0")
+      --bip string              Subnet of the default network (default "10.209.0.0/16"; Docker's is 172.17.0.0/16)
+      --bridge-prefix string    Prefix of Berth's other bridges and network namespaces (default "berth")
   -v, --version                 Print version information and quit
   -h, --help                    Print this help
 `;
@@ -35,6 +42,9 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
       host: { type: 'string', short: 'H', multiple: true },
       'default-runtime': { type: 'string', default: 'crun' },
       'log-level': { type: 'string', short: 'l', default: 'info' },
+      bridge: { type: 'string', default: 'berth0' },
+      bip: { type: 'string', default: '10.209.0.0/16' },
+      'bridge-prefix': { type: 'string', default: 'berth' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -53,5 +63,8 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
     hosts: values.host?.length ? values.host : [`unix://${execRoot}/berth.sock`],
     defaultRuntime: runtime,
     logLevel: level as Level,
+    bridge: values.bridge!,
+    bridgeSubnet: values.bip!,
+    bridgePrefix: values['bridge-prefix']!,
   };
 }

@@ -5,15 +5,18 @@ import * as path from 'node:path';
 import { containerRoutes } from '../api/handlers/containers';
 import { execRoutes } from '../api/handlers/exec';
 import { imageRoutes } from '../api/handlers/images';
+import { networkRoutes } from '../api/handlers/networks';
 import { systemRoutes } from '../api/handlers/system';
 import { Router } from '../api/router';
 import { createApiServer } from '../api/server';
 import { log } from '../common/log';
+import { ContainerNetworking } from '../engine/containers/network';
 import { ContainerStore } from '../engine/containers/record';
 import { ContainerService } from '../engine/containers/service';
 import { EventBus } from '../engine/events';
 import { ExecService } from '../engine/exec';
 import { ImageService } from '../image/service';
+import { NetworkService } from '../network/service';
 import { detectCgroupMode } from '../runtime/cgroups';
 import { ConmonRuntime } from '../runtime/conmon';
 import type { DaemonConfig } from './config';
@@ -34,8 +37,19 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
   const runtime = new ConmonRuntime({ runRoot: cfg.execRoot, runtimePaths: RUNTIME_PATHS, logLevel: cfg.logLevel });
   const store = new ContainerStore(path.join(cfg.dataRoot, 'containers'));
   const emptyDir = path.join(cfg.dataRoot, 'empty');
-  const containers = new ContainerService({ store, images, runtime, events, defaultRuntime: cfg.defaultRuntime, emptyDir });
+  const networks = new NetworkService({
+    root: path.join(cfg.dataRoot, 'network'),
+    runDir: path.join(cfg.execRoot, 'network'),
+    defaultBridge: cfg.bridge,
+    defaultSubnet: cfg.bridgeSubnet,
+    bridgePrefix: cfg.bridgePrefix,
+    netnsPrefix: cfg.bridgePrefix + '-',
+  });
+  await networks.ensureDefault();
+  const networking = new ContainerNetworking(networks, store);
+  const containers = new ContainerService({ store, images, runtime, events, defaultRuntime: cfg.defaultRuntime, emptyDir, networking });
   await containers.reconcile();
+  await networks.reconcile(store.all().filter((c) => c.Instance).map((c) => c.Id));
   const execs = new ExecService(store, runtime, events);
 
   const router = new Router();
@@ -52,8 +66,9 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
       return { containers: all.length, running, paused, stopped: all.length - running - paused, images: images.list({ all: false, filters: {} }).length };
     },
   });
-  containerRoutes(router, containers, execs, images);
+  containerRoutes(router, containers, execs, images, networking);
   execRoutes(router, execs);
+  networkRoutes(router, networks, events);
   imageRoutes(router, images, (id) => containers.usingImage(id));
   log.info('berthd ready', { dataRoot: cfg.dataRoot, runtime: cfg.defaultRuntime, containers: store.all().length });
   return { newServer: () => createApiServer(router) };

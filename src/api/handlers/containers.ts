@@ -6,7 +6,8 @@ import type { CreateBody } from '../types';
 import { badRequest, conflict } from '../../common/errors';
 import type { ContainerService, WaitCondition } from '../../engine/containers/service';
 import { followLogs, parseTimestampArg, readLogs, type LogOptions, type LogRecord } from '../../engine/containers/logs';
-import { containerFilter, inspectView, listView } from '../../engine/containers/view';
+import { containerFilter, inspectView, listView, type NetView } from '../../engine/containers/view';
+import type { ContainerNetworking } from '../../engine/containers/network';
 import type { ExecService } from '../../engine/exec';
 import type { ImageSource } from '../../engine/images';
 import { qBool, qFilters, qInt, readJsonBody, sendEmpty, sendJson, startStream } from '../http';
@@ -15,8 +16,15 @@ import { openClientStream, outputSink } from '../stream';
 
 const runFile = promisify(execFile);
 
-export function containerRoutes(r: Router, svc: ContainerService, execs: ExecService, images: ImageSource & { resolve(ref: string): { id: string } | undefined }): void {
+export function containerRoutes(
+  r: Router,
+  svc: ContainerService,
+  execs: ExecService,
+  images: ImageSource & { resolve(ref: string): { id: string } | undefined },
+  networking: ContainerNetworking,
+): void {
   const store = svc.store;
+  const net = (id: string): NetView => ({ settings: networking.settings(id), ports: networking.ports(id) });
 
   r.add('POST', '/containers/create', async (ctx) => {
     const body = await readJsonBody<CreateBody>(ctx, {});
@@ -32,12 +40,12 @@ export function containerRoutes(r: Router, svc: ContainerService, execs: ExecSer
       .filter((rec) => (all || limit > 0 || rec.State.Running) && match(rec))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit > 0) list = list.slice(0, limit);
-    sendJson(ctx, 200, list.map(listView));
+    sendJson(ctx, 200, list.map((rec) => listView(rec, net(rec.Id))));
   });
 
   r.add('GET', '/containers/{id}/json', async (ctx) => {
     const rec = store.get(ctx.params.id);
-    sendJson(ctx, 200, inspectView(rec, store.paths(rec.Id), execs.idsOf(rec.Id)));
+    sendJson(ctx, 200, inspectView(rec, store.paths(rec.Id), execs.idsOf(rec.Id), net(rec.Id)));
   });
 
   r.add('POST', '/containers/{id}/start', async (ctx) => {

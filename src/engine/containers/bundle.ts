@@ -1,16 +1,16 @@
 /** Write a container's OCI bundle (config.json) and its /etc/hosts, /etc/hostname, /etc/resolv.conf at start. */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { badRequest, notFound } from '../../common/errors';
+import { badRequest } from '../../common/errors';
 import { boundingCaps, containerCaps } from '../../spec/caps';
 import { processEnv } from '../../spec/command';
 import { defaultNofile, hostDevices } from '../../spec/host';
 import { parseMounts } from '../../spec/mounts';
 import { containerSeccomp, DefaultSeccomp, parseSecurityOpt } from '../../spec/seccomp';
 import { log } from '../../common/log';
-import { buildSpec, type NetworkNs, type SpecMount } from '../../spec/spec';
+import { buildSpec, type SpecMount } from '../../spec/spec';
 import { resolveUser } from '../../spec/user';
+import type { ContainerNet } from './network';
 import type { ContainerPaths, ContainerRecord } from './record';
 
 /** Host facts read once per daemon: they do not change while it runs. */
@@ -40,14 +40,6 @@ function securityOptions(hc: ContainerRecord['HostConfig']) {
   } catch (e) {
     throw badRequest((e as Error).message);
   }
-}
-
-/** `--network` as the runtime sees it. Bridge networking is not there yet: default/bridge run without a network. */
-export function networkNs(mode: string | undefined): NetworkNs {
-  if (!mode || mode === 'default' || mode === 'bridge' || mode === 'none') return { mode: 'none' };
-  if (mode === 'host') return { mode: 'host' };
-  if (mode.startsWith('container:')) throw badRequest(`network mode "${mode}" is not supported yet`);
-  throw notFound(`network ${mode} not found`);
 }
 
 /** Validate what docker refuses at create: mounts, capabilities, security options. */
@@ -80,33 +72,13 @@ function readIn(rootfs: string, file: string): string | undefined {
   }
 }
 
-function writeEtcFiles(rec: ContainerRecord, p: ContainerPaths, net: NetworkNs): string {
+/** Write the etc files and config.json; `net` says which network namespace and what /etc/hosts etc. contain. */
+export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: ContainerNet): void {
   const hc = rec.HostConfig;
-  const hostname = net.mode === 'host' ? os.hostname() : rec.Config.Hostname;
-  const base =
-    net.mode === 'host'
-      ? fs.readFileSync('/etc/hosts', 'utf8')
-      : '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n';
-  const extra = (hc.ExtraHosts ?? []).map((h) => {
-    const i = h.indexOf(':');
-    return `${h.slice(i + 1)}\t${h.slice(0, i)}\n`;
-  });
-  fs.writeFileSync(p.hosts, base + extra.join(''));
+  const hostname = net.hostname;
+  fs.writeFileSync(p.hosts, net.hosts);
   fs.writeFileSync(p.hostname, hostname + '\n');
-  let resolv = readIn('/', 'etc/resolv.conf') ?? '';
-  if (hc.Dns?.length || hc.DnsSearch?.length || hc.DnsOptions?.length) {
-    const keep = (prefix: string, given?: string[] | null) =>
-      given?.length ? given.map((v) => `${prefix} ${v}`) : resolv.split('\n').filter((l) => l.startsWith(prefix + ' '));
-    resolv = [...keep('nameserver', hc.Dns), ...keep('search', hc.DnsSearch?.length ? [hc.DnsSearch.join(' ')] : null), ...keep('options', hc.DnsOptions?.length ? [hc.DnsOptions.join(' ')] : null)].join('\n') + '\n';
-  }
-  fs.writeFileSync(p.resolvConf, resolv);
-  return hostname;
-}
-
-export function writeBundle(rec: ContainerRecord, p: ContainerPaths): void {
-  const hc = rec.HostConfig;
-  const net = networkNs(hc.NetworkMode);
-  const hostname = writeEtcFiles(rec, p, net);
+  fs.writeFileSync(p.resolvConf, net.resolvConf);
   let user;
   try {
     user = resolveUser(rec.Config.User ?? '', readIn(p.rootfs, 'etc/passwd'), readIn(p.rootfs, 'etc/group'), hc.GroupAdd ?? []);
@@ -142,7 +114,7 @@ export function writeBundle(rec: ContainerRecord, p: ContainerPaths): void {
     rootfs: p.rootfs,
     readonlyRootfs: hc.ReadonlyRootfs,
     mounts,
-    network: net,
+    network: net.ns,
     privileged: hc.Privileged,
     capAdd: hc.CapAdd,
     capDrop: hc.CapDrop,

@@ -51,6 +51,8 @@ export interface ContainerRecord {
   State: State;
   RestartCount: number;
   Runtime: RuntimeName;
+  /** NetworkingConfig.EndpointsConfig of the create body (aliases, static IP, MAC per network). */
+  EndpointsConfig?: Record<string, { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null; MacAddress?: string }> | null;
   /** Set while the container has a live runtime instance (conmon running or exit not yet processed). */
   Instance?: { conmonPid: number };
 }

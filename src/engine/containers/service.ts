@@ -10,7 +10,8 @@ import { mountOverlay, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
 import type { ImageSource } from '../images';
 import { AttachHub } from './attach';
-import { networkNs, validateHostConfig, writeBundle } from './bundle';
+import { validateHostConfig, writeBundle } from './bundle';
+import type { ContainerNetworking } from './network';
 import { randomName, VALID_NAME } from './names';
 import { initialState, type ContainerRecord, type ContainerStore } from './record';
 import { mergeConfig } from './config';
@@ -30,6 +31,7 @@ export interface ContainerServiceDeps {
   defaultRuntime: RuntimeName;
   /** An always-empty dir used as the lower layer of images without layers. */
   emptyDir: string;
+  networking: ContainerNetworking;
 }
 
 export class ContainerService {
@@ -101,7 +103,7 @@ export class ContainerService {
     const runtime = (body.HostConfig?.Runtime || this.d.defaultRuntime) as RuntimeName;
     if (runtime !== 'crun' && runtime !== 'runc') throw badRequest(`unknown or invalid runtime name: ${runtime}`);
     const hostConfig = { NetworkMode: 'default', ...body.HostConfig, Runtime: runtime };
-    networkNs(hostConfig.NetworkMode);
+    this.d.networking.validate(hostConfig);
     validateHostConfig(hostConfig);
     const id = newId();
     const merged = mergeConfig(body, this.d.images.config(image.id), shortId(id));
@@ -117,6 +119,7 @@ export class ContainerService {
       State: initialState(),
       RestartCount: 0,
       Runtime: runtime,
+      EndpointsConfig: body.NetworkingConfig?.EndpointsConfig as ContainerRecord['EndpointsConfig'],
     };
     const p = this.d.store.paths(id);
     fs.mkdirSync(p.dir, { recursive: true });
@@ -140,7 +143,9 @@ export class ContainerService {
     try {
       await mountOverlay(this.d.images.layerDirs(rec.Image), { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
       lap('mounted');
-      writeBundle(rec, p);
+      const net = await this.d.networking.setup(rec, rec.EndpointsConfig);
+      lap('network');
+      writeBundle(rec, p, net);
       lap('bundle');
       const { pid, conmonPid } = await this.d.runtime.create({
         id,
@@ -166,6 +171,7 @@ export class ContainerService {
       this.emit(rec, 'start');
     } catch (e) {
       await this.d.runtime.delete(id, rec.Runtime, true).catch(() => undefined);
+      await this.d.networking.teardown(id).catch((te) => log.warn('network teardown failed', { id, e: String(te) }));
       await unmountOverlay(p.rootfs).catch(() => undefined);
       this.d.runtime.cleanup(id);
       const err = startError(e);
@@ -197,6 +203,8 @@ export class ContainerService {
     this.exitListeners.delete(id);
     this.wake(id, code, ['not-running', 'next-exit']);
     if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
+    // Last: tearing down veth, NAT and ports takes ~100 ms and nobody waiting for the exit needs it done.
+    await this.d.networking.teardown(id).catch((e) => log.warn('network teardown failed', { id, e: String(e) }));
   }
 
   private wake(id: string, code: number, conditions: WaitCondition[]): void {

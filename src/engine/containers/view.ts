@@ -1,10 +1,18 @@
 /** Docker's JSON views of a container: inspect, list entries, list filters, the human Status column. */
 import { humanDuration } from '../../common/units';
+import type { DockerNetworkSettings } from '../../network/service';
+import type { DockerListPort } from '../../network/ports';
 import type { Filters } from '../../api/http';
 import { badRequest } from '../../common/errors';
 import type { ContainerPaths, ContainerRecord } from './record';
 
-export function inspectView(rec: ContainerRecord, p: ContainerPaths, execIds: string[]): Record<string, unknown> {
+/** What the network service knows of a running container (undefined when it has no endpoint). */
+export interface NetView {
+  settings?: DockerNetworkSettings;
+  ports: DockerListPort[];
+}
+
+export function inspectView(rec: ContainerRecord, p: ContainerPaths, execIds: string[], net: NetView): Record<string, unknown> {
   return {
     Id: rec.Id,
     Created: rec.Created,
@@ -31,7 +39,7 @@ export function inspectView(rec: ContainerRecord, p: ContainerPaths, execIds: st
     },
     Mounts: mountsView(rec),
     Config: rec.Config,
-    NetworkSettings: networkSettings(rec),
+    NetworkSettings: networkSettings(rec, net),
   };
 }
 
@@ -42,14 +50,20 @@ function mountsView(rec: ContainerRecord): object[] {
   });
 }
 
-function networkSettings(rec: ContainerRecord): object {
-  const mode = rec.HostConfig.NetworkMode ?? 'none';
+/** docker's NetworkSettings: the endpoint's when the container runs on a network, an empty shape otherwise. */
+function networkSettings(rec: ContainerRecord, net: NetView): object {
+  const mode = rec.HostConfig.NetworkMode === 'default' ? 'bridge' : (rec.HostConfig.NetworkMode ?? 'bridge');
+  const s = net.settings;
+  const empty = {
+    IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, NetworkID: '', EndpointID: '', Gateway: '',
+    IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, DNSNames: null,
+  };
   return {
     Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
-    Ports: {}, SandboxKey: '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '',
-    Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
-    Networks: { [mode]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: mode, EndpointID: '', Gateway: '',
-      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null } },
+    Ports: s?.Ports ?? {}, SandboxKey: s?.SandboxKey ?? '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+    EndpointID: '', Gateway: s?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: s?.IPAddress ?? '',
+    IPPrefixLen: s?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: s?.MacAddress ?? '',
+    Networks: s?.Networks ?? (mode.startsWith('container:') ? {} : { [mode]: empty }),
   };
 }
 
@@ -65,8 +79,8 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   return 'Created';
 }
 
-export function listView(rec: ContainerRecord): Record<string, unknown> {
-  const mode = rec.HostConfig.NetworkMode ?? 'none';
+export function listView(rec: ContainerRecord, net: NetView): Record<string, unknown> {
+  const mode = rec.HostConfig.NetworkMode ?? 'default';
   return {
     Id: rec.Id,
     Names: [rec.Name],
@@ -74,12 +88,12 @@ export function listView(rec: ContainerRecord): Record<string, unknown> {
     ImageID: rec.Image,
     Command: [rec.Path, ...rec.Args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' '),
     Created: Math.floor(Date.parse(rec.Created) / 1000),
-    Ports: [],
+    Ports: net.ports,
     Labels: rec.Config.Labels ?? {},
     State: rec.State.Status,
     Status: statusText(rec),
     HostConfig: { NetworkMode: mode },
-    NetworkSettings: { Networks: (networkSettings(rec) as { Networks: object }).Networks },
+    NetworkSettings: { Networks: (networkSettings(rec, net) as { Networks: object }).Networks },
     Mounts: mountsView(rec),
   };
 }
