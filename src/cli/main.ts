@@ -20,6 +20,7 @@ const TOP: Record<string, Entry> = {
   kill: ['lifecycle', 'kill', 'Kill one or more running containers'],
   load: ['images', 'load', 'Load an image from a tar archive or STDIN'],
   logs: ['logs', 'logs', 'Fetch the logs of a container'],
+  port: ['network', 'port', 'List port mappings or a specific mapping for the container'],
   pause: ['lifecycle', 'pause', 'Pause all processes within one or more containers'],
   ps: ['ps', 'ps', 'List containers'],
   rename: ['lifecycle', 'rename', 'Rename a container'],
@@ -43,7 +44,7 @@ const GROUPS: Record<string, { short: string; cmds: Record<string, Entry> }> = {
     short: 'Manage containers',
     cmds: {
       create: e('create'), exec: e('exec'), inspect: ['inspect', 'containerInspect', 'Display detailed information on one or more containers'],
-      kill: e('kill'), logs: e('logs'), ls: e('ps'), ps: e('ps'), list: e('ps'), pause: e('pause'),
+      kill: e('kill'), logs: e('logs'), port: e('port'), ls: e('ps'), ps: e('ps'), list: e('ps'), pause: e('pause'),
       prune: ['system', 'containerPrune', 'Remove all stopped containers'], rename: e('rename'), restart: e('restart'),
       rm: e('rm'), remove: e('rm'), run: e('run'), start: e('start'), stop: e('stop'), top: e('top'),
       unpause: e('unpause'), wait: e('wait'),
@@ -55,6 +56,17 @@ const GROUPS: Record<string, { short: string; cmds: Record<string, Entry> }> = {
       import: e('import'), inspect: ['inspect', 'imageInspect', 'Display detailed information on one or more images'],
       load: e('load'), ls: e('images'), list: e('images'), prune: ['system', 'imagePrune', 'Remove unused images'],
       rm: e('rmi'), remove: e('rmi'), save: e('save'), tag: e('tag'),
+    },
+  },
+  network: {
+    short: 'Manage networks',
+    cmds: {
+      create: ['network', 'networkCreate', 'Create a network'], ls: ['network', 'networkLs', 'List networks'],
+      list: ['network', 'networkLs', 'List networks'], inspect: ['network', 'networkInspect', 'Display detailed information on one or more networks'],
+      rm: ['network', 'networkRm', 'Remove one or more networks'], remove: ['network', 'networkRm', 'Remove one or more networks'],
+      prune: ['network', 'networkPrune', 'Remove all unused networks'],
+      connect: ['network', 'networkConnect', 'Connect a container to a network'],
+      disconnect: ['network', 'networkDisconnect', 'Disconnect a container from a network'],
     },
   },
   system: {

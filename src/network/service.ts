@@ -453,6 +453,8 @@ export class NetworkService {
         [n.id]: {
           name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge!, subnets: [{ subnet: n.subnet!, gateway: n.gateway! }],
           ipv6_enabled: false, internal: n.internal, dns_enabled: !n.predefined, ipam_options: { driver: 'host-local' },
+          // Docker isolates bridge networks from each other (netavark's NETAVARK_ISOLATION chains).
+          options: { isolate: 'true' },
         },
       },
     };

@@ -24,8 +24,14 @@ export class TestDaemon {
   readonly execRoot: string;
   readonly socket: string;
   readonly logFile: string;
+  /** Own bridge, subnet and name prefix, so test daemons never meet each other's (or the user's) networks. */
+  readonly bridge: string;
+  readonly subnet: string;
 
   constructor(readonly name: string) {
+    const n = Math.floor(Math.random() * 250);
+    this.bridge = `bt${n}x${process.pid % 1000}`;
+    this.subnet = `10.250.${n}.0/24`;
     const tag = `${name}-${process.pid}`;
     this.dataRoot = fs.mkdtempSync(`/var/tmp/berth-test-${tag}-`);
     // conmon's attach socket path must fit in sun_path: keep the exec root short.
@@ -40,7 +46,9 @@ export class TestDaemon {
 
   async start(): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');
-    this.proc = spawn(BERTHD, ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug'], {
+    const args = ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug'];
+    args.push('--bridge', this.bridge, '--bip', this.subnet, '--bridge-prefix', this.bridge);
+    this.proc = spawn(BERTHD, args, {
       stdio: ['ignore', log, log],
     });
     fs.closeSync(log);

@@ -40,6 +40,13 @@ export const containerFlags: FlagSpec[] = [
   { ...list('mount', 'Attach a filesystem mount to the container', undefined, 'mount'), check: (v) => void parseMount(v) },
   { name: 'name', kind: 'string', usage: 'Assign a name to the container' },
   { name: 'network', kind: 'string', varname: 'network', usage: 'Connect a container to a network' },
+  list('network-alias', 'Add network-scoped alias for the container'),
+  { name: 'ip', kind: 'string', usage: 'IPv4 address (e.g., 172.30.100.104)', check: (v) => {
+    if (isIP(v) !== 4) throw new Error(`invalid IPv4 address: ${v}`);
+  } },
+  { name: 'mac-address', kind: 'string', usage: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
+  list('dns-search', 'Set custom DNS search domains'),
+  list('dns-option', 'Set DNS options'),
   { name: 'pids-limit', kind: 'int', usage: 'Tune container pids limit (set -1 for unlimited)' },
   { name: 'privileged', kind: 'bool', usage: 'Give extended privileges to this container' },
   list('publish', "Publish a container's port(s) to the host", 'p'),
@@ -318,8 +325,8 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     CapDrop: L('cap-drop').length ? L('cap-drop') : null,
     CgroupnsMode: '',
     Dns: L('dns'),
-    DnsOptions: [],
-    DnsSearch: [],
+    DnsOptions: L('dns-option'),
+    DnsSearch: L('dns-search'),
     ExtraHosts: L('add-host').length ? L('add-host').map(extraHost) : null,
     GroupAdd: L('group-add').length ? L('group-add') : null,
     IpcMode: '',
@@ -395,9 +402,20 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     ...(S('stop-signal') ? { StopSignal: S('stop-signal') } : {}),
     ...(p.changed.has('stop-timeout') ? { StopTimeout: v['stop-timeout'] } : {}),
     HostConfig: hostConfig,
-    NetworkingConfig: { EndpointsConfig: network ? {} : { default: emptyEndpoint() } },
+    NetworkingConfig: { EndpointsConfig: endpoints(network, L('network-alias'), S('ip'), S('mac-address')) },
   };
   return { name: S('name') || undefined, body };
+}
+
+/** docker's EndpointsConfig: the default network's empty endpoint, or the named network's with aliases, --ip, --mac. */
+function endpoints(network: string, aliases: string[], ip: string, mac: string): Record<string, unknown> {
+  const ep = emptyEndpoint();
+  if (!network) {
+    if (aliases.length || ip) throw new Error('network-scoped aliases and --ip are only supported for user-defined networks');
+    return { default: { ...ep, MacAddress: mac } };
+  }
+  if (!aliases.length && !ip && !mac) return {};
+  return { [network]: { ...ep, Aliases: aliases.length ? aliases : null, IPAMConfig: ip ? { IPv4Address: ip } : null, MacAddress: mac } };
 }
 
 /** --add-host accepts "host:ip" and "host=ip"; the API takes "host:ip". */

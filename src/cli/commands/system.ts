@@ -179,16 +179,16 @@ async function pruneImages(ctx: Ctx, filters: string[], all: boolean): Promise<P
   return { text: items.length ? `Deleted Images:\n${body}` : '', reclaimed: r?.SpaceReclaimed ?? 0 };
 }
 
-async function pruneNetworks(ctx: Ctx, filters: string[]): Promise<PruneOutcome> {
+export async function pruneNetworks(ctx: Ctx, filters: string[]): Promise<PruneOutcome> {
   const r = await (await ctx.client()).request<{ NetworksDeleted?: string[] | null }>('POST', '/networks/prune', { query: { filters: filtersQuery(filters) } });
   const names = r?.NetworksDeleted ?? [];
   return { text: names.length ? `Deleted Networks:\n${names.map((n) => n + '\n').join('')}` : '', reclaimed: 0 };
 }
 
-const forceFlag: FlagSpec = { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' };
-const pruneFilter: FlagSpec = { name: 'filter', kind: 'list', varname: 'filter', usage: 'Provide filter values (e.g. "until=<timestamp>")' };
+export const forceFlag: FlagSpec = { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' };
+export const pruneFilter: FlagSpec = { name: 'filter', kind: 'list', varname: 'filter', usage: 'Provide filter values (e.g. "until=<timestamp>")' };
 
-async function prune(o: { force: boolean }, warning: string, steps: (() => Promise<PruneOutcome>)[]): Promise<void> {
+export async function prune(o: { force: boolean }, warning: string, steps: (() => Promise<PruneOutcome>)[]): Promise<void> {
   if (!o.force && !(await confirm(`${warning}\nAre you sure you want to continue?`))) return;
   let total = 0;
   for (const step of steps) {
@@ -239,11 +239,7 @@ export const systemPrune: Command = {
       (all ? '  - all images without at least one container associated to them\n' : '  - all dangling images\n');
     return prune({ force: o.values.force as boolean }, warning, [
       () => pruneContainers(ctx, filters),
-      // an engine without network support answers 404 here; that is not a failure of the whole prune
-      () => pruneNetworks(ctx, filters).catch((e: { status?: number }) => {
-        if (e.status === 404 || e.status === 501) return { text: '', reclaimed: 0 };
-        throw e;
-      }),
+      () => pruneNetworks(ctx, filters),
       () => pruneImages(ctx, filters, all),
     ]);
   },

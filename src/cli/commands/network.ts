@@ -1,0 +1,156 @@
+/** network create/ls/inspect/rm/prune/connect/disconnect, and `port`. */
+import type { Command } from '../cli';
+import { renderList } from '../format/formatter';
+import { truncateId } from '../format/units';
+import { filterFlag, filtersQuery, forEachName } from './util';
+import { forceFlag, prune, pruneFilter, pruneNetworks } from './system';
+
+interface NetworkJson {
+  Id: string;
+  Name: string;
+  Driver: string;
+  Scope: string;
+  Internal: boolean;
+  Created: string;
+  Labels: Record<string, string> | null;
+  IPAM: { Config: { Subnet?: string; Gateway?: string }[] | null };
+}
+
+const LS_FORMAT = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
+const LS_HEADER = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', CreatedAt: 'CREATED', Internal: 'INTERNAL', Labels: 'LABELS' };
+
+/** `--opt k=v` / `--label k=v` lists into a map. */
+const kv = (pairs: string[]): Record<string, string> =>
+  Object.fromEntries(pairs.map((p) => (p.includes('=') ? [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] : [p, ''])));
+
+export const networkCreate: Command = {
+  use: 'create [OPTIONS] NETWORK',
+  short: 'Create a network',
+  flags: [
+    { name: 'driver', short: 'd', kind: 'string', usage: 'Driver to manage the Network', default: 'bridge' },
+    { name: 'subnet', kind: 'list', usage: 'Subnet in CIDR format that represents a network segment' },
+    { name: 'gateway', kind: 'list', usage: 'IPv4 or IPv6 Gateway for the master subnet' },
+    { name: 'ip-range', kind: 'list', usage: 'Allocate container ip from a sub-range' },
+    { name: 'internal', kind: 'bool', usage: 'Restrict external access to the network' },
+    { name: 'label', kind: 'list', usage: 'Set metadata on a network' },
+    { name: 'opt', short: 'o', kind: 'list', usage: 'Set driver specific options' },
+    { name: 'attachable', kind: 'bool', usage: 'Enable manual container attachment' },
+    { name: 'ipv6', kind: 'bool', usage: 'Enable or disable IPv6 networking' },
+  ],
+  args: [1, 1],
+  async run(ctx, o) {
+    const v = o.values;
+    const subnets = v.subnet as string[];
+    const gateways = v.gateway as string[];
+    const ranges = v['ip-range'] as string[];
+    const res = await (await ctx.client()).request<{ Id: string }>('POST', '/networks/create', {
+      body: {
+        Name: o.args[0], Driver: v.driver, Internal: v.internal, Attachable: v.attachable, EnableIPv6: v.ipv6 || undefined,
+        Labels: kv(v.label as string[]), Options: kv(v.opt as string[]), CheckDuplicate: true,
+        IPAM: { Driver: 'default', Options: {}, Config: subnets.map((s, i) => ({ Subnet: s, Gateway: gateways[i], IPRange: ranges[i] })) },
+      },
+    });
+    process.stdout.write(res.Id + '\n');
+  },
+};
+
+export const networkLs: Command = {
+  use: 'ls [OPTIONS]',
+  short: 'List networks',
+  flags: [
+    filterFlag,
+    { name: 'format', kind: 'string', usage: 'Format output using a custom template' },
+    { name: 'no-trunc', kind: 'bool', usage: 'Do not truncate the output' },
+    { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only display network IDs' },
+  ],
+  args: [0, 0],
+  async run(ctx, o) {
+    const v = o.values;
+    const list = await (await ctx.client()).request<NetworkJson[]>('GET', '/networks', { query: { filters: filtersQuery(v.filter as string[]) } });
+    const trunc = !v['no-trunc'];
+    const rows = (list ?? [])
+      .sort((a, b) => a.Name.localeCompare(b.Name))
+      .map((n) => ({
+        ID: trunc ? truncateId(n.Id) : n.Id, Name: n.Name, Driver: n.Driver, Scope: n.Scope, CreatedAt: n.Created,
+        Internal: n.Internal, Labels: Object.entries(n.Labels ?? {}).map(([k, val]) => `${k}=${val}`).join(','),
+      }));
+    const format = v.quiet ? '{{.ID}}' : (v.format as string) || LS_FORMAT;
+    process.stdout.write(renderList(format, rows, LS_HEADER));
+  },
+};
+
+export const networkInspect: Command = {
+  use: 'inspect [OPTIONS] NETWORK [NETWORK...]',
+  short: 'Display detailed information on one or more networks',
+  flags: [{ name: 'format', short: 'f', kind: 'string', usage: 'Format output using a custom template' }],
+  args: [1, Infinity],
+  async run(ctx, o) {
+    const client = await ctx.client();
+    const all = [];
+    for (const n of o.args) all.push(await client.request('GET', `/networks/${encodeURIComponent(n)}`));
+    const format = o.values.format as string;
+    process.stdout.write(format ? renderList(format, all, {}) : JSON.stringify(all, null, 4) + '\n');
+  },
+};
+
+export const networkRm: Command = {
+  use: 'rm NETWORK [NETWORK...]',
+  short: 'Remove one or more networks',
+  flags: [{ name: 'force', short: 'f', kind: 'bool', usage: 'Do not error if the network does not exist' }],
+  args: [1, Infinity],
+  async run(ctx, o) {
+    const client = await ctx.client();
+    await forEachName(o.args, (n) => client.request('DELETE', `/networks/${encodeURIComponent(n)}`), (n) => process.stdout.write(n + '\n'));
+  },
+};
+
+export const networkPrune: Command = {
+  use: 'prune [OPTIONS]',
+  short: 'Remove all unused networks',
+  flags: [pruneFilter, forceFlag],
+  args: [0, 0],
+  run: (ctx, o) => prune({ force: o.values.force as boolean }, 'WARNING! This will remove all custom networks not used by at least one container.',
+    [() => pruneNetworks(ctx, o.values.filter as string[])]),
+};
+
+const connectCmd = (action: 'connect' | 'disconnect', short: string): Command => ({
+  use: `${action} [OPTIONS] NETWORK CONTAINER`,
+  short,
+  flags: action === 'connect'
+    ? [{ name: 'alias', kind: 'list', usage: 'Add network-scoped alias for the container' }, { name: 'ip', kind: 'string', usage: 'IPv4 address' }]
+    : [{ name: 'force', short: 'f', kind: 'bool', usage: 'Force the container to disconnect from a network' }],
+  args: [2, 2],
+  async run(ctx, o) {
+    await (await ctx.client()).request('POST', `/networks/${encodeURIComponent(o.args[0])}/${action}`, {
+      body: action === 'connect'
+        ? { Container: o.args[1], EndpointConfig: { Aliases: o.values.alias, IPAMConfig: o.values.ip ? { IPv4Address: o.values.ip } : undefined } }
+        : { Container: o.args[1], Force: o.values.force },
+    });
+  },
+});
+export const networkConnect = connectCmd('connect', 'Connect a container to a network');
+export const networkDisconnect = connectCmd('disconnect', 'Disconnect a container from a network');
+
+/** `port CONTAINER [PRIVATE_PORT[/PROTO]]`, from inspect's NetworkSettings.Ports, as docker prints it. */
+export const port: Command = {
+  use: 'port CONTAINER [PRIVATE_PORT[/PROTO]]',
+  short: 'List port mappings or a specific mapping for the container',
+  flags: [],
+  args: [1, 2],
+  async run(ctx, o) {
+    const c = await (await ctx.client()).request<{ NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> } }>(
+      'GET', `/containers/${encodeURIComponent(o.args[0])}/json`);
+    const want = o.args[1] && !o.args[1].includes('/') ? `${o.args[1]}/tcp` : o.args[1];
+    const ports = c.NetworkSettings.Ports ?? {};
+    let out = '';
+    for (const [key, bindings] of Object.entries(ports).sort()) {
+      if (want && key !== want) continue;
+      for (const b of bindings ?? []) {
+        const host = b.HostIp.includes(':') ? `[${b.HostIp}]` : b.HostIp || '0.0.0.0';
+        out += want ? `${host}:${b.HostPort}\n` : `${key} -> ${host}:${b.HostPort}\n`;
+      }
+    }
+    if (want && !out) throw new Error(`Error: No public port '${want}' published for ${o.args[0]}`);
+    process.stdout.write(out);
+  },
+};
