@@ -15,13 +15,15 @@ export interface EngineEvent {
 }
 
 const HISTORY = 1000;
+/** Wall-clock nanoseconds from a monotonic source: event times never go backwards within a daemon run. */
+const EPOCH_NS = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
 
 export class EventBus {
   private readonly history: EngineEvent[] = [];
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
   publish(type: EngineEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): void {
-    const nowNs = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+    const nowNs = EPOCH_NS + process.hrtime.bigint();
     const ev: EngineEvent = {
       Type: type,
       Action: action,

@@ -7,11 +7,12 @@
  *                        ctr/<id>/ (conmon pid files, persist dir)  state/<runtime>/ (the runtime's --root)
  */
 import { execFile, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { log } from '../common/log';
+import { connectAttach, type AttachSocket } from './attach-socket';
 import type { ContainerRuntime, CreateRequest, ExecHandle, ExecRequest, RuntimeName, RuntimeState } from './types';
 
 export interface ConmonOptions {
@@ -29,6 +30,7 @@ export class RuntimeError extends Error {}
 const SOCK_NAME_LEN = 12;
 const SUN_PATH_MAX = 107;
 const RESCAN_MS = 2000;
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class ConmonRuntime implements ContainerRuntime {
   private readonly exitDir: string;
@@ -110,7 +112,7 @@ export class ConmonRuntime implements ContainerRuntime {
     const child = spawn(this.opts.conmonPath ?? 'conmon', args, {
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+      env: { PATH: process.env.PATH ?? DEFAULT_PATH, _OCI_SYNCPIPE: '3' },
     });
     child.unref();
     const msg = await readSyncMessage(child.stdio[3] as NodeJS.ReadableStream, child);
@@ -172,37 +174,78 @@ export class ConmonRuntime implements ContainerRuntime {
   }
 
   resize(id: string, rows: number, cols: number): void {
-    // The ctl fifo exists (with conmon reading it) only while conmon runs: no reader or no fifo = nothing to resize.
-    let fd: number;
-    try {
-      fd = fs.openSync(path.join(this.sockLink(id), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENXIO' || code === 'ENOENT') return;
-      throw e;
-    }
-    try {
-      fs.writeSync(fd, `1 ${Math.trunc(rows)} ${Math.trunc(cols)}\n`);
-    } finally {
-      fs.closeSync(fd);
-    }
+    resizeAt(this.sockLink(id), rows, cols);
   }
 
+  /**
+   * An exec session as podman runs one: its own conmon (`--exec`, detached like the container's) runs
+   * `<runtime> exec --detach [--tty --console-socket]`, so a TTY exec gets a pty held by conmon, an attach socket,
+   * and ctl/winsz fifos for resize, like the container itself. Handshake over three pipes: conmon reports that its
+   * attach socket listens (attach pipe), we connect, then let it start the process (start pipe); the sync pipe
+   * carries the pid, then the exit code. The session lives in ctr/<id>/exec-<sid>/, its socket link is s/<sid>.
+   */
   async exec(req: ExecRequest): Promise<ExecHandle> {
-    const file = path.join(this.ctrDir, req.id, `exec-${randomBytes(6).toString('hex')}.json`);
-    fs.writeFileSync(file, JSON.stringify(req.process), { mode: 0o600 });
-    const child = spawn(this.opts.runtimePaths[req.runtime], ['--root', this.stateRoot(req.runtime), 'exec', '--process', file, req.id], {
-      stdio: ['pipe', 'pipe', 'pipe'],
+    const sid = randomBytes(SOCK_NAME_LEN / 2).toString('hex');
+    const dir = path.join(this.ctrDir, req.id, `exec-${sid}`);
+    const link = this.sockLink(sid);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const spec = path.join(dir, 'process.json');
+    fs.writeFileSync(spec, JSON.stringify(req.process), { mode: 0o600 });
+    const args = [
+      '--api-version', '1',
+      '-c', req.id,
+      '-u', sid,
+      '-r', this.opts.runtimePaths[req.runtime],
+      '-b', dir,
+      '-p', path.join(dir, 'pid'),
+      '-l', 'none', // exec output is not part of the container's log (as docker)
+      '--socket-dir-path', this.sockDir,
+      '--runtime-arg', '--root',
+      '--runtime-arg', this.stateRoot(req.runtime),
+      '-e', '--exec-process-spec', spec, '--exec-attach',
+      '--log-level', this.opts.logLevel ?? 'warn',
+    ];
+    if (req.tty) args.push('-t');
+    // A TTY exec survives its client detaching (docker keeps it running); a piped stdin ends with the client's.
+    if (req.stdin) args.push('-i', ...(req.tty ? ['--leave-stdin-open'] : []));
+    const child = spawn(this.opts.conmonPath ?? 'conmon', args, {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? DEFAULT_PATH, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
     });
-    const exited = new Promise<number>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
-    }).finally(() => fs.rmSync(file, { force: true }));
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-    return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, pid: child.pid ?? 0, exited };
+    child.unref();
+    const stdio = child.stdio as unknown as [null, null, null, Readable, Writable, Readable];
+    const sync = new SyncPipe(stdio[3], child);
+    const startPipe = stdio[4];
+    const attachPipe = new SyncPipe(stdio[5], child);
+    const cleanup = (): void => {
+      sync.close();
+      attachPipe.close();
+      startPipe.destroy();
+      fs.rmSync(link, { force: true });
+      fs.rmSync(dir, { recursive: true, force: true });
+    };
+    let attach: AttachSocket | undefined;
+    try {
+      startPipe.on('error', () => undefined); // conmon gone: the sync pipe reports it
+      startPipe.write('0'); // conmon waits for this before forking
+      await attachPipe.next();
+      attach = req.attach ? await connectAttach(path.join(link, 'attach')) : undefined;
+      startPipe.write('0'); // now the runtime may start the process
+      const started = await sync.next();
+      if (typeof started.data !== 'number' || started.data <= 0) {
+        throw new RuntimeError(cleanMessage(started.message ?? '') || `conmon failed to exec in container ${req.id}`);
+      }
+      const exited = sync.next().then((m) => {
+        if (typeof m.data !== 'number' || m.data < 0) throw new RuntimeError(m.message || 'exec session ended without an exit code');
+        return m.data;
+      }).finally(cleanup);
+      return { pid: started.data, attach, exited, resize: (rows, cols) => resizeAt(link, rows, cols) };
+    } catch (e) {
+      attach?.destroy();
+      cleanup();
+      throw e;
+    }
   }
 
   cleanup(id: string): void {
@@ -260,6 +303,82 @@ export class ConmonRuntime implements ContainerRuntime {
         log.error('exit listener failed', { id, e: String(e) });
       }
     }
+  }
+}
+
+/** Writes a resize to the ctl fifo of a conmon session dir; no reader (conmon gone) or no fifo = nothing to resize. */
+function resizeAt(sessionDir: string, rows: number, cols: number): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path.join(sessionDir, 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENXIO' || code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, `1 ${Math.trunc(rows)} ${Math.trunc(cols)}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+interface SyncMessage {
+  data?: number;
+  message?: string;
+}
+
+/** conmon's sync/attach pipes carry one JSON object a line; next() resolves with the next one, rejects at EOF. */
+class SyncPipe {
+  private buf = '';
+  private readonly queue: SyncMessage[] = [];
+  private waiter: { resolve: (m: SyncMessage) => void; reject: (e: Error) => void } | undefined;
+  private failure: Error | undefined;
+
+  constructor(private readonly stream: Readable, child: ReturnType<typeof spawn>) {
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      this.buf += chunk;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl).trim();
+        this.buf = this.buf.slice(nl + 1);
+        if (!line) continue;
+        try {
+          this.push(JSON.parse(line) as SyncMessage);
+        } catch {
+          this.fail(new RuntimeError(`conmon: unexpected sync message: ${line}`));
+        }
+      }
+    });
+    stream.on('error', () => undefined);
+    stream.on('close', () => this.fail(new RuntimeError('conmon exited without reporting')));
+    child.on('error', (e) => this.fail(new RuntimeError(`cannot run conmon: ${e.message}`)));
+  }
+
+  next(): Promise<SyncMessage> {
+    const m = this.queue.shift();
+    if (m) return Promise.resolve(m);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+
+  private push(m: SyncMessage): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) w.resolve(m);
+    else this.queue.push(m);
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(this.failure);
   }
 }
 

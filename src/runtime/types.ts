@@ -1,5 +1,5 @@
 /** The boundary between the container service and the process supervisor (conmon + an OCI runtime). */
-import type { Readable, Writable } from 'node:stream';
+import type { AttachSocket } from './attach-socket';
 
 export type RuntimeName = 'crun' | 'runc';
 
@@ -24,17 +24,24 @@ export interface RuntimeState {
 export interface ExecRequest {
   id: string;
   runtime: RuntimeName;
-  /** OCI `process` object for the exec (args, env, cwd, user, capabilities, terminal=false). */
+  /** OCI `process` object for the exec (args, env, cwd, user, capabilities, terminal, consoleSize). */
   process: object;
+  /** Give the process a pseudo-TTY (the process spec must say terminal=true). */
+  tty: boolean;
+  /** Give the process a stdin fed from the attach socket (else /dev/null). */
+  stdin: boolean;
+  /** Connect the attach socket before the process starts, so no output is lost (false: run detached). */
+  attach: boolean;
 }
 
 export interface ExecHandle {
-  stdin: Writable;
-  stdout: Readable;
-  stderr: Readable;
   pid: number;
-  /** Resolves with the exit code of the exec'd process. */
+  /** The exec's attach connection (when asked for): stdin in; stdout/stderr packets out; ends after the process. */
+  attach?: AttachSocket;
+  /** Resolves with the exit code of the exec'd process (128+n when killed by signal n). */
   exited: Promise<number>;
+  /** Sets the exec's terminal size (no-op without a TTY or once it has exited). */
+  resize(rows: number, cols: number): void;
 }
 
 export interface ContainerRuntime {
@@ -54,6 +61,7 @@ export interface ContainerRuntime {
   /** conmon's SOCK_SEQPACKET attach socket of a created container. */
   attachSocketPath(id: string): string;
   resize(id: string, rows: number, cols: number): void;
+  /** Run a process in a running container under its own conmon (exec session); rejects with the runtime's message. */
   exec(req: ExecRequest): Promise<ExecHandle>;
   /** Forget conmon leftovers (exit file, socket link) of a removed container. */
   cleanup(id: string): void;

@@ -80,6 +80,20 @@ describe('berth run', () => {
   });
 });
 
+describe('events', () => {
+  it('reports the lifecycle of a container in order, filtered', () => {
+    const since = String(Date.now() / 1000);
+    d.berth(['run', '--rm', '--name', 'evt', 'busybox', 'true']);
+    const until = String(Date.now() / 1000 + 0.5);
+    const r = d.berth(['events', '--since', since, '--until', until, '--filter', 'container=evt', '--format', '{{.Action}}']);
+    assert.equal(r.stdout, 'create\nstart\ndie\ndestroy\n', r.stderr);
+    const json = d.berth(['events', '--since', since, '--until', until, '--filter', 'event=die', '--format', '{{json .}}']);
+    const ev = JSON.parse(json.stdout);
+    assert.equal(ev.Actor.Attributes.exitCode, '0');
+    assert.equal(ev.Actor.Attributes.name, 'evt');
+  });
+});
+
 describe('detached containers', () => {
   it('run -d, ps, logs, exec, top, stop, rm', () => {
     const run = d.berth(['run', '-d', '--name', 'web', 'busybox', 'sh', '-c', 'echo started; echo oops >&2; exec sleep 1000']);
