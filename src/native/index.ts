@@ -21,6 +21,8 @@ export enum SocketEvent {
 
 interface Binding {
   mknod(path: string, mode: number, major: number, minor: number): void;
+  mountOverlay(target: string, options: string): void;
+  umount(target: string, detach: boolean): void;
   setxattr(path: string, name: string, value: Buffer): void;
   getxattr(path: string, name: string): Buffer | undefined;
   listxattr(path: string): string[];
@@ -67,6 +69,16 @@ function checkUint(what: string, value: unknown, max = 0xffffffff): number {
 /** mknod(2). `mode` includes the file type, e.g. `fs.constants.S_IFCHR` with 0/0 for an overlay whiteout. */
 export function mknod(file: string, mode: number, major: number, minor: number): void {
   addon().mknod(checkString('path', file), checkUint('mode', mode), checkUint('major', major), checkUint('minor', minor));
+}
+
+/** mount(2) of an overlay filesystem; `options` is the data string (lowerdir=...,upperdir=...,workdir=...). */
+export function mountOverlay(target: string, options: string): void {
+  addon().mountOverlay(checkString('target', target), checkString('options', options));
+}
+
+/** umount2(2); `detach` = MNT_DETACH (lazy). */
+export function umount(target: string, detach = false): void {
+  addon().umount(checkString('target', target), detach);
 }
 
 /** lsetxattr(2), e.g. `setxattr(dir, 'trusted.overlay.opaque', 'y')`. Strings are written as UTF-8. */

@@ -61,6 +61,16 @@ export class ConmonRuntime implements ContainerRuntime {
     return path.join(this.sockDir, id.slice(0, SOCK_NAME_LEN));
   }
 
+  /** The BPF program crun compiled for a created container (crun keeps it in its state dir); runc has none. */
+  compiledSeccomp(id: string, runtime: RuntimeName): Buffer | undefined {
+    if (runtime !== 'crun') return undefined;
+    try {
+      return fs.readFileSync(path.join(this.stateRoot(runtime), id, 'seccomp.bpf'));
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Run `<runtime> --root R args...`; rejects with the runtime's stderr text. */
   private run(runtime: RuntimeName, args: string[]): Promise<string> {
     const bin = this.opts.runtimePaths[runtime];

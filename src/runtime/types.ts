@@ -63,6 +63,8 @@ export interface ContainerRuntime {
   resize(id: string, rows: number, cols: number): void;
   /** Run a process in a running container under its own conmon (exec session); rejects with the runtime's message. */
   exec(req: ExecRequest): Promise<ExecHandle>;
+  /** The compiled seccomp filter of a created container, when the runtime keeps one (crun), to reuse for others. */
+  compiledSeccomp(id: string, runtime: RuntimeName): Buffer | undefined;
   /** Forget conmon leftovers (exit file, socket link) of a removed container. */
   cleanup(id: string): void;
 }

@@ -1,9 +1,6 @@
 /** Container root filesystems: overlayfs of the image's layer dirs (read-only lowers) and a per-container upper. */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { mountOverlay as mountSyscall, umount } from '../native';
 
 export interface OverlayPaths {
   upper: string;
@@ -12,18 +9,23 @@ export interface OverlayPaths {
 }
 
 /** Mount the overlay; `lowers` top layer first. An image without layers gets an empty lower dir. */
-export async function mountOverlay(lowers: string[], p: OverlayPaths, emptyLower: string): Promise<void> {
+export function mountOverlay(lowers: string[], p: OverlayPaths, emptyLower: string): void {
   for (const d of [p.upper, p.work, p.target, emptyLower]) fs.mkdirSync(d, { recursive: true });
   const lowerdir = (lowers.length ? lowers : [emptyLower]).join(':');
   const opts = `lowerdir=${lowerdir},upperdir=${p.upper},workdir=${p.work}`;
+  // mount(2) takes one page of options: deep images need shorter lower paths (a later improvement).
   if (opts.length > 4000) throw new Error(`too many image layers to mount (${lowers.length})`);
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, p.target]);
+  mountSyscall(p.target, opts);
 }
 
 /** Unmount if mounted; a target that is not a mount point (e.g. after a daemon restart) is fine. */
-export async function unmountOverlay(target: string): Promise<void> {
+export function unmountOverlay(target: string): void {
   if (!isMountPoint(target)) return;
-  await run('umount', [target]).catch(async () => run('umount', ['-l', target]));
+  try {
+    umount(target);
+  } catch {
+    umount(target, true); // busy (a process still has a file open): detach lazily
+  }
 }
 
 export function isMountPoint(target: string): boolean {

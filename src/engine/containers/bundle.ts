@@ -1,4 +1,5 @@
 /** Write a container's OCI bundle (config.json) and its /etc/hosts, /etc/hostname, /etc/resolv.conf at start. */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badRequest } from '../../common/errors';
@@ -72,8 +73,22 @@ function readIn(rootfs: string, file: string): string | undefined {
   }
 }
 
-/** Write the etc files and config.json; `net` says which network namespace and what /etc/hosts etc. contain. */
-export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: ContainerNet): void {
+/**
+ * crun compiles the seccomp profile to BPF on every start (~10 ms); it also accepts the compiled program in the
+ * `run.oci.seccomp_bpf_data` annotation. The first container with a given profile leaves its program in crun's state
+ * dir; later ones reuse it. Keyed by the profile's JSON, so a different profile or capability set never shares one.
+ */
+const compiledSeccomp = new Map<string, string>();
+
+export function rememberCompiledSeccomp(key: string, bpf: Buffer | undefined): void {
+  if (bpf && !compiledSeccomp.has(key)) compiledSeccomp.set(key, bpf.toString('base64'));
+}
+
+/**
+ * Write the etc files and config.json; `net` says which network namespace and what /etc/hosts etc. contain.
+ * Returns the seccomp cache key when the runtime still has to compile the profile (see rememberCompiledSeccomp).
+ */
+export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: ContainerNet): string | undefined {
   const hc = rec.HostConfig;
   const hostname = net.hostname;
   fs.writeFileSync(p.hosts, net.hosts);
@@ -139,8 +154,12 @@ export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: Contai
     seccomp,
     noNewPrivileges: sec.noNewPrivileges,
   });
+  const seccompKey = seccomp && rec.Runtime === 'crun' ? createHash('sha256').update(JSON.stringify(seccomp)).digest('hex') : undefined;
+  const bpf = seccompKey && compiledSeccomp.get(seccompKey);
+  const annotated = bpf ? { ...spec, annotations: { 'run.oci.seccomp_bpf_data': bpf } } : spec;
   fs.mkdirSync(p.bundle, { recursive: true });
-  fs.writeFileSync(path.join(p.bundle, 'config.json'), JSON.stringify(spec));
+  fs.writeFileSync(path.join(p.bundle, 'config.json'), JSON.stringify(annotated));
+  return bpf ? undefined : seccompKey;
 }
 
 function requireInit(): string {

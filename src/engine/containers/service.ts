@@ -10,7 +10,7 @@ import { mountOverlay, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
 import type { ImageSource } from '../images';
 import { AttachHub } from './attach';
-import { validateHostConfig, writeBundle } from './bundle';
+import { rememberCompiledSeccomp, validateHostConfig, writeBundle } from './bundle';
 import type { ContainerNetworking } from './network';
 import { randomName, VALID_NAME } from './names';
 import { initialState, type ContainerRecord, type ContainerStore } from './record';
@@ -141,11 +141,11 @@ export class ContainerService {
     const t0 = performance.now();
     const lap = (what: string) => log.debug('start timing', { id: shortId(id), what, ms: Math.round(performance.now() - t0) });
     try {
-      await mountOverlay(this.d.images.layerDirs(rec.Image), { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
+      mountOverlay(this.d.images.layerDirs(rec.Image), { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
       lap('mounted');
       const net = await this.d.networking.setup(rec, rec.EndpointsConfig);
       lap('network');
-      writeBundle(rec, p, net);
+      const seccompKey = writeBundle(rec, p, net);
       lap('bundle');
       const { pid, conmonPid } = await this.d.runtime.create({
         id,
@@ -159,8 +159,9 @@ export class ContainerService {
         stdinOnce: rec.Config.StdinOnce && !rec.Config.Tty,
       });
       rec.Instance = { conmonPid };
+      if (seccompKey) rememberCompiledSeccomp(seccompKey, this.d.runtime.compiledSeccomp(id, rec.Runtime));
       lap('created');
-      await this.attach.connectPending(id, rec.Config.Tty);
+      await this.attach.connectPending(id);
       await this.d.runtime.start(id, rec.Runtime);
       lap('started');
       Object.assign(rec.State, {
@@ -172,7 +173,7 @@ export class ContainerService {
     } catch (e) {
       await this.d.runtime.delete(id, rec.Runtime, true).catch(() => undefined);
       await this.d.networking.teardown(id).catch((te) => log.warn('network teardown failed', { id, e: String(te) }));
-      await unmountOverlay(p.rootfs).catch(() => undefined);
+      quietly(() => unmountOverlay(p.rootfs));
       this.d.runtime.cleanup(id);
       const err = startError(e);
       rec.Instance = undefined;
@@ -190,7 +191,7 @@ export class ContainerService {
     if (!rec || !rec.Instance) return;
     const t0 = performance.now();
     await this.d.runtime.delete(id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id, e: String(e) }));
-    await unmountOverlay(this.d.store.paths(id).rootfs).catch((e) => log.warn('umount failed', { id, e: String(e) }));
+    quietly(() => unmountOverlay(this.d.store.paths(id).rootfs), (e) => log.warn('umount failed', { id, e: String(e) }));
     log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
     this.d.runtime.cleanup(id);
     rec.Instance = undefined;
@@ -308,7 +309,7 @@ export class ContainerService {
 
   private async removeNow(rec: ContainerRecord): Promise<void> {
     if (!this.d.store.find(rec.Id)) return;
-    await unmountOverlay(this.d.store.paths(rec.Id).rootfs).catch(() => undefined);
+    quietly(() => unmountOverlay(this.d.store.paths(rec.Id).rootfs));
     this.d.runtime.cleanup(rec.Id);
     this.d.store.delete(rec.Id);
     this.emit(rec, 'destroy');
@@ -367,6 +368,15 @@ function exitCodeFor(message: string): number {
   if (/executable file not found|no such file or directory/i.test(message)) return 127;
   if (/permission denied/i.test(message)) return 126;
   return 128;
+}
+
+/** Run a cleanup step whose failure must not stop the ones after it. */
+function quietly(step: () => void, onError: (e: unknown) => void = () => undefined): void {
+  try {
+    step();
+  } catch (e) {
+    onError(e);
+  }
 }
 
 /** Resolves true when the timeout won, false when `p` settled first. */
