@@ -38,6 +38,8 @@ unshare -m --propagation slave bash -c "umount -l /sys/fs/cgroup/unified 2>/dev/
 floor=$(node -e 'console.log(require(process.argv[1]).results[0].median.toFixed(4))' "$W/floor.json")
 
 run_rm=$(median "$BERTH run --rm --network none busybox true")
+run_bridge=$(median "$BERTH run --rm busybox true")
+run_publish=$(median "$BERTH run --rm -p 38080:80 busybox true")
 cli_start=$(median "$BERTH --version")
 api_rt=$(median "$BERTH version")
 docker_cli_rm=$(median "docker run --rm --network none busybox true")
@@ -49,6 +51,16 @@ phases=$(node -e '
     const k=m[1]==="exit"?"exit cleanup":m[2]; (by[k]??=[]).push(+m[3]); }
   const med=a=>a.sort((x,y)=>x-y)[a.length>>1];
   console.log(Object.entries(by).map(([k,v])=>`${k}=${med(v)}ms`).join(", "));' "$W/berthd.log")
+
+# Published-port throughput: loopback -> -p -> container httpd, next to straight to the container's address.
+mkdir -p "$W/www" && head -c 16384 /dev/urandom > "$W/www/f"
+$BERTH run -d --name benchweb -p 38081:80 -v "$W/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null
+cip=$($BERTH inspect -f '{{.NetworkSettings.IPAddress}}' benchweb)
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:38081/f" && break; sleep 0.1; done
+rps() { ab -q -n 3000 -c 8 "$1" 2>/dev/null | awk '/Requests per second/{print $4}'; }
+rps_direct=$(rps "http://$cip:80/f")
+rps_published=$(rps "http://127.0.0.1:38081/f")
+$BERTH rm -f benchweb >/dev/null
 
 # 20 detached containers, one after another, then PSS of their conmon monitors.
 t0=$(date +%s.%N)
@@ -67,7 +79,10 @@ echo "| measure | Berth | floor / peer | ratio |"
 echo "|---|---|---|---|"
 echo "| run --rm --network none busybox true (median of $RUNS) | ${run_rm} s | crun run: ${floor} s | $(ratio "$run_rm" "$floor") × crun |"
 echo "| same vs Docker 20.10 (0.20 s on this machine kind, from issue #2) | ${run_rm} s | 0.20 s | $(ratio "$run_rm" 0.20) × Docker |"
-echo "| same through the docker CLI | ${docker_cli_rm} s | | |"
+echo "| same through the docker CLI | ${docker_cli_rm} s | Docker 20.10: 0.20 s | $(ratio "$docker_cli_rm" 0.20) × Docker |"
+echo "| run --rm busybox true, default bridge | ${run_bridge} s | Docker 20.10: 0.29 s | $(ratio "$run_bridge" 0.29) × Docker |"
+echo "| run --rm -p 38080:80 busybox true | ${run_publish} s | Docker 20.10: 0.35 s | $(ratio "$run_publish" 0.35) × Docker |"
+echo "| published port throughput (ab -c 8, 16 KiB) | ${rps_published} req/s | straight to the container: ${rps_direct} req/s | $(ratio "$rps_published" "$rps_direct") × direct |"
 echo "| CLI start (berth --version) | ${cli_start} s | node -e 0: $(median 'node -e 0') s | |"
 echo "| API round trip (berth version) | ${api_rt} s | | |"
 echo "| 20 run -d one after another | ${detached} s | Docker 20.10: 4.6 s | $(ratio "$detached" 4.6) × Docker |"

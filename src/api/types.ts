@@ -10,6 +10,7 @@ export interface MountSpec {
   ReadOnly?: boolean;
   BindOptions?: { Propagation?: string };
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+  VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string> | null } | null;
 }
 
 export interface HostConfig {

@@ -10,6 +10,7 @@ import { FlagError, flagUsages, parseFlags, type FlagSpec } from './flags';
 type Entry = [string, string, string];
 
 const TOP: Record<string, Entry> = {
+  attach: ['attach', 'attach', 'Attach local standard input, output, and error streams to a running container'],
   create: ['run', 'create', 'Create a new container'],
   events: ['system', 'events', 'Get real time events from the server'],
   exec: ['exec', 'exec', 'Execute a command in a running container'],
@@ -19,10 +20,14 @@ const TOP: Record<string, Entry> = {
   inspect: ['inspect', 'inspect', 'Return low-level information on Berth objects'],
   kill: ['lifecycle', 'kill', 'Kill one or more running containers'],
   load: ['images', 'load', 'Load an image from a tar archive or STDIN'],
+  login: ['login', 'login', 'Log in to a registry'],
+  logout: ['login', 'logout', 'Log out from a registry'],
   logs: ['logs', 'logs', 'Fetch the logs of a container'],
   port: ['network', 'port', 'List port mappings or a specific mapping for the container'],
   pause: ['lifecycle', 'pause', 'Pause all processes within one or more containers'],
   ps: ['ps', 'ps', 'List containers'],
+  pull: ['pull', 'pull', 'Download an image from a registry'],
+  push: ['push', 'push', 'Upload an image to a registry'],
   rename: ['lifecycle', 'rename', 'Rename a container'],
   restart: ['lifecycle', 'restart', 'Restart one or more containers'],
   rm: ['lifecycle', 'rm', 'Remove one or more containers'],
@@ -43,7 +48,7 @@ const GROUPS: Record<string, { short: string; cmds: Record<string, Entry> }> = {
   container: {
     short: 'Manage containers',
     cmds: {
-      create: e('create'), exec: e('exec'), inspect: ['inspect', 'containerInspect', 'Display detailed information on one or more containers'],
+      attach: e('attach'), create: e('create'), exec: e('exec'), inspect: ['inspect', 'containerInspect', 'Display detailed information on one or more containers'],
       kill: e('kill'), logs: e('logs'), port: e('port'), ls: e('ps'), ps: e('ps'), list: e('ps'), pause: e('pause'),
       prune: ['system', 'containerPrune', 'Remove all stopped containers'], rename: e('rename'), restart: e('restart'),
       rm: e('rm'), remove: e('rm'), run: e('run'), start: e('start'), stop: e('stop'), top: e('top'),
@@ -55,7 +60,14 @@ const GROUPS: Record<string, { short: string; cmds: Record<string, Entry> }> = {
     cmds: {
       import: e('import'), inspect: ['inspect', 'imageInspect', 'Display detailed information on one or more images'],
       load: e('load'), ls: e('images'), list: e('images'), prune: ['system', 'imagePrune', 'Remove unused images'],
-      rm: e('rmi'), remove: e('rmi'), save: e('save'), tag: e('tag'),
+      rm: e('rmi'), remove: e('rmi'), save: e('save'), tag: e('tag'), pull: e('pull'), push: e('push'),
+    },
+  },
+  registry: {
+    short: 'Run a registry (no daemon needed)',
+    cmds: {
+      serve: ['registry', 'serve', 'Run a registry (OCI distribution) in the foreground'],
+      'garbage-collect': ['registry', 'garbageCollectCmd', 'Delete blobs no manifest references'],
     },
   },
   network: {
@@ -67,6 +79,15 @@ const GROUPS: Record<string, { short: string; cmds: Record<string, Entry> }> = {
       prune: ['network', 'networkPrune', 'Remove all unused networks'],
       connect: ['network', 'networkConnect', 'Connect a container to a network'],
       disconnect: ['network', 'networkDisconnect', 'Disconnect a container from a network'],
+    },
+  },
+  volume: {
+    short: 'Manage volumes',
+    cmds: {
+      create: ['volume', 'volumeCreate', 'Create a volume'], ls: ['volume', 'volumeLs', 'List volumes'], list: ['volume', 'volumeLs', 'List volumes'],
+      inspect: ['volume', 'volumeInspect', 'Display detailed information on one or more volumes'],
+      rm: ['volume', 'volumeRm', 'Remove one or more volumes'], remove: ['volume', 'volumeRm', 'Remove one or more volumes'],
+      prune: ['volume', 'volumePrune', 'Remove unused local volumes'],
     },
   },
   system: {

@@ -1,6 +1,7 @@
 /** berthd's options (flags mirror dockerd's where they overlap). */
 import { parseArgs } from 'node:util';
 import type { Level } from '../common/log';
+import { validateMirror } from '../registry/client/hosts';
 import type { RuntimeName } from '../runtime/types';
 
 export interface DaemonConfig {
@@ -13,6 +14,10 @@ export interface DaemonConfig {
   bridge: string;
   bridgeSubnet: string;
   bridgePrefix: string;
+  /** Registries reached over plain HTTP / unverified TLS (host[:port] or CIDR); loopback always is. */
+  insecureRegistries: string[];
+  /** docker.io mirrors, tried first on pulls. */
+  registryMirrors: string[];
 }
 
 export const USAGE = `Usage: berthd [OPTIONS]
@@ -29,6 +34,9 @@ Options:
       --bridge string           Linux bridge of the default network (default "berth0")
       --bip string              Subnet of the default network (default "10.209.0.0/16"; Docker's is 172.17.0.0/16)
       --bridge-prefix string    Prefix of Berth's other bridges and network namespaces (default "berth")
+      --insecure-registry list  Registry (host[:port] or CIDR) reached without TLS checks, falling back to plain HTTP
+                                (loopback registries always are)
+      --registry-mirror list    Preferred Docker Hub mirror (e.g. https://mirror.example.com), tried before docker.io
   -v, --version                 Print version information and quit
   -h, --help                    Print this help
 `;
@@ -45,6 +53,8 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
       bridge: { type: 'string', default: 'berth0' },
       bip: { type: 'string', default: '10.209.0.0/16' },
       'bridge-prefix': { type: 'string', default: 'berth' },
+      'insecure-registry': { type: 'string', multiple: true },
+      'registry-mirror': { type: 'string', multiple: true },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -66,5 +76,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
     bridge: values.bridge!,
     bridgeSubnet: values.bip!,
     bridgePrefix: values['bridge-prefix']!,
+    insecureRegistries: values['insecure-registry'] ?? [],
+    registryMirrors: (values['registry-mirror'] ?? []).map(validateMirror),
   };
 }

@@ -2,21 +2,28 @@
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import * as path from 'node:path';
+import { buildRoutes } from '../api/handlers/build';
 import { containerRoutes } from '../api/handlers/containers';
+import { containerOpsRoutes } from '../api/handlers/container-ops';
+import { distributionRoutes } from '../api/handlers/distribution';
 import { execRoutes } from '../api/handlers/exec';
 import { imageRoutes } from '../api/handlers/images';
 import { networkRoutes } from '../api/handlers/networks';
 import { systemRoutes } from '../api/handlers/system';
+import { volumeRoutes } from '../api/handlers/volumes';
 import { Router } from '../api/router';
 import { createApiServer } from '../api/server';
+import { Builder } from '../build/executor';
 import { log } from '../common/log';
 import { ContainerNetworking } from '../engine/containers/network';
 import { ContainerStore } from '../engine/containers/record';
 import { ContainerService } from '../engine/containers/service';
 import { EventBus } from '../engine/events';
+import { useVolumes, VolumeService } from '../engine/volumes';
 import { ExecService } from '../engine/exec';
 import { ImageService } from '../image/service';
 import { NetworkService } from '../network/service';
+import { Distribution } from '../registry/client';
 import { detectCgroupMode } from '../runtime/cgroups';
 import { ConmonRuntime } from '../runtime/conmon';
 import type { DaemonConfig } from './config';
@@ -47,9 +54,11 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
   });
   await networks.ensureDefault();
   const networking = new ContainerNetworking(networks, store);
+  const volumes = useVolumes(new VolumeService(path.join(cfg.dataRoot, 'volumes'), store, (action, name, attrs) => events.publish('volume', action, name, attrs)));
   const containers = new ContainerService({ store, images, runtime, events, defaultRuntime: cfg.defaultRuntime, emptyDir, networking });
   await containers.reconcile();
   await networks.reconcile(store.all().filter((c) => c.Instance).map((c) => c.Id));
+  await containers.restartAtBoot();
   const execs = new ExecService(store, runtime, events);
 
   const router = new Router();
@@ -67,9 +76,13 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
     },
   });
   containerRoutes(router, containers, execs, images, networking);
+  containerOpsRoutes(router, containers, images);
   execRoutes(router, execs);
   networkRoutes(router, networks, events);
+  volumeRoutes(router, volumes);
   imageRoutes(router, images, (id) => containers.usingImage(id));
+  buildRoutes(router, new Builder({ images, containers, root: path.join(cfg.dataRoot, 'build') }));
+  distributionRoutes(router, new Distribution(images, (action, id, attrs) => events.publish('image', action, id, attrs), { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, metaDir: path.join(cfg.dataRoot, 'image') }));
   log.info('berthd ready', { dataRoot: cfg.dataRoot, runtime: cfg.defaultRuntime, containers: store.all().length });
   return { newServer: () => createApiServer(router) };
 }

@@ -1,9 +1,9 @@
 /** Exec instances (docker exec): created, then started as a process joined to a running container. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { conflict, badRequest, notFound } from '../common/errors';
+import { ApiError, conflict, badRequest, notFound } from '../common/errors';
 import { newId } from '../common/ids';
-import type { ContainerRuntime } from '../runtime/types';
+import type { ContainerRuntime, ExecHandle } from '../runtime/types';
 import { boundingCaps, containerCaps } from '../spec/caps';
 import { processEnv } from '../spec/command';
 import type { OciProcess } from '../spec/oci';
@@ -11,11 +11,14 @@ import { resolveUser } from '../spec/user';
 import type { ContainerRecord, ContainerStore } from './containers/record';
 import type { EventBus } from './events';
 import type { OutputSink } from '../api/stream';
+import { bridge, sessionDetachKeys, type AttachClient } from './containers/attach';
 
 export interface ExecConfig {
   User?: string;
   Privileged?: boolean;
   Tty?: boolean;
+  /** [rows, cols] of the client's terminal (API 1.42+): the pty's size from the start. */
+  ConsoleSize?: [number, number] | null;
   AttachStdin?: boolean;
   AttachStdout?: boolean;
   AttachStderr?: boolean;
@@ -23,6 +26,12 @@ export interface ExecConfig {
   Env?: string[] | null;
   WorkingDir?: string;
   Cmd?: string[];
+}
+
+/** What a client attaches to an exec start (nothing for Detach). */
+export interface ExecIo {
+  sink: OutputSink;
+  stdin?: NodeJS.ReadableStream;
 }
 
 interface ExecInstance {
@@ -33,6 +42,9 @@ interface ExecInstance {
   exitCode: number | null;
   pid: number;
   started: boolean;
+  /** Last size asked for; applied at start when the resize came first (the CLI sends it right after upgrading). */
+  size?: [number, number];
+  handle?: ExecHandle;
 }
 
 export class ExecService {
@@ -48,9 +60,11 @@ export class ExecService {
     const rec = this.store.get(ref);
     assertRunning(rec);
     if (!config.Cmd?.length) throw badRequest('No exec command specified');
-    if (config.Tty) throw badRequest('exec with a TTY is not supported yet');
+    sessionDetachKeys(!!config.Tty, config.DetachKeys); // reject bad keys now, not mid-stream
     const id = newId();
-    this.execs.set(id, { id, containerId: rec.Id, config, running: false, exitCode: null, pid: 0, started: false });
+    const [rows, cols] = config.ConsoleSize ?? [0, 0];
+    const size: [number, number] | undefined = rows > 0 && cols > 0 ? [rows, cols] : undefined;
+    this.execs.set(id, { id, containerId: rec.Id, config, running: false, exitCode: null, pid: 0, started: false, size });
     this.events.publish('container', `exec_create: ${config.Cmd.join(' ')}`, rec.Id, { execID: id, name: rec.Name.slice(1), image: rec.Config.Image });
     return { Id: id };
   }
@@ -65,33 +79,65 @@ export class ExecService {
     return [...this.execs.values()].filter((e) => e.containerId === containerId).map((e) => e.id);
   }
 
-  /** Start the process; output goes to `sink` (ended at exit); resolves with the exit code. */
-  async start(id: string, io: { sink?: OutputSink; stdin?: NodeJS.ReadableStream }): Promise<number> {
+  /**
+   * Starts the process under its own conmon and returns once it runs; `io` (absent when detached) is bridged to
+   * the exec's attach socket and ended after the exit code is recorded. Resolves with a promise of the exit code.
+   */
+  async start(id: string, io?: ExecIo): Promise<{ exited: Promise<number> }> {
     const ex = this.get(id);
     if (ex.started) throw conflict(`Error: Exec command ${id} has already run`);
     const rec = this.store.get(ex.containerId);
     assertRunning(rec);
     ex.started = true;
-    const handle = await this.runtime.exec({ id: rec.Id, runtime: rec.Runtime, process: this.processFor(rec, ex.config) });
+    const cfg = ex.config;
+    const tty = !!cfg.Tty;
+    const stdin = io && cfg.AttachStdin ? io.stdin : undefined;
+    let handle: ExecHandle;
+    try {
+      handle = await this.runtime.exec({
+        id: rec.Id, runtime: rec.Runtime, process: this.processFor(rec, cfg, ex.size), tty, stdin: !!stdin, attach: !!io,
+      });
+    } catch (e) {
+      const msg = (e as Error).message;
+      ex.exitCode = /not found|no such file or directory/i.test(msg) ? 127 : 126;
+      throw new ApiError(500, `OCI runtime exec failed: exec failed: unable to start container process: ${execMessage(msg)}: unknown`);
+    }
+    ex.handle = handle;
+    // a resize that arrived while conmon was starting (the CLI sends one right after upgrading)
+    if (tty && ex.size) handle.resize(...ex.size);
     ex.running = true;
     ex.pid = handle.pid;
-    this.events.publish('container', `exec_start: ${ex.config.Cmd!.join(' ')}`, rec.Id, { execID: id, name: rec.Name.slice(1), image: rec.Config.Image });
-    const sink = io.sink;
-    if (sink && ex.config.AttachStdout !== false) handle.stdout.on('data', (d: Buffer) => sink.write('stdout', d));
-    else handle.stdout.resume();
-    if (sink && ex.config.AttachStderr !== false) handle.stderr.on('data', (d: Buffer) => sink.write('stderr', d));
-    else handle.stderr.resume();
-    handle.stdin.on('error', () => undefined);
-    if (io.stdin && ex.config.AttachStdin) io.stdin.pipe(handle.stdin);
-    else handle.stdin.end();
-    const outputDone = Promise.all([once(handle.stdout), once(handle.stderr)]);
-    const code = await handle.exited;
-    await outputDone;
-    ex.running = false;
-    ex.exitCode = code;
-    sink?.end();
-    this.events.publish('container', 'exec_die', rec.Id, { execID: id, exitCode: String(code), name: rec.Name.slice(1), image: rec.Config.Image });
-    return code;
+    this.events.publish('container', `exec_start: ${cfg.Cmd!.join(' ')}`, rec.Id, { execID: id, name: rec.Name.slice(1), image: rec.Config.Image });
+    const exited = handle.exited.then(
+      (code) => code,
+      () => -1, // conmon vanished: no code to report
+    ).then((code) => {
+      ex.running = false;
+      ex.exitCode = code;
+      ex.handle = undefined;
+      this.events.publish('container', 'exec_die', rec.Id, { execID: id, exitCode: String(code), name: rec.Name.slice(1), image: rec.Config.Image });
+      return code;
+    });
+    if (io && handle.attach) {
+      const client: AttachClient = {
+        sink: io.sink,
+        streams: { stdout: cfg.AttachStdout !== false, stderr: cfg.AttachStderr !== false },
+        stdin,
+        stdinOnce: true,
+        detachKeys: sessionDetachKeys(tty, cfg.DetachKeys),
+        onDetach: () => this.events.publish('container', 'exec_detach', rec.Id, { execID: id, name: rec.Name.slice(1), image: rec.Config.Image }),
+      };
+      bridge(handle.attach, client, [], false, exited);
+    }
+    return { exited };
+  }
+
+  /** POST /exec/{id}/resize: applied now when running, else remembered for the start. */
+  resize(id: string, rows: number, cols: number): void {
+    const ex = this.get(id);
+    if (rows <= 0 || cols <= 0) return;
+    ex.size = [rows, cols];
+    if (ex.config.Tty) ex.handle?.resize(rows, cols);
   }
 
   inspect(id: string): object {
@@ -113,7 +159,7 @@ export class ExecService {
   }
 
   /** The exec's OCI process: the container's process with the exec's command, env, cwd, user and privileges. */
-  private processFor(rec: ContainerRecord, cfg: ExecConfig): OciProcess {
+  private processFor(rec: ContainerRecord, cfg: ExecConfig, size: [number, number] | undefined): OciProcess {
     const bundle = JSON.parse(fs.readFileSync(path.join(this.store.paths(rec.Id).bundle, 'config.json'), 'utf8')) as { process: OciProcess };
     const base = bundle.process;
     // The container's own root, seen through its init process (valid even after a daemon restart).
@@ -135,11 +181,14 @@ export class ExecService {
       }
     }
     const caps = cfg.Privileged ? containerCaps({ privileged: true, available: boundingCaps() }) : base.capabilities.bounding;
+    const { consoleSize: _containerSize, ...rest } = base;
+    const tty = !!cfg.Tty;
     return {
-      ...base,
-      terminal: false,
+      ...rest,
+      terminal: tty,
+      ...(tty && size ? { consoleSize: { height: size[0], width: size[1] } } : {}),
       args: cfg.Cmd!,
-      env: processEnv([...(rec.Config.Env ?? []), ...(cfg.Env ?? [])], rec.Config.Hostname, false),
+      env: processEnv([...(rec.Config.Env ?? []), ...(cfg.Env ?? [])], rec.Config.Hostname, tty),
       cwd: cfg.WorkingDir || base.cwd,
       user,
       capabilities: { bounding: caps, effective: caps, permitted: caps },
@@ -152,9 +201,8 @@ function assertRunning(rec: ContainerRecord): void {
   if (rec.State.Paused) throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
 }
 
-function once(stream: NodeJS.ReadableStream): Promise<void> {
-  return new Promise((resolve) => {
-    stream.once('end', resolve);
-    stream.once('close', resolve);
-  });
+/** crun's "executable file `x` not found in $PATH" in docker's wording. */
+function execMessage(msg: string): string {
+  const m = /executable file [`'"]?([^`'"]+)[`'"]? not found/.exec(msg);
+  return m ? `exec: "${m[1]}": executable file not found in $PATH` : msg;
 }

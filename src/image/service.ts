@@ -370,7 +370,7 @@ export class ImageService {
   }
 
   /** Run an operation under a lease; on failure remove whatever it added that no image references. */
-  private async withLease<T>(fn: (lease: Lease) => Promise<T>): Promise<T> {
+  async withLease<T>(fn: (lease: Lease) => Promise<T>): Promise<T> {
     const lease = this.leases.acquire();
     try {
       return await fn(lease);

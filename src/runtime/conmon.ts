@@ -213,7 +213,8 @@ export class ConmonRuntime implements ContainerRuntime {
       '--runtime-arg', '--root',
       '--runtime-arg', this.stateRoot(req.runtime),
       '-e', '--exec-process-spec', spec, '--exec-attach',
-      '--log-level', this.opts.logLevel ?? 'warn',
+      // conmon's forked child logs to the process's stderr: anything chattier than errors would end up in the output
+      '--log-level', 'error',
     ];
     if (req.tty) args.push('-t');
     // A TTY exec survives its client detaching (docker keeps it running); a piped stdin ends with the client's.

@@ -100,7 +100,7 @@ export function parseMount(m: MountSpec, exists: (p: string) => boolean): MountR
       return { kind: 'bind', source: cleanPath(source), target, readOnly, propagation: propagation as Propagation, createSource: false };
     }
     case 'volume':
-      return { kind: 'volume', name: m.Source ?? '', target, readOnly, noCopy: false };
+      return { kind: 'volume', name: m.Source ?? '', target, readOnly, noCopy: m.VolumeOptions?.NoCopy === true };
     case 'tmpfs': {
       if (m.Source) fail('field Source must not be specified');
       const opts: string[] = [];

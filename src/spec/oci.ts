@@ -24,9 +24,10 @@ export interface OciProcess {
 
 export interface OciResources {
   devices: OciDeviceRule[];
-  memory?: { limit?: number; swap?: number; reservation?: number };
-  cpu?: { shares?: number; quota?: number; period?: number };
+  memory?: { limit?: number; swap?: number; reservation?: number; swappiness?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   pids?: { limit: number };
+  blockIO?: { weight?: number };
 }
 
 export interface OciSpec {

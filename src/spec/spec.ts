@@ -53,6 +53,12 @@ export interface SpecInput {
     cpuQuota?: number;
     cpuPeriod?: number;
     pidsLimit?: number | null;
+    /** -1 or unset: the kernel's default. */
+    memorySwappiness?: number | null;
+    oomKillDisable?: boolean | null;
+    cpusetCpus?: string;
+    cpusetMems?: string;
+    blkioWeight?: number;
   };
   sysctls?: Record<string, string> | null;
   shmSize?: number;
@@ -140,8 +146,10 @@ function namespaces(input: SpecInput): OciNamespace[] {
 function resources(input: SpecInput): OciResources {
   const r = input.resources ?? {};
   const out: OciResources = { devices: input.privileged ? [{ allow: true, access: 'rwm' }] : defaultDeviceRules() };
-  if (r.memory || r.memoryReservation) {
+  if (r.memory || r.memoryReservation || r.oomKillDisable || (r.memorySwappiness ?? -1) >= 0) {
     out.memory = {};
+    if (r.oomKillDisable) out.memory.disableOOMKiller = true;
+    if (r.memorySwappiness !== undefined && r.memorySwappiness !== null && r.memorySwappiness >= 0) out.memory.swappiness = r.memorySwappiness;
     if (r.memory && r.memory > 0) {
       out.memory.limit = r.memory;
       // docker: MemorySwap 0 means "twice the memory", -1 means unlimited.
@@ -161,6 +169,9 @@ function resources(input: SpecInput): OciResources {
   }
   if (r.cpuPeriod) cpu.period = r.cpuPeriod;
   if (r.cpuQuota) cpu.quota = r.cpuQuota;
+  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  if (r.blkioWeight && r.blkioWeight > 0) out.blockIO = { weight: r.blkioWeight };
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
   // 0 and -1 mean unlimited: leave pids unset (crun 1.8 rejects writing -1 to pids.max).
   if (r.pidsLimit && r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };

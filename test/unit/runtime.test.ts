@@ -139,12 +139,12 @@ function defineTests(): void {
       assert.notEqual(fs.readFileSync(`/proc/${c.conmonPid}/stat`, 'utf8').split(' ')[5], fs.readFileSync('/proc/self/stat', 'utf8').split(' ')[5]);
       assert.equal(env.rt.exitCode(c.id), undefined);
 
-      const ex = await env.rt.exec({ id: c.id, runtime: 'crun', process: { args: ['ls', '/'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 }, terminal: false } });
-      ex.stdin.end();
+      const ex = await env.rt.exec({ id: c.id, runtime: 'crun', process: { args: ['ls', '/'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 }, terminal: false }, tty: false, stdin: false, attach: true });
       let out = '';
-      ex.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      ex.stderr.resume();
+      ex.attach!.on('data', (p: { stream: string; data: Buffer }) => (out += p.stream === 'stdout' ? p.data.toString() : ''));
+      const drained = new Promise((r) => ex.attach!.once('end', r));
       assert.equal(await ex.exited, 0);
+      await drained;
       assert.deepEqual(out.split('\n').filter(Boolean).sort(), ['bin', 'dev', 'etc', 'proc', 'sys', 'tmp']);
 
       env.rt.resize(c.id, 40, 132); // not a tty: conmon ignores it, but the ctl fifo must accept the write

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type { CreateBody } from '../types';
 import { badRequest, conflict } from '../../common/errors';
 import type { ContainerService, WaitCondition } from '../../engine/containers/service';
+import { sessionDetachKeys } from '../../engine/containers/attach';
 import { followLogs, parseTimestampArg, readLogs, type LogOptions, type LogRecord } from '../../engine/containers/logs';
 import { containerFilter, inspectView, listView, type NetView } from '../../engine/containers/view';
 import type { ContainerNetworking } from '../../engine/containers/network';
@@ -84,7 +85,7 @@ export function containerRoutes(
   });
 
   r.add('DELETE', '/containers/{id}', async (ctx) => {
-    await svc.remove(ctx.params.id, qBool(ctx.query, 'force'));
+    await svc.remove(ctx.params.id, qBool(ctx.query, 'force'), qBool(ctx.query, 'v'));
     sendEmpty(ctx, 204);
   });
 
@@ -109,6 +110,7 @@ export function containerRoutes(
     const rec = store.get(ctx.params.id);
     const q = ctx.query;
     const tty = rec.Config.Tty;
+    const detachKeys = sessionDetachKeys(tty, q.get('detachKeys'));
     const stream = await openClientStream(ctx, tty);
     const sink = outputSink(stream.out, tty);
     const streams = { stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr') };
@@ -124,6 +126,7 @@ export function containerRoutes(
       streams,
       stdin: qBool(q, 'stdin') && rec.Config.OpenStdin ? stream.input : undefined,
       stdinOnce: rec.Config.StdinOnce,
+      detachKeys,
     };
     if (rec.Instance) await svc.attach.attachRunning(rec.Id, client);
     else svc.attach.addPending(rec.Id, client);

@@ -1,7 +1,7 @@
 /** /containers/{id}/exec and /exec/* routes. */
 import type { ExecConfig, ExecService } from '../../engine/exec';
 import { badRequest } from '../../common/errors';
-import { readJsonBody, sendEmpty, sendJson } from '../http';
+import { qInt, readJsonBody, sendEmpty, sendJson } from '../http';
 import type { Router } from '../router';
 import { openClientStream, outputSink } from '../stream';
 
@@ -15,24 +15,29 @@ export function execRoutes(r: Router, execs: ExecService): void {
     const ex = execs.get(ctx.params.id);
     const tty = !!ex.config.Tty;
     const stream = await openClientStream(ctx, tty);
-    let opts: { Detach?: boolean } = {};
+    let opts: { Detach?: boolean; ConsoleSize?: [number, number] | null } = {};
     if (stream.body.length) {
       try {
-        opts = JSON.parse(stream.body.toString('utf8')) as { Detach?: boolean };
+        opts = JSON.parse(stream.body.toString('utf8')) as typeof opts;
       } catch (e) {
         throw badRequest(`invalid JSON body: ${(e as Error).message}`);
       }
     }
-    if (opts.Detach) {
-      stream.out.end();
-      void execs.start(ex.id, {}).catch(() => undefined);
-      return;
+    const [rows, cols] = opts.ConsoleSize ?? [0, 0];
+    execs.resize(ex.id, rows, cols);
+    const sink = outputSink(stream.out, tty);
+    try {
+      await execs.start(ex.id, opts.Detach ? undefined : { sink, stdin: stream.input });
+      if (opts.Detach) sink.end();
+    } catch (e) {
+      // The stream has started: the error goes in it, as docker's; the exit code (126/127) is on the exec.
+      sink.write('stdout', Buffer.from(`${(e as Error).message}\r\n`));
+      sink.end();
     }
-    await execs.start(ex.id, { sink: outputSink(stream.out, tty), stdin: stream.input });
   });
 
   r.add('POST', '/exec/{id}/resize', async (ctx) => {
-    execs.get(ctx.params.id);
+    execs.resize(ctx.params.id, qInt(ctx.query, 'h') ?? 0, qInt(ctx.query, 'w') ?? 0);
     sendEmpty(ctx, 200);
   });
 

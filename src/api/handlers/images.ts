@@ -1,8 +1,9 @@
 /** /images/* routes. */
 import type { ImageService } from '../../image/service';
-import { badRequest, notFound } from '../../common/errors';
+import { badRequest } from '../../common/errors';
 import { qBool, qFilters, sendEmpty, sendJson, startStream, type Context } from '../http';
 import type { Router } from '../router';
+import { pullFromRegistry } from './distribution';
 
 type UsedBy = (imageId: string) => string[];
 
@@ -14,13 +15,7 @@ export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy): vo
   r.add('POST', '/images/create', async (ctx) => {
     const q = ctx.query;
     const fromSrc = q.get('fromSrc');
-    if (fromSrc === null) {
-      const image = q.get('fromImage') ?? '';
-      const tag = q.get('tag');
-      throw notFound(
-        `pull access denied for ${image}${tag ? ':' + tag : ''}: pulling from registries is not available in this Berth yet; make the image locally (berth import, berth load)`,
-      );
-    }
+    if (fromSrc === null) return pullFromRegistry(ctx);
     if (fromSrc !== '-') throw badRequest('importing from a URL is not supported: use fromSrc=- with the tarball as the body');
     const id = await images.importTar(ctx.req, {
       repo: q.get('repo') || undefined,

@@ -1,55 +1,21 @@
 /**
- * Joins a hijacked attach/exec connection to this process's stdio the way docker's hijackedIOStreamer does:
- * raw terminal when -it, detach-key detection on the input side, half-close when stdin ends, demultiplexed
- * output when there is no TTY, resize on SIGWINCH, and signal forwarding (--sig-proxy).
+ * `attach`, and the stream pump shared with run/start/exec. It joins a hijacked attach/exec connection to this
+ * process's stdio the way docker's hijackedIOStreamer does: raw terminal with a TTY, detach keys caught on our
+ * side, half-close when stdin ends, demultiplexed output without a TTY; plus signal forwarding (--sig-proxy).
  */
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { EngineClient } from '../../client/engine';
 import { FrameDemuxer, STDERR, SYSERR } from '../../client/stream';
+import { DEFAULT_DETACH_KEYS, EscapeScanner, detachKeyBytes } from '../../common/detach-keys';
+import { StatusError, type Command } from '../cli';
+import { enterRawMode, followResize } from '../tty';
 
-export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
+// the escape scanner's unit tests import it from here
+export { EscapeScanner, detachKeyBytes };
 
-const CTRL_PUNCT: Record<string, number> = { '@': 0, '[': 27, '\\': 28, ']': 29, '^': 30, '_': 31 };
-
-/** term.ToBytes: "ctrl-p,ctrl-q" -> [0x10, 0x11]; single characters stand for themselves. */
-export function detachKeyBytes(keys: string): Buffer {
-  const out: number[] = [];
-  for (const key of keys.split(',')) {
-    if (key.length === 1) { out.push(key.charCodeAt(0)); continue; }
-    const m = /^ctrl-(.)$/.exec(key);
-    const c = m?.[1];
-    if (c !== undefined && c >= 'a' && c <= 'z') out.push(c.charCodeAt(0) - 96);
-    else if (c !== undefined && c in CTRL_PUNCT) out.push(CTRL_PUNCT[c]);
-    else throw new Error(`Unknown character: '${key}'`);
-  }
-  return Buffer.from(out);
-}
-
-/**
- * term.EscapeProxy: passes input through until the escape sequence has been typed in full; a partial match
- * is held back and released if the next byte breaks it. Returns [bytes to forward, detached?].
- */
-export class EscapeScanner {
-  private matched = 0;
-  constructor(private readonly keys: Buffer) {}
-
-  feed(chunk: Buffer): [Buffer, boolean] {
-    const out: number[] = [];
-    for (const b of chunk) {
-      if (this.keys.length && b === this.keys[this.matched]) {
-        this.matched++;
-        if (this.matched === this.keys.length) return [Buffer.from(out), true];
-        continue;
-      }
-      if (this.matched) out.push(...this.keys.subarray(0, this.matched));
-      this.matched = 0;
-      if (this.keys.length && b === this.keys[0]) this.matched = 1;
-      else out.push(b);
-    }
-    return [Buffer.from(out), false];
-  }
-}
+/** What docker's CLI reports when `attach`/`exec` end by the detach keys (run and start -a exit 0 instead). */
+export const DETACHED_MESSAGE = 'read escape sequence';
 
 export interface PumpOptions {
   tty: boolean;
@@ -59,6 +25,16 @@ export interface PumpOptions {
 }
 
 export type PumpResult = 'ended' | 'detached';
+
+/** Escape keys for the local side: docker warns and falls back to the default when they do not parse. */
+function localDetachKeys(keys: string | undefined): Buffer {
+  try {
+    return detachKeyBytes(keys || DEFAULT_DETACH_KEYS);
+  } catch (e) {
+    process.stderr.write(`WARNING: invalid detach escape keys, using default: ${(e as Error).message}\n`);
+    return detachKeyBytes(DEFAULT_DETACH_KEYS);
+  }
+}
 
 /** Copies the connection to stdout/stderr and stdin to it; resolves when output ends or the user detaches. */
 export function pumpStreams(socket: Socket, o: PumpOptions): Promise<PumpResult> {
@@ -87,11 +63,14 @@ export function pumpStreams(socket: Socket, o: PumpOptions): Promise<PumpResult>
       return;
     }
     const stdin = process.stdin;
-    const raw = o.tty && stdin.isTTY;
-    if (raw) stdin.setRawMode(true);
-    const scanner = raw ? new EscapeScanner(detachKeyBytes(o.detachKeys || DEFAULT_DETACH_KEYS)) : null;
+    const raw = o.tty && !!stdin.isTTY;
+    const restoreTerminal = raw ? enterRawMode() : () => {};
+    const scanner = raw ? new EscapeScanner(localDetachKeys(o.detachKeys)) : null;
     const onData = (chunk: Buffer): void => {
-      if (!scanner) { socket.write(chunk); return; }
+      if (!scanner) {
+        socket.write(chunk);
+        return;
+      }
       const [bytes, detached] = scanner.feed(chunk);
       if (bytes.length) socket.write(bytes);
       if (detached) {
@@ -105,22 +84,10 @@ export function pumpStreams(socket: Socket, o: PumpOptions): Promise<PumpResult>
     restore = () => {
       stdin.off('data', onData);
       stdin.off('end', onEnd);
-      if (raw) stdin.setRawMode(false);
+      restoreTerminal();
       stdin.pause();
     };
   });
-}
-
-/** POSTs <base>/resize with the terminal size now and on every SIGWINCH; returns the unsubscribe. */
-export function followResize(client: EngineClient, base: string): () => void {
-  if (!process.stdout.isTTY) return () => {};
-  const resize = (): void => {
-    const [w, h] = process.stdout.getWindowSize();
-    client.request('POST', `${base}/resize`, { query: { h, w } }).catch(() => {});
-  };
-  resize();
-  process.on('SIGWINCH', resize);
-  return () => void process.off('SIGWINCH', resize);
 }
 
 const PROXIED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
@@ -134,3 +101,63 @@ export function proxySignals(client: EngineClient, id: string): () => void {
   });
   return () => handlers.forEach(([n, h]) => process.off(n, h));
 }
+
+interface AttachInspect {
+  Id: string;
+  Config: { Tty: boolean; OpenStdin: boolean };
+  State: { Running: boolean; Paused: boolean; Restarting: boolean };
+}
+
+/** docker's inspectContainerAndCheckState. */
+async function runningContainer(client: EngineClient, name: string): Promise<AttachInspect> {
+  const c = await client.request<AttachInspect>('GET', `/containers/${name}/json`);
+  if (!c.State.Running) throw new StatusError(1, 'You cannot attach to a stopped container, start it first');
+  if (c.State.Paused) throw new StatusError(1, 'You cannot attach to a paused container, unpause it first');
+  if (c.State.Restarting) throw new StatusError(1, 'You cannot attach to a restarting container, wait until it is running');
+  return c;
+}
+
+export const attach: Command = {
+  use: 'attach [OPTIONS] CONTAINER',
+  short: "Attach local standard input, output, and error streams to a running container",
+  flags: [
+    { name: 'detach-keys', kind: 'string', usage: 'Override the key sequence for detaching a container' },
+    { name: 'no-stdin', kind: 'bool', usage: 'Do not attach STDIN' },
+    { name: 'sig-proxy', kind: 'bool', usage: 'Proxy all received signals to the process', default: true },
+  ],
+  args: [1, 1],
+  async run(ctx, o) {
+    const client = await ctx.client();
+    const name = o.args[0];
+    // registered first, as docker: the exit status of a container that ends while we attach
+    const waited = client.request<{ StatusCode: number; Error?: { Message: string } | null }>('POST', `/containers/${name}/wait`);
+    waited.catch(() => {});
+    const c = await runningContainer(client, name);
+    const stdin = !o.values['no-stdin'] && c.Config.OpenStdin;
+    if (!o.values['no-stdin'] && c.Config.Tty && !process.stdin.isTTY) throw new StatusError(1, 'the input device is not a TTY');
+    const detachKeys = o.values['detach-keys'] as string;
+    const stopProxy = o.values['sig-proxy'] && !c.Config.Tty ? proxySignals(client, c.Id) : () => {};
+    try {
+      const socket = await client.hijack('POST', `/containers/${c.Id}/attach`, {
+        query: { stream: 1, stdin: stdin || undefined, stdout: 1, stderr: 1, detachKeys: detachKeys || undefined },
+        contentType: 'text/plain',
+      });
+      const pumped = pumpStreams(socket, { tty: c.Config.Tty, stdin, detachKeys });
+      await runningContainer(client, c.Id).catch((e) => {
+        socket.destroy();
+        throw e;
+      });
+      const stopResize = c.Config.Tty ? followResize(client, `/containers/${c.Id}`, true) : () => {};
+      try {
+        if ((await pumped) === 'detached') throw new StatusError(1, DETACHED_MESSAGE);
+      } finally {
+        stopResize();
+      }
+      const status = await waited;
+      if (status.Error?.Message) throw new StatusError(1, status.Error.Message);
+      return status.StatusCode;
+    } finally {
+      stopProxy();
+    }
+  },
+};

@@ -64,6 +64,7 @@ export const containerFlags: FlagSpec[] = [
   { name: 'tty', short: 't', kind: 'bool', usage: 'Allocate a pseudo-TTY' },
   { name: 'user', short: 'u', kind: 'string', usage: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   list('volume', 'Bind mount a volume', 'v'),
+  list('volumes-from', 'Mount volumes from the specified container(s)'),
   { name: 'workdir', short: 'w', kind: 'string', usage: 'Working directory inside the container' },
 ];
 
@@ -319,7 +320,7 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     RestartPolicy: restart,
     AutoRemove: v.rm,
     VolumeDriver: '',
-    VolumesFrom: null,
+    VolumesFrom: L('volumes-from').length ? L('volumes-from') : null,
     ConsoleSize: v.tty ? ctx.consoleSize : [0, 0],
     CapAdd: L('cap-add').length ? L('cap-add') : null,
     CapDrop: L('cap-drop').length ? L('cap-drop') : null,

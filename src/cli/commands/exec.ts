@@ -1,6 +1,7 @@
 /** `exec` (trace §8): inspect, create the exec, hijack its start, resize, then exit with the exec's ExitCode. */
 import { StatusError, type Command } from '../cli';
-import { DEFAULT_DETACH_KEYS, followResize, pumpStreams } from './attach';
+import { followResize, terminalSize } from '../tty';
+import { DETACHED_MESSAGE, pumpStreams } from './attach';
 import { parseEnvFile } from './container-opts';
 import { readFileSync } from 'node:fs';
 
@@ -35,22 +36,24 @@ export const exec: Command = {
     } catch (e) {
       throw new StatusError(1, (e as Error).message);
     }
+    // docker's fillConsoleSize: the pty gets the terminal's size from the start
+    const consoleSize = tty && process.stdin.isTTY ? terminalSize() : undefined;
     const created = await client.request<{ Id: string }>('POST', `/containers/${container}/exec`, {
       body: {
-        User: v.user, Privileged: v.privileged, Tty: tty, AttachStdin: stdin, AttachStderr: !detach, AttachStdout: !detach,
-        Detach: detach, DetachKeys: v['detach-keys'], Env: env.length ? env : null, WorkingDir: v.workdir, Cmd: cmd,
+        User: v.user, Privileged: v.privileged, Tty: tty, ConsoleSize: consoleSize, AttachStdin: stdin, AttachStderr: !detach,
+        AttachStdout: !detach, Detach: detach, DetachKeys: v['detach-keys'], Env: env.length ? env : null, WorkingDir: v.workdir, Cmd: cmd,
       },
     });
     const id = created.Id;
     if (detach) {
-      await client.request('POST', `/exec/${id}/start`, { body: { Detach: true, Tty: tty } });
+      await client.request('POST', `/exec/${id}/start`, { body: { Detach: true, Tty: tty, ConsoleSize: consoleSize } });
       return 0;
     }
-    const socket = await client.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: tty } });
-    const pumped = pumpStreams(socket, { tty, stdin, detachKeys: (v['detach-keys'] as string) || DEFAULT_DETACH_KEYS });
-    const stopResize = tty ? followResize(client, `/exec/${id}`) : () => {};
+    const socket = await client.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: tty, ConsoleSize: consoleSize } });
+    const pumped = pumpStreams(socket, { tty, stdin, detachKeys: v['detach-keys'] as string });
+    const stopResize = tty && process.stdin.isTTY ? followResize(client, `/exec/${id}`) : () => {};
     try {
-      if ((await pumped) === 'detached') return 0;
+      if ((await pumped) === 'detached') throw new StatusError(1, DETACHED_MESSAGE);
     } finally {
       stopResize();
     }

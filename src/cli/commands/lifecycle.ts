@@ -92,7 +92,7 @@ export const start: Command = {
       if (stdin && c.Config.Tty && !process.stdin.isTTY) throw new StatusError(1, 'the input device is not a TTY');
       return attachWaitStart(ctx, {
         id: c.Id, tty: c.Config.Tty, stdin, stdout: true, stderr: true, autoRemove: c.HostConfig.AutoRemove,
-        detachKeys: o.values['detach-keys'] as string, sigProxy: true,
+        detachKeys: o.values['detach-keys'] as string, sigProxy: !c.Config.Tty,
       }, (e) => e as Error);
     }
     const failed: string[] = [];

@@ -4,21 +4,16 @@ import type { WaitResponse } from '../../client/types';
 import { StatusError, type Command, type Ctx } from '../cli';
 import type { FlagSpec, ParsedFlags } from '../flags';
 import { familiarWithTag, parseImageRef } from '../refname';
-import { DEFAULT_DETACH_KEYS, followResize, proxySignals, pumpStreams } from './attach';
+import { followResize, terminalSize } from '../tty';
+import { proxySignals, pumpStreams } from './attach';
 import { buildCreateRequest, containerFlags, type CreateRequest } from './container-opts';
 import { displayJsonMessages } from './progress';
 
 const quietFlag: FlagSpec = { name: 'quiet', short: 'q', kind: 'bool', usage: 'Suppress the pull output' };
 
-function consoleSize(): [number, number] {
-  if (!process.stdout.isTTY) return [0, 0];
-  const [cols, rows] = process.stdout.getWindowSize();
-  return [rows, cols];
-}
-
 function build(ctx: Ctx, o: ParsedFlags, detach: boolean): CreateRequest {
   try {
-    return buildCreateRequest(o, { env: process.env, cwd: process.cwd(), consoleSize: consoleSize(), detach });
+    return buildCreateRequest(o, { env: process.env, cwd: process.cwd(), consoleSize: terminalSize(), detach });
   } catch (e) {
     throw ctx.withHelp(e);
   }
@@ -76,6 +71,7 @@ export interface AttachedRun {
   stderr: boolean;
   autoRemove: boolean;
   detachKeys: string;
+  /** Forward signals to the container (run: always when --sig-proxy, as docker; start -a: without a TTY only). */
   sigProxy: boolean;
 }
 
@@ -91,7 +87,7 @@ export async function attachWaitStart(ctx: Ctx, a: AttachedRun, onStartError: (e
       contentType: 'text/plain',
     })
     : null;
-  const pumped = socket ? pumpStreams(socket, { tty: a.tty, stdin: a.stdin, detachKeys: a.detachKeys || DEFAULT_DETACH_KEYS }) : Promise.resolve('ended' as const);
+  const pumped = socket ? pumpStreams(socket, { tty: a.tty, stdin: a.stdin, detachKeys: a.detachKeys }) : Promise.resolve('ended' as const);
   let sent!: () => void;
   const waitSent = new Promise<void>((r) => (sent = r));
   const waited = client.request<WaitResponse>('POST', `/containers/${a.id}/wait`, { query: { condition: a.autoRemove ? 'removed' : 'next-exit' }, onSent: sent });
@@ -106,7 +102,7 @@ export async function attachWaitStart(ctx: Ctx, a: AttachedRun, onStartError: (e
     throw onStartError(e);
   }
   const stopResize = a.tty ? followResize(client, `/containers/${a.id}`) : () => {};
-  const stopProxy = a.sigProxy && !a.tty ? proxySignals(client, a.id) : () => {};
+  const stopProxy = a.sigProxy ? proxySignals(client, a.id) : () => {};
   try {
     if ((await pumped) === 'detached') return 0;
     const status = await waited;

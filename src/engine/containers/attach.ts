@@ -1,11 +1,14 @@
 /**
  * Attach sessions: each attached client gets its own connection to conmon's attach socket. Clients that attach
  * before start (the docker CLI always does) wait here with their stdin buffered until conmon has created the
- * container, and are connected before the process starts, so no output is lost.
+ * container, and are connected before the process starts, so no output is lost. {@link bridge} joins one client to
+ * one attach connection; exec sessions use it too.
  */
-import { connectAttach, type AttachChunk, type AttachSocket } from '../../runtime/attach-socket';
+import { connectAttach, type AttachSocket } from '../../runtime/attach-socket';
 import type { ContainerRuntime } from '../../runtime/types';
 import type { OutputSink } from '../../api/stream';
+import { badRequest } from '../../common/errors';
+import { DEFAULT_DETACH_KEYS, EscapeScanner, detachKeyBytes } from '../../common/detach-keys';
 
 export interface AttachClient {
   sink: OutputSink;
@@ -15,8 +18,22 @@ export interface AttachClient {
   stdin?: NodeJS.ReadableStream;
   /** Close the container's stdin when the client's stdin ends (docker's StdinOnce). */
   stdinOnce: boolean;
-  /** Called once the session is over (container exited or client gone). */
+  /** Detach sequence watched on stdin (TTY sessions only, as docker): typing it ends this client's session. */
+  detachKeys?: Buffer;
+  /** Called when the client typed the detach sequence (the process keeps running). */
+  onDetach?: () => void;
+  /** Called once the session is over (container exited, client gone or detached). */
   onClose?: () => void;
+}
+
+/** The detach sequence for a TTY session from the `detachKeys` a client sent (docker's default when empty). */
+export function sessionDetachKeys(tty: boolean, keys: string | null | undefined): Buffer | undefined {
+  if (!tty) return undefined;
+  try {
+    return detachKeyBytes(keys || DEFAULT_DETACH_KEYS);
+  } catch {
+    throw badRequest(`Invalid detach keys (${keys ?? ''}) provided`);
+  }
 }
 
 interface Pending {
@@ -43,13 +60,13 @@ export class AttachHub {
   }
 
   /** Connect every pending client of a created (not yet started) container. */
-  async connectPending(id: string, _tty: boolean): Promise<void> {
+  async connectPending(id: string): Promise<void> {
     const list = this.pending.get(id) ?? [];
     this.pending.delete(id);
     for (const p of list) {
       p.client.stdin?.removeAllListeners('data').removeAllListeners('end');
       if (p.gone && !p.buffered.length) continue;
-      await this.connect(id, p.client, p.buffered, p.stdinEnded);
+      bridge(await connectAttach(this.runtime.attachSocketPath(id)), p.client, p.buffered, p.stdinEnded);
     }
   }
 
@@ -63,40 +80,62 @@ export class AttachHub {
   }
 
   /** Attach to a running container now. */
-  attachRunning(id: string, client: AttachClient): Promise<void> {
-    return this.connect(id, client, [], false);
+  async attachRunning(id: string, client: AttachClient): Promise<void> {
+    bridge(await connectAttach(this.runtime.attachSocketPath(id)), client);
   }
+}
 
-  private async connect(id: string, client: AttachClient, buffered: Buffer[], stdinEnded: boolean): Promise<void> {
-    const sock: AttachSocket = await connectAttach(this.runtime.attachSocketPath(id));
-    let closed = false;
-    const finish = () => {
-      if (closed) return;
-      closed = true;
+/**
+ * Joins a client to a conmon attach connection: output packets to the sink, client stdin to the socket through
+ * the detach-key scanner. Stdin EOF half-closes (conmon then closes the process's stdin, unless it was told to
+ * leave it open); a client that goes away only drops this connection. The sink ends once the socket has ended
+ * and `settled` (if given) has resolved, so what the end of the stream implies (an exit code) is already recorded.
+ */
+export function bridge(sock: AttachSocket, client: AttachClient, buffered: Buffer[] = [], stdinEnded = false, settled?: Promise<unknown>): void {
+  let closed = false;
+  const finish = (after?: Promise<unknown>): void => {
+    if (closed) return;
+    closed = true;
+    void Promise.resolve(after).catch(() => undefined).then(() => {
       client.sink.end();
       client.onClose?.();
-    };
-    sock.on('data', (c: AttachChunk) => {
-      if (client.streams[c.stream]) client.sink.write(c.stream, c.data);
     });
-    sock.on('end', finish);
-    sock.on('close', finish);
-    sock.on('error', finish);
-    const stdin = client.stdin;
-    if (!stdin) return;
-    for (const b of buffered) sock.write(b);
-    const endStdin = () => {
-      if (client.stdinOnce) sock.shutdownWrite();
-    };
-    if (stdinEnded) {
-      endStdin();
+  };
+  sock.on('data', (c: { stream: 'stdout' | 'stderr'; data: Buffer }) => {
+    if (client.streams[c.stream]) client.sink.write(c.stream, c.data);
+  });
+  sock.on('end', () => finish(settled));
+  sock.on('close', () => finish(settled));
+  sock.on('error', () => finish(settled));
+  const stdin = client.stdin;
+  if (!stdin) return;
+  const scanner = client.detachKeys?.length ? new EscapeScanner(client.detachKeys) : undefined;
+  const onData = (d: Buffer): void => {
+    if (!scanner) {
+      sock.write(d);
       return;
     }
-    stdin.on('data', (d: Buffer) => sock.write(d));
-    stdin.on('end', endStdin);
-    // The client went away entirely: drop our connection; the container keeps running.
-    stdin.on('close', () => {
-      if (!closed) sock.destroy();
-    });
+    const [bytes, detached] = scanner.feed(d);
+    if (bytes.length) sock.write(bytes);
+    if (!detached) return;
+    stdin.off('data', onData);
+    sock.destroy();
+    client.onDetach?.();
+    finish();
+  };
+  const endStdin = (): void => {
+    if (client.stdinOnce && !closed) sock.shutdownWrite();
+  };
+  for (const b of buffered) onData(b);
+  if (closed) return;
+  if (stdinEnded) {
+    endStdin();
+    return;
   }
+  stdin.on('data', onData);
+  stdin.on('end', endStdin);
+  // The client went away entirely: drop our connection; the process keeps running.
+  stdin.on('close', () => {
+    if (!closed) sock.destroy();
+  });
 }

@@ -11,6 +11,7 @@ import { containerSeccomp, DefaultSeccomp, parseSecurityOpt } from '../../spec/s
 import { log } from '../../common/log';
 import { buildSpec, type SpecMount } from '../../spec/spec';
 import { resolveUser } from '../../spec/user';
+import { volumeService, type VolumeService } from '../volumes';
 import type { ContainerNet } from './network';
 import type { ContainerPaths, ContainerRecord } from './record';
 
@@ -48,21 +49,28 @@ export function validateHostConfig(hc: ContainerRecord['HostConfig']): void {
   securityOptions(hc);
   try {
     containerCaps({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: hc.Privileged, available: host.caps });
-    for (const m of parseMounts(hc, fs.existsSync)) {
-      if (m.kind === 'volume') throw new Error(`named volumes are not supported yet: ${m.name}`);
-    }
+    parseMounts(hc, fs.existsSync);
   } catch (e) {
     throw badRequest((e as Error).message);
   }
+  volumes().prepareCreate(hc);
 }
 
+/** Binds, tmpfs and volumes (made, mounted and filled on first use by the volume service). */
 function userMounts(rec: ContainerRecord): SpecMount[] {
-  return parseMounts(rec.HostConfig, fs.existsSync).map((m): SpecMount => {
-    if (m.kind === 'tmpfs') return m;
-    if (m.kind === 'volume') throw badRequest(`named volumes are not supported yet: ${m.name}`);
+  const vs = volumes();
+  return vs.mountsOf(rec).map((m): SpecMount => {
+    if (m.kind === 'tmpfs') return { kind: 'tmpfs', target: m.target, options: m.options };
+    if (m.kind === 'volume') return { kind: 'bind', source: vs.attach(rec, m), target: m.target, readOnly: m.readOnly };
     if (m.createSource) fs.mkdirSync(m.source, { recursive: true });
     return { kind: 'bind', source: m.source, target: m.target, readOnly: m.readOnly, propagation: m.propagation };
   });
+}
+
+function volumes(): VolumeService {
+  const vs = volumeService();
+  if (!vs) throw new Error('the volume service is not running');
+  return vs;
 }
 
 function readIn(rootfs: string, file: string): string | undefined {
@@ -145,7 +153,13 @@ export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: Contai
       cpuQuota: hc.CpuQuota as number | undefined,
       cpuPeriod: hc.CpuPeriod as number | undefined,
       pidsLimit: hc.PidsLimit,
+      memorySwappiness: hc.MemorySwappiness as number | null | undefined,
+      oomKillDisable: hc.OomKillDisable as boolean | null | undefined,
+      cpusetCpus: hc.CpusetCpus as string | undefined,
+      cpusetMems: hc.CpusetMems as string | undefined,
+      blkioWeight: hc.BlkioWeight as number | undefined,
     },
+    oomScoreAdj: hc.OomScoreAdj as number | undefined,
     sysctls: hc.Sysctls,
     shmSize: hc.ShmSize,
     ulimits: hc.Ulimits,

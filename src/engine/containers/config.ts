@@ -35,7 +35,25 @@ export function mergeConfig(body: CreateBody, image: ImageConfig, defaultHostnam
     StopSignal: body.StopSignal || img.StopSignal,
     StopTimeout: (body as { StopTimeout?: number }).StopTimeout,
   };
+  const health = mergeHealthcheck(body.Healthcheck, img.Healthcheck);
+  if (health) config.Healthcheck = health;
   if (!config.StopSignal) delete config.StopSignal;
   if (config.StopTimeout === undefined) delete config.StopTimeout;
   return { config, command: processArgs(merged) };
+}
+
+type Healthcheck = NonNullable<ContainerCfg['Healthcheck']>;
+
+/** docker's merge: the create body's check, with unset fields (empty Test, zero durations) taken from the image's. */
+function mergeHealthcheck(user: Healthcheck | undefined, image: Healthcheck | undefined): Healthcheck | undefined {
+  if (!user) return image;
+  if (!image) return user;
+  return {
+    ...user,
+    Test: user.Test?.length ? user.Test : image.Test,
+    Interval: user.Interval || image.Interval,
+    Timeout: user.Timeout || image.Timeout,
+    StartPeriod: user.StartPeriod || image.StartPeriod,
+    Retries: user.Retries || image.Retries,
+  };
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { HostConfig } from '../../api/types';
 import type { ContainerConfig } from '../../image/types';
 import type { RuntimeName } from '../../runtime/types';
+import type { Health } from './health';
 import { readJson, writeJsonAtomic } from '../../common/atomic';
 import { conflict, notFound } from '../../common/errors';
 
@@ -21,6 +22,8 @@ export interface State {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Present when the container has a health check. */
+  Health?: Health;
 }
 
 /** The container's Config as docker reports it (image config merged with the create body). */
@@ -53,6 +56,8 @@ export interface ContainerRecord {
   Runtime: RuntimeName;
   /** NetworkingConfig.EndpointsConfig of the create body (aliases, static IP, MAC per network). */
   EndpointsConfig?: Record<string, { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null; MacAddress?: string }> | null;
+  /** Stopped or killed by a user: restart policies leave it alone until it is started again (docker's field). */
+  HasBeenManuallyStopped?: boolean;
   /** Set while the container has a live runtime instance (conmon running or exit not yet processed). */
   Instance?: { conmonPid: number };
 }

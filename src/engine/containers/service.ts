@@ -15,6 +15,12 @@ import type { ContainerNetworking } from './network';
 import { randomName, VALID_NAME } from './names';
 import { initialState, type ContainerRecord, type ContainerStore } from './record';
 import { mergeConfig } from './config';
+import { ContainerCgroup } from '../../runtime/cgroupfs';
+import { HealthMonitor } from './health';
+import { checkHostConfig } from './limits';
+import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
+import { applyLimits, mergeUpdate, type UpdateBody } from './update';
+import { volumeService } from '../volumes';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -39,9 +45,18 @@ export class ContainerService {
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly exitListeners = new Map<string, Array<() => void>>();
+  readonly health: HealthMonitor;
+  private readonly restarts = new RestartScheduler();
+  private booting = true;
 
   constructor(private readonly d: ContainerServiceDeps) {
     this.attach = new AttachHub(d.runtime);
+    this.health = new HealthMonitor(d.runtime, (id) => d.store.paths(id).bundle, (rec, before) => {
+      if (!d.store.find(rec.Id)) return;
+      d.store.save(rec);
+      const now = rec.State.Health?.Status;
+      if (now && now !== before) this.emit(rec, `health_status: ${now}`);
+    });
     d.runtime.onExit((id, code) => void this.serialize(id, () => this.handleExit(id, code)));
   }
 
@@ -60,6 +75,22 @@ export class ContainerService {
       }
       const code = this.d.runtime.exitCode(rec.Id) ?? (st ? 255 : 255);
       await this.serialize(rec.Id, () => this.handleExit(rec.Id, code));
+    }
+    for (const rec of this.d.store.all()) if (rec.State.Running && rec.Instance) this.health.start(rec);
+  }
+
+  /**
+   * docker's restore, after networks are reconciled: containers whose restart policy says so come back (as a
+   * restart: RestartCount and the stop mark are kept), as do those that were waiting for a restart. Until then exits
+   * found by reconcile only record their restart.
+   */
+  async restartAtBoot(): Promise<void> {
+    this.booting = false;
+    for (const rec of this.d.store.all()) {
+      if (rec.Instance) continue;
+      if (rec.State.Restarting || restartsAtBoot(rec.HostConfig.RestartPolicy, this.exitFacts(rec))) {
+        await this.serialize(rec.Id, () => this.restartNow(rec.Id, true));
+      }
     }
   }
 
@@ -105,6 +136,8 @@ export class ContainerService {
     const hostConfig = { NetworkMode: 'default', ...body.HostConfig, Runtime: runtime };
     this.d.networking.validate(hostConfig);
     validateHostConfig(hostConfig);
+    validateRestartPolicy(hostConfig.RestartPolicy, !!hostConfig.AutoRemove);
+    const warnings = checkHostConfig(hostConfig);
     const id = newId();
     const merged = mergeConfig(body, this.d.images.config(image.id), shortId(id));
     const rec: ContainerRecord = {
@@ -125,7 +158,7 @@ export class ContainerService {
     fs.mkdirSync(p.dir, { recursive: true });
     this.d.store.save(rec);
     this.emit(rec, 'create');
-    return { Id: id, Warnings: [] };
+    return { Id: id, Warnings: warnings };
   }
 
   start(ref: string): Promise<void> {
@@ -133,10 +166,16 @@ export class ContainerService {
     return this.serialize(rec.Id, () => this.doStart(rec.Id));
   }
 
-  private async doStart(id: string): Promise<void> {
+  /** `auto`: a restart by policy (keeps RestartCount and the manual-stop mark); else a user's start, which resets both. */
+  private async doStart(id: string, auto = false): Promise<void> {
     const rec = this.d.store.get(id);
     if (rec.State.Paused) throw conflict('cannot start a paused container, try unpause instead');
-    if (rec.State.Running) throw notModified();
+    if (rec.Instance || (rec.State.Running && !rec.State.Restarting)) throw notModified();
+    if (!auto) {
+      this.restarts.reset(id);
+      rec.HasBeenManuallyStopped = false;
+      rec.RestartCount = 0;
+    }
     const p = this.d.store.paths(id);
     const t0 = performance.now();
     const lap = (what: string) => log.debug('start timing', { id: shortId(id), what, ms: Math.round(performance.now() - t0) });
@@ -165,9 +204,10 @@ export class ContainerService {
       await this.d.runtime.start(id, rec.Runtime);
       lap('started');
       Object.assign(rec.State, {
-        Status: 'running', Running: true, Paused: false, Pid: pid, ExitCode: 0, Error: '',
+        Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Pid: pid, ExitCode: 0, Error: '',
         StartedAt: new Date().toISOString(),
       });
+      this.health.start(rec);
       this.d.store.save(rec);
       this.emit(rec, 'start');
     } catch (e) {
@@ -177,7 +217,9 @@ export class ContainerService {
       this.d.runtime.cleanup(id);
       const err = startError(e);
       rec.Instance = undefined;
-      Object.assign(rec.State, { Status: 'created', Running: false, Pid: 0, Error: err.message, ExitCode: exitCodeFor(err.message) });
+      Object.assign(rec.State, {
+        Status: auto ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: err.message, ExitCode: exitCodeFor(err.message),
+      });
       this.d.store.save(rec);
       this.attach.failPending(id);
       if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
@@ -190,22 +232,107 @@ export class ContainerService {
     const rec = this.d.store.find(id);
     if (!rec || !rec.Instance) return;
     const t0 = performance.now();
+    // before the runtime removes the cgroup: was it the kernel's OOM killer?
+    const oomKilled = new ContainerCgroup(id).oomKills() > 0;
+    this.health.stop(id, rec);
     await this.d.runtime.delete(id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id, e: String(e) }));
     quietly(() => unmountOverlay(this.d.store.paths(id).rootfs), (e) => log.warn('umount failed', { id, e: String(e) }));
     log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
     this.d.runtime.cleanup(id);
     rec.Instance = undefined;
+    const ranForMs = Date.now() - Date.parse(rec.State.StartedAt);
+    const restart = !rec.HostConfig.AutoRemove && shouldRestart(rec.HostConfig.RestartPolicy, this.exitFacts(rec, code));
+    // docker: a container waiting for its restart counts as running (Status "restarting")
     Object.assign(rec.State, {
-      Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: code, FinishedAt: new Date().toISOString(),
+      Status: restart ? 'restarting' : 'exited', Running: restart, Restarting: restart, Paused: false, Pid: 0, ExitCode: code,
+      OOMKilled: oomKilled, FinishedAt: new Date().toISOString(),
     });
+    if (restart) rec.RestartCount++;
     this.d.store.save(rec);
     this.emit(rec, 'die', { exitCode: String(code) });
     for (const cb of this.exitListeners.get(id) ?? []) cb();
     this.exitListeners.delete(id);
-    this.wake(id, code, ['not-running', 'next-exit']);
+    this.wake(id, code, restart ? ['next-exit'] : ['not-running', 'next-exit']);
+    if (restart && !this.booting) this.restarts.schedule(id, ranForMs, () => void this.serialize(id, () => this.restartNow(id)));
     if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
     // Last: tearing down veth, NAT and ports takes ~100 ms and nobody waiting for the exit needs it done.
     await this.d.networking.teardown(id).catch((e) => log.warn('network teardown failed', { id, e: String(e) }));
+  }
+
+  private exitFacts(rec: ContainerRecord, code = rec.State.ExitCode) {
+    return { exitCode: code, manuallyStopped: !!rec.HasBeenManuallyStopped, restartCount: rec.RestartCount };
+  }
+
+  /** The restart policy's timer fired: start again, or settle as exited if that fails. */
+  private async restartNow(id: string, boot = false): Promise<void> {
+    const rec = this.d.store.find(id);
+    if (!rec || (!rec.State.Restarting && !boot)) return;
+    try {
+      await this.doStart(id, true);
+    } catch (e) {
+      log.warn('restart by policy failed', { id: shortId(id), e: String(e) });
+      this.settleStopped(rec);
+    }
+  }
+
+  /** A restarting container (no process) becomes exited: stop, kill, rm, or a failed restart. */
+  private settleStopped(rec: ContainerRecord): void {
+    this.restarts.cancel(rec.Id);
+    Object.assign(rec.State, { Status: 'exited', Running: false, Restarting: false });
+    this.d.store.save(rec);
+    this.wake(rec.Id, rec.State.ExitCode, ['not-running']);
+  }
+
+  /** Mark a user's stop/kill: restart policies leave the container alone until it is started again. */
+  private markStopped(rec: ContainerRecord): void {
+    rec.HasBeenManuallyStopped = true;
+    this.d.store.save(rec);
+    if (rec.State.Restarting && !rec.Instance) this.settleStopped(rec);
+  }
+
+  /** docker's container `commit` event. */
+  commitEvent(rec: ContainerRecord, imageId: string): void {
+    this.emit(rec, 'commit', { imageID: imageId });
+  }
+
+  /** docker update: resources and restart policy; a running container's cgroup is changed at once. */
+  update(ref: string, body: UpdateBody): { Warnings: string[] } {
+    const rec = this.d.store.get(ref);
+    const hc = mergeUpdate(rec.HostConfig, body, !!rec.Instance);
+    validateRestartPolicy(hc.RestartPolicy, !!hc.AutoRemove);
+    const warnings = checkHostConfig(hc);
+    if (rec.Instance) {
+      try {
+        applyLimits(new ContainerCgroup(rec.Id), hc);
+      } catch (e) {
+        throw badRequest(`Cannot update container ${rec.Id}: ${(e as Error).message}`);
+      }
+    }
+    rec.HostConfig = hc;
+    this.d.store.save(rec);
+    this.emit(rec, 'update');
+    return { Warnings: warnings };
+  }
+
+  /**
+   * Run `fn` on the container's root: a running container's as its processes see it (its mounts included), or with
+   * `layered` its overlay alone (export, commit); a stopped container's overlay is mounted for the call.
+   */
+  async withRootfs<T>(ref: string, layered: boolean, fn: (root: string, rec: ContainerRecord) => Promise<T>): Promise<T> {
+    const rec = this.d.store.get(ref);
+    const p = this.d.store.paths(rec.Id);
+    // the overlay lives in the mount namespace of the berthd that started it: reach it through that container's conmon
+    const live = (): string => (layered ? `/proc/${rec.Instance!.conmonPid}/root${p.rootfs}` : `/proc/${rec.State.Pid}/root`);
+    if (rec.Instance && rec.State.Pid) return fn(live(), rec);
+    return this.serialize(rec.Id, async () => {
+      if (rec.Instance && rec.State.Pid) return fn(live(), rec);
+      mountOverlay(this.d.images.layerDirs(rec.Image), { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
+      try {
+        return await fn(p.rootfs, rec);
+      } finally {
+        quietly(() => unmountOverlay(p.rootfs), (e) => log.warn('umount failed', { id: shortId(rec.Id), e: String(e) }));
+      }
+    });
   }
 
   private wake(id: string, code: number, conditions: WaitCondition[]): void {
@@ -250,7 +377,13 @@ export class ContainerService {
   }
 
   private async doStop(rec: ContainerRecord, timeoutSecs?: number, signal?: string): Promise<void> {
+    if (rec.State.Restarting && !rec.Instance) {
+      this.markStopped(rec);
+      this.emit(rec, 'stop');
+      return;
+    }
     if (!rec.State.Running || !rec.Instance) throw notModified();
+    this.markStopped(rec);
     const exited = this.exited(rec.Id);
     const sig = signal || rec.Config.StopSignal || 'SIGTERM';
     const t = timeoutSecs ?? rec.Config.StopTimeout ?? 10;
@@ -267,6 +400,10 @@ export class ContainerService {
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const rec = this.d.store.get(ref);
     if (!rec.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
+    // docker: killing with SIGKILL or the stop signal is a manual stop (restart policies stand down)
+    const stopSignal = (rec.Config.StopSignal || 'SIGTERM').toUpperCase();
+    if (['SIGKILL', 'KILL', '9', stopSignal, stopSignal.replace(/^SIG/, '')].includes(signal.toUpperCase())) this.markStopped(rec);
+    if (!rec.Instance) return;
     await this.d.runtime.kill(rec.Id, rec.Runtime, signal).catch((e) => {
       throw badRequest(`Cannot kill container: ${ref}: ${(e as Error).message}`);
     });
@@ -292,26 +429,34 @@ export class ContainerService {
     this.emit(rec, pause ? 'pause' : 'unpause');
   }
 
-  async remove(ref: string, force: boolean): Promise<void> {
+  async remove(ref: string, force: boolean, removeVolumes = false): Promise<void> {
     const rec = this.d.store.get(ref);
     if (rec.State.Running && !force) {
       throw conflict(
         `cannot remove container "${rec.Name}": container is running: stop the container before removing or force remove`,
       );
     }
+    if (rec.State.Restarting && !force) {
+      throw conflict(`You cannot remove a restarting container ${rec.Id}. Stop the container before attempting removal or force remove`);
+    }
     if (rec.State.Running) {
+      this.markStopped(rec);
       const exited = this.exited(rec.Id);
       await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
       if (await raceTimeout(exited, 10_000)) await this.serialize(rec.Id, () => this.handleExit(rec.Id, 137));
     }
-    await this.serialize(rec.Id, () => this.removeNow(rec));
+    await this.serialize(rec.Id, () => this.removeNow(rec, removeVolumes));
   }
 
-  private async removeNow(rec: ContainerRecord): Promise<void> {
+  private async removeNow(rec: ContainerRecord, removeVolumes = false): Promise<void> {
     if (!this.d.store.find(rec.Id)) return;
+    this.restarts.reset(rec.Id);
+    this.health.stop(rec.Id);
     quietly(() => unmountOverlay(this.d.store.paths(rec.Id).rootfs));
     this.d.runtime.cleanup(rec.Id);
     this.d.store.delete(rec.Id);
+    // docker: `rm -v` and --rm take the container's anonymous volumes along
+    volumeService()?.containerRemoved(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
     this.emit(rec, 'destroy');
     this.wake(rec.Id, rec.State.ExitCode, ['removed', 'not-running', 'next-exit']);
   }

@@ -4,6 +4,7 @@ import type { DockerNetworkSettings } from '../../network/service';
 import type { DockerListPort } from '../../network/ports';
 import type { Filters } from '../../api/http';
 import { badRequest } from '../../common/errors';
+import { volumeService } from '../volumes';
 import type { ContainerPaths, ContainerRecord } from './record';
 
 /** What the network service knows of a running container (undefined when it has no endpoint). */
@@ -44,10 +45,7 @@ export function inspectView(rec: ContainerRecord, p: ContainerPaths, execIds: st
 }
 
 function mountsView(rec: ContainerRecord): object[] {
-  return (rec.HostConfig.Binds ?? []).map((b) => {
-    const [src, dst, mode = ''] = b.split(':');
-    return { Type: 'bind', Source: src, Destination: dst, Mode: mode, RW: !mode.split(',').includes('ro'), Propagation: 'rprivate' };
-  });
+  return volumeService()?.mountPointsOf(rec) ?? [];
 }
 
 /** docker's NetworkSettings: the endpoint's when the container runs on a network, an empty shape otherwise. */
@@ -71,8 +69,11 @@ function networkSettings(rec: ContainerRecord, net: NetView): object {
 export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const s = rec.State;
   if (s.Running) {
+    if (s.Restarting) return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
     const up = `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
-    return s.Paused ? `${up} (Paused)` : up;
+    if (s.Paused) return `${up} (Paused)`;
+    if (s.Health) return `${up} (${s.Health.Status === 'starting' ? 'health: starting' : s.Health.Status})`;
+    return up;
   }
   if (s.Status === 'removing') return 'Removal In Progress';
   if (s.Status === 'exited') return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
@@ -99,6 +100,7 @@ export function listView(rec: ContainerRecord, net: NetView): Record<string, unk
 }
 
 const FILTER_KEYS = new Set(['id', 'name', 'label', 'status', 'ancestor', 'exited', 'before', 'since', 'isolation', 'network', 'volume', 'health', 'publish', 'expose', 'is-task']);
+const HEALTH = ['starting', 'healthy', 'unhealthy', 'none'];
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
 
 /** Docker's `ps --filter` semantics: values of one key are OR-ed, keys are AND-ed. */
@@ -106,6 +108,9 @@ export function containerFilter(filters: Filters, resolveImage: (ref: string) =>
   for (const k of Object.keys(filters)) if (!FILTER_KEYS.has(k)) throw badRequest(`invalid filter '${k}'`);
   for (const s of filters.status ?? []) {
     if (!STATUSES.includes(s)) throw badRequest(`invalid filter 'status=${s}'`);
+  }
+  for (const h of filters.health ?? []) {
+    if (!HEALTH.includes(h)) throw badRequest(`Unrecognised filter value for health: ${h}`);
   }
   const ancestors = (filters.ancestor ?? []).map((a) => resolveImage(a) ?? `missing:${a}`);
   return (rec: ContainerRecord): boolean => {
@@ -116,6 +121,7 @@ export function containerFilter(filters: Filters, resolveImage: (ref: string) =>
       any('name', (v) => new RegExp(v).test(rec.Name.slice(1))) &&
       any('status', (v) => v === rec.State.Status) &&
       any('exited', (v) => rec.State.Status === 'exited' && String(rec.State.ExitCode) === v) &&
+      any('health', (v) => (rec.State.Health?.Status ?? 'none') === v) &&
       any('label', (v) => {
         const i = v.indexOf('=');
         return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);

@@ -69,7 +69,7 @@ export const repoScope = (path: string, push: boolean): string => `repository:${
 
 export const basicHeader = (a: AuthConfig): string => `Basic ${Buffer.from(`${a.username ?? ''}:${a.password ?? ''}`).toString('base64')}`;
 
-/** The token endpoint's URL for a bearer challenge and scope (docker/distribution's token handler). */
+/** The token endpoint's URL for a bearer challenge and scopes (space-separated; each becomes a `scope` parameter). */
 export function tokenUrl(ch: Challenge, scope: string | undefined): URL {
   const realm = ch.params.realm;
   if (!realm) throw new RegistryAuthError('bearer challenge without a realm');
@@ -80,7 +80,7 @@ export function tokenUrl(ch: Challenge, scope: string | undefined): URL {
     throw new RegistryAuthError(`bearer challenge with an invalid realm: ${realm}`);
   }
   if (ch.params.service) url.searchParams.set('service', ch.params.service);
-  if (scope) url.searchParams.set('scope', scope);
+  for (const s of scope?.split(' ').filter(Boolean) ?? []) url.searchParams.append('scope', s);
   return url;
 }
 

@@ -156,6 +156,7 @@ export class RegistrySession {
       if (status >= 400 && !opts.accept?.includes(status)) {
         const body = method === 'HEAD' ? '' : (await readAll(res)).toString('utf8');
         const { code, text } = registryErrorText(status, body);
+        if (status === 401 && code === 'UNKNOWN') throw new RegistryHttpError(401, 'UNAUTHORIZED', 'unauthorized: authentication required');
         throw new RegistryHttpError(status, code, text);
       }
       return res;

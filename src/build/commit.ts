@@ -1,0 +1,76 @@
+/**
+ * Build results into the image store: a layer tar becomes a gzip blob and an unpacked layer in one pass (the tar is
+ * made once and teed to both), and each step's config becomes an image record whose parent is the previous step.
+ */
+import { PassThrough } from 'node:stream';
+import type { ImageStore } from '../image/store';
+import { layerMediaType, type ContainerConfig, type Descriptor, type HistoryEntry, type ImageConfig } from '../image/types';
+import { gzipStream, tee } from '../store/diff';
+
+/** The image a build step starts from: a record (absent for `scratch` before the first step) and its config. */
+export interface ImageState {
+  id?: string;
+  config: ImageConfig;
+  layers: Descriptor[];
+}
+
+export interface NewLayer {
+  desc: Descriptor;
+  diffId: string;
+}
+
+const goArch = (): string => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' })[process.arch as string] ?? process.arch;
+
+export function scratchState(): ImageState {
+  return { config: { architecture: goArch(), os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, layers: [] };
+}
+
+export function loadState(store: ImageStore, id: string): ImageState {
+  const rec = store.get(id);
+  if (!rec) throw new Error(`image ${id} is gone`);
+  return { id, config: store.config(id), layers: store.manifest(rec).layers };
+}
+
+/** Store a layer tar: gzip blob in the content store and unpacked layer, from one read of the tar. */
+export async function commitLayer(store: ImageStore, tar: AsyncIterable<Buffer>): Promise<NewLayer> {
+  const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
+  const toLayer = new PassThrough({ highWaterMark: 1 << 20 });
+  const consumers = Promise.all([store.content.ingest(gzipStream(toBlob)), store.layers.unpack(toLayer)]);
+  consumers.catch(() => {
+    toBlob.destroy();
+    toLayer.destroy();
+  });
+  const fed = tee(tar, [toBlob, toLayer]);
+  const [blob, layer] = await Promise.all([consumers, fed.catch(async (e: Error) => {
+    await consumers; // a consumer's own error explains a broken tee better
+    throw e;
+  })]).then(([c]) => c);
+  return { desc: { mediaType: layerMediaType('gzip'), digest: blob.digest, size: blob.size }, diffId: layer.diffId };
+}
+
+export interface StepChange {
+  config: ContainerConfig;
+  created: string;
+  createdBy: string;
+  layer?: NewLayer;
+  author?: string;
+}
+
+/** A new image on top of `state`: config, rootfs and history extended by one step. */
+export async function commitImage(store: ImageStore, state: ImageState, change: StepChange): Promise<ImageState> {
+  const base = state.config;
+  const history: HistoryEntry = { created: change.created, created_by: change.createdBy, ...(change.layer ? {} : { empty_layer: true }) };
+  const cfg: ImageConfig = {
+    architecture: base.architecture,
+    os: base.os,
+    ...(base.variant ? { variant: base.variant } : {}),
+    created: change.created,
+    ...(change.author ?? base.author ? { author: change.author ?? base.author } : {}),
+    config: change.config,
+    rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...(change.layer ? [change.layer.diffId] : [])] },
+    history: [...(base.history ?? []), history],
+  };
+  const layers = [...state.layers, ...(change.layer ? [change.layer.desc] : [])];
+  const rec = await store.create({ config: Buffer.from(JSON.stringify(cfg)), layers, parent: state.id });
+  return { id: rec.id, config: store.config(rec.id), layers };
+}

@@ -1,0 +1,87 @@
+/**
+ * Unpacks a build context tar (plain or compressed, as a client sends it) into a scratch dir: regular files,
+ * directories, symlinks and hardlinks only; names are cleaned, nothing is ever written through a symlink or outside
+ * the dir, and symlinks are stored as they are (COPY resolves them inside the context later).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import * as tarStream from 'tar-stream';
+import { decompressed } from '../store/compression';
+
+/** Context-relative clean name, or undefined for the root; refuses names that leave the context. */
+function clean(name: string): string | undefined {
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw new Error(`invalid build context: entry ${JSON.stringify(name)} leaves the context`);
+  return parts.length ? parts.join('/') : undefined;
+}
+
+/** mkdir -p below root, refusing to pass through anything but real directories. */
+function ensureDir(root: string, rel: string, made: Set<string>): void {
+  if (rel === '' || made.has(rel)) return;
+  ensureDir(root, path.posix.dirname(rel) === '.' ? '' : path.posix.dirname(rel), made);
+  const abs = path.join(root, rel);
+  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+  if (!st) fs.mkdirSync(abs, { mode: 0o755 });
+  else if (!st.isDirectory()) throw new Error(`invalid build context: ${rel} is used as a directory but is not one`);
+  made.add(rel);
+}
+
+export async function extractContext(src: Readable, dir: string): Promise<void> {
+  const { stream } = await decompressed(src);
+  const ex = tarStream.extract();
+  const made = new Set<string>();
+  const times: Array<[string, number]> = [];
+  ex.on('entry', (h, body, next) => {
+    const done = (e?: unknown): void => {
+      if (e) ex.destroy(e as Error);
+      else next();
+    };
+    try {
+      const rel = clean(h.name);
+      const mtime = (h.mtime?.getTime() ?? 0) / 1000;
+      if (rel === undefined) return void body.resume().on('end', () => done());
+      const parent = path.posix.dirname(rel);
+      ensureDir(dir, parent === '.' ? '' : parent, made);
+      const abs = path.join(dir, rel);
+      const mode = (h.mode ?? 0o644) & 0o7777;
+      if (h.type === 'directory') {
+        ensureDir(dir, rel, made);
+        fs.chmodSync(abs, mode);
+        times.push([abs, mtime]);
+        return void body.resume().on('end', () => done());
+      }
+      fs.rmSync(abs, { force: true }); // a later entry replaces an earlier one; never write through a symlink
+      if (h.type === 'symlink') {
+        fs.symlinkSync(h.linkname ?? '', abs);
+        return void body.resume().on('end', () => done());
+      }
+      if (h.type === 'link') {
+        const target = clean(h.linkname ?? '');
+        const t = target && fs.lstatSync(path.join(dir, target), { throwIfNoEntry: false });
+        if (!t || !t.isFile()) throw new Error(`invalid build context: hardlink ${rel} to ${h.linkname} which is not an earlier file`);
+        fs.linkSync(path.join(dir, target as string), abs);
+        return void body.resume().on('end', () => done());
+      }
+      if (h.type !== 'file' && h.type !== 'contiguous-file') return void body.resume().on('end', () => done()); // devices etc. are dropped
+      const out = fs.createWriteStream(abs, { flags: 'wx', mode });
+      body.pipe(out);
+      out.on('error', done);
+      out.on('close', () => {
+        times.push([abs, mtime]);
+        done();
+      });
+    } catch (e) {
+      body.resume();
+      done(e);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+    stream.on('error', reject);
+    stream.pipe(ex);
+  });
+  // Modes of files are set at creation; times last, so writing children does not change a directory's.
+  for (const [abs, t] of times.reverse()) fs.utimesSync(abs, t, t);
+}

@@ -1,0 +1,377 @@
+/**
+ * Runs a build plan against the engine: stages level by level (independent stages in parallel, unused ones skipped),
+ * each instruction a step that is either found in the cache or executed (RUN in a container, COPY/ADD into a layer,
+ * everything else into the config only), each step's result an image whose parent is the previous step, as docker's
+ * legacy builder does. Output is docker's legacy builder output.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { shortId } from '../common/ids';
+import type { ContainerService } from '../engine/containers/service';
+import { familiarString, parseNormalizedNamed, tagNameOnly, validateTag, type Reference } from '../image/reference';
+import type { ImageService } from '../image/service';
+import type { ContainerConfig } from '../image/types';
+import { diffTar, tarBytes } from '../store/diff';
+import { BuildCache } from './cache';
+import { stepCacheKey } from './cachekey';
+import { commitImage, commitLayer, loadState, scratchState, type ImageState, type NewLayer } from './commit';
+import { IgnoreMatcher } from './context';
+import { copyEntries, planCopy, type CopySourceRoot } from './copy';
+import { StageScope } from './expand';
+import { DEFAULT_SHELL, applyMetadata, createdBy, runText, type StageFacts } from './imageconfig';
+import { evaluateInstruction, parseOnbuildTrigger, runCommandLine, type Instruction } from './instructions';
+import { OrderedOutput, type Emit } from './output';
+import { DockerfileError } from './parser';
+import { planBuild, type BuildPlan, type FromRef, type PlannedStage } from './planner';
+import { withRootfs } from './rootfs';
+import { runContainer } from './run';
+
+export interface BuilderDeps {
+  images: ImageService;
+  containers: ContainerService;
+  /** The builder's own directory (cache, scratch space), e.g. <data-root>/build. */
+  root: string;
+}
+
+export interface BuildRequest {
+  contextDir: string;
+  /** Path of the Dockerfile inside the context. */
+  dockerfile: string;
+  tags: string[];
+  buildArgs: Record<string, string>;
+  target?: string;
+  noCache: boolean;
+  labels: Record<string, string>;
+  /** RUN's network unless the instruction says otherwise: default | none | host | a network name. */
+  network: string;
+  extraHosts: string[];
+  rm: boolean;
+  forceRm: boolean;
+  quiet: boolean;
+}
+
+/** A build failure; `code` is the exit status docker's CLI takes (a failed RUN's exit code). */
+export class BuildError extends Error {
+  constructor(message: string, readonly code?: number) {
+    super(message);
+  }
+}
+
+/** Paths a container runtime creates as mount points: not part of a RUN layer when the image lacks them and they are empty. */
+const MOUNT_TARGETS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'dev', 'proc', 'sys']);
+
+const SOURCE_DATE_EPOCH = 'SOURCE_DATE_EPOCH';
+
+function parseEpoch(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) throw new BuildError(`invalid SOURCE_DATE_EPOCH ${JSON.stringify(value)}: must be seconds since the epoch`);
+  return Number(value);
+}
+
+/** "Dockerfile:3: unknown instruction: RUNN" and the line itself, so the user sees what was read. */
+function describeDockerfileError(e: DockerfileError, text: string): string {
+  const line = text.split('\n')[e.line - 1];
+  return line === undefined ? e.message : `${e.message}\n  ${String(e.line).padStart(4)} | ${line}`;
+}
+
+interface StageRun {
+  stage: PlannedStage;
+  write: (text: string) => void;
+  stepNo: () => number;
+}
+
+export class Builder {
+  private readonly cache: BuildCache;
+  private readonly tmp: string;
+
+  constructor(private readonly d: BuilderDeps) {
+    this.cache = new BuildCache(path.join(d.root, 'cache'));
+    this.tmp = path.join(d.root, 'tmp');
+    fs.rmSync(this.tmp, { recursive: true, force: true }); // what a crashed build left
+    fs.mkdirSync(this.tmp, { recursive: true });
+  }
+
+  /** A scratch dir for one build's context and temp files (removed by the caller with `release`). */
+  scratch(): string {
+    return fs.mkdtempSync(path.join(this.tmp, 'b-'));
+  }
+
+  /** Validated tags (errors before any work, with docker's wording). */
+  static parseTags(tags: readonly string[]): Reference[] {
+    return tags.map((t) => {
+      try {
+        const named = parseNormalizedNamed(t);
+        if (named.digest) throw new Error('cannot tag with a digest');
+        return named.tag ? { ...named, tag: validateTag(named.tag) } : tagNameOnly(named);
+      } catch (e) {
+        throw new BuildError(`invalid tag ${JSON.stringify(t)}: ${(e as Error).message}`);
+      }
+    });
+  }
+
+  /** Runs a build; returns the image ID. Errors before the first message are thrown as is (an HTTP error). */
+  async build(req: BuildRequest, emit: Emit): Promise<string> {
+    const tags = Builder.parseTags(req.tags);
+    const dfPath = path.join(req.contextDir, req.dockerfile);
+    let text: string;
+    try {
+      text = fs.readFileSync(dfPath, 'utf8');
+    } catch {
+      throw new BuildError(`Cannot locate specified Dockerfile: ${req.dockerfile}`);
+    }
+    const ignoreText = fs.existsSync(path.join(req.contextDir, '.dockerignore')) ? fs.readFileSync(path.join(req.contextDir, '.dockerignore'), 'utf8') : '';
+    const ignore = IgnoreMatcher.fromText(ignoreText);
+    const epoch = parseEpoch(req.buildArgs[SOURCE_DATE_EPOCH]);
+    let plan: BuildPlan;
+    try {
+      plan = planBuild(text, { buildArgs: req.buildArgs, target: req.target, file: path.basename(req.dockerfile) });
+    } catch (e) {
+      if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
+      throw new BuildError((e as Error).message);
+    }
+    const bases = this.resolveImages(plan);
+
+    const out = new OrderedOutput(emit, req.quiet);
+    const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i].instructions.length, 0) + (Object.keys(req.labels).length ? 1 : 0);
+    const results = new Map<number, ImageState>();
+    const unused = plan.unusedBuildArgs.filter((a) => a !== SOURCE_DATE_EPOCH);
+    const ctx: BuildCtx = { req, plan, ignore, epoch, bases, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')) };
+    try {
+      for (const level of plan.levels) {
+        // Step numbers follow stage order, as if the stages ran one after another.
+        const runs = level.map((i) => {
+          const first = plan.needed.slice(0, plan.needed.indexOf(i)).reduce((n, j) => n + 1 + plan.stages[j].instructions.length, 0);
+          let n = first;
+          const ch = out.channel(plan.needed.indexOf(i));
+          return { run: { stage: plan.stages[i], write: ch.write, stepNo: () => ++n } as StageRun, close: ch.close };
+        });
+        const settled = await Promise.allSettled(runs.map(async ({ run, close }) => {
+          results.set(run.stage.index, await this.buildStage(ctx, run, total));
+          close();
+        }));
+        const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+        if (failed) throw failed.reason;
+      }
+      let final = results.get(plan.target) as ImageState;
+      const write = (s: string): void => {
+        if (!req.quiet) emit({ stream: s });
+      };
+      if (Object.keys(req.labels).length) {
+        const pairs = Object.keys(req.labels).sort().map((k) => ({ key: k, value: req.labels[k] }));
+        const inst: Instruction = { kind: 'LABEL', pairs, loc: { file: '', startLine: 0, endLine: 0 }, original: `LABEL ${pairs.map((p) => `${JSON.stringify(p.key)}=${JSON.stringify(p.value)}`).join(' ')}` };
+        write(`Step ${total}/${total} : ${inst.original}\n`);
+        final = await this.metadataStep(ctx, final, inst, { cmdSet: true }, {}, write, []);
+      }
+      if (unused.length) write(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
+      const id = await this.ensureImage(ctx, final);
+      emit({ aux: { ID: id } });
+      if (req.quiet) emit({ stream: `${id}\n` });
+      write(`Successfully built ${shortId(id)}\n`);
+      for (const t of tags) {
+        this.d.images.setTag(id, t);
+        write(`Successfully tagged ${familiarString(t)}\n`);
+      }
+      return id;
+    } catch (e) {
+      out.flushAll();
+      if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
+      throw e;
+    } finally {
+      fs.rmSync(ctx.scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** Every FROM/COPY --from image must be local: one clear error naming it, before any work. */
+  private resolveImages(plan: BuildPlan): Map<string, string> {
+    const found = new Map<string, string>();
+    for (const i of plan.needed) {
+      const s = plan.stages[i];
+      const refs: Array<{ ref: FromRef; line: number; kind: string }> = [{ ref: s.base, line: s.from.loc.startLine, kind: 'FROM' }];
+      for (const [k, r] of s.copyFrom) refs.push({ ref: r, line: s.instructions[k].loc.startLine, kind: 'COPY --from' });
+      for (const { ref, line, kind } of refs) {
+        if (ref.kind !== 'image' || ref.ref === 'scratch' || found.has(ref.ref)) continue;
+        const rec = this.d.images.resolve(ref.ref);
+        if (!rec) {
+          throw new BuildError(`${s.from.loc.file}:${line}: ${kind} ${ref.ref}: image not found locally; ` +
+            'Berth builds from local images only (make it with berth load, import or build first)');
+        }
+        found.set(ref.ref, rec.id);
+      }
+    }
+    return found;
+  }
+
+  private imageState(ctx: BuildCtx, ref: FromRef): ImageState {
+    if (ref.kind === 'stage') return ctx.results.get(ref.index) as ImageState;
+    if (ref.ref === 'scratch') return scratchState();
+    return loadState(this.d.images.store, ctx.bases.get(ref.ref) as string);
+  }
+
+  private async buildStage(ctx: BuildCtx, run: StageRun, total: number): Promise<ImageState> {
+    const { stage, write } = run;
+    const { plan, req } = ctx;
+    write(`Step ${run.stepNo()}/${total} : ${stage.from.original}\n`);
+    let state = this.imageState(ctx, stage.base);
+    if (state.id) write(` ---> ${shortId(state.id)}\n`);
+    const scope = new StageScope(req.buildArgs, plan.globalArgs, state.config.config?.Env ?? []);
+    const facts: StageFacts = { cmdSet: false };
+    const triggers = state.config.config?.OnBuild ?? [];
+    if (triggers.length) {
+      // The triggers run first; the new image does not inherit them (docker's rule).
+      write(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+      state = { ...state, config: { ...state.config, config: { ...state.config.config, OnBuild: null } } };
+      for (const t of triggers) state = await this.step(ctx, run, state, parseOnbuildTrigger(t), -1, scope, facts);
+    }
+    for (const [i, inst] of stage.instructions.entries()) {
+      write(`Step ${run.stepNo()}/${total} : ${inst.original}\n`);
+      state = await this.step(ctx, run, state, inst, i, scope, facts);
+    }
+    return state;
+  }
+
+  /** One instruction: substituted, then taken from the cache or executed. */
+  private async step(ctx: BuildCtx, run: StageRun, state: ImageState, raw: Instruction, index: number,
+    scope: StageScope, facts: StageFacts): Promise<ImageState> {
+    const inst = evaluateInstruction(raw, scope, ctx.plan.escapeToken).inst;
+    const args = { ...scope.argValues(), ...(ctx.epoch !== undefined ? { [`\0${SOURCE_DATE_EPOCH}`]: String(ctx.epoch) } : {}) };
+    if (inst.kind === 'RUN') return this.runStep(ctx, run, state, inst, scope, args);
+    if (inst.kind === 'COPY' || inst.kind === 'ADD') return this.copyStep(ctx, run, state, inst, index, args);
+    return this.metadataStep(ctx, state, inst, facts, args, run.write, scope.envList());
+  }
+
+  private created(ctx: BuildCtx): string {
+    return new Date(ctx.epoch !== undefined ? ctx.epoch * 1000 : Date.now()).toISOString();
+  }
+
+  /** The cached result of a step, announced as docker does; undefined on a miss or with --no-cache. */
+  private cached(ctx: BuildCtx, key: string, write: (s: string) => void): ImageState | undefined {
+    if (ctx.req.noCache) return undefined;
+    const store = this.d.images.store;
+    const id = this.cache.get(key, (img) => {
+      const rec = store.get(img);
+      return rec !== undefined && store.missing(rec) === undefined;
+    });
+    if (!id) return undefined;
+    write(' ---> Using cache\n');
+    write(` ---> ${shortId(id)}\n`);
+    return loadState(store, id);
+  }
+
+  private async commit(ctx: BuildCtx, key: string, state: ImageState, config: ContainerConfig, createdByText: string,
+    write: (s: string) => void, layer?: NewLayer, author?: string): Promise<ImageState> {
+    const next = await commitImage(this.d.images.store, state, { config, created: this.created(ctx), createdBy: createdByText, layer, author });
+    this.cache.set(key, next.id as string);
+    write(` ---> ${shortId(next.id as string)}\n`);
+    return next;
+  }
+
+  private async metadataStep(ctx: BuildCtx, state: ImageState, inst: Instruction, facts: StageFacts,
+    args: Record<string, string>, write: (s: string) => void, env: string[]): Promise<ImageState> {
+    const cfg = state.config.config ?? {};
+    const config = applyMetadata(cfg, inst, facts, inst.kind === 'ENV' ? env : cfg.Env ?? []);
+    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args });
+    const hit = this.cached(ctx, key, write);
+    if (hit) return hit;
+    const author = inst.kind === 'MAINTAINER' ? inst.maintainer : undefined;
+    return this.commit(ctx, key, state, config, createdBy(inst, cfg), write, undefined, author);
+  }
+
+  /** RUN needs an image record to start a container from (scratch has none until its first step). */
+  private async ensureImage(ctx: BuildCtx, state: ImageState): Promise<string> {
+    if (state.id) return state.id;
+    const next = await commitImage(this.d.images.store, state, { config: state.config.config ?? {}, created: this.created(ctx), createdBy: '' });
+    return next.id as string;
+  }
+
+  private async runStep(ctx: BuildCtx, run: StageRun, state: ImageState, inst: Extract<Instruction, { kind: 'RUN' }>,
+    scope: StageScope, args: Record<string, string>): Promise<ImageState> {
+    const { req } = ctx;
+    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args });
+    const hit = this.cached(ctx, key, run.write);
+    if (hit) return hit;
+    const cfg = state.config.config ?? {};
+    const image = await this.ensureImage(ctx, state);
+    let container: string | undefined;
+    const { containers } = this.d;
+    const remove = async (): Promise<void> => {
+      if (!container) return;
+      run.write(`Removing intermediate container ${shortId(container)}\n`);
+      await containers.remove(container, true);
+    };
+    let layer: NewLayer;
+    try {
+      const { id, code } = await runContainer(containers, {
+        image, command: runCommandLine(inst), shell: cfg.Shell?.length ? cfg.Shell : DEFAULT_SHELL,
+        env: [...(cfg.Env ?? []), ...scope.runEnv()], user: cfg.User, workdir: cfg.WorkingDir,
+        network: inst.network ?? req.network, extraHosts: req.extraHosts, scratch: path.join(ctx.scratch, crypto.randomBytes(4).toString('hex')),
+      }, run.write, (id) => {
+        container = id;
+        run.write(` ---> Running in ${shortId(id)}\n`);
+      });
+      if (code !== 0) throw new BuildError(`The command '${runText(inst, cfg)}' returned a non-zero code: ${code}`, code);
+      const lowers = this.lowers(state);
+      const upper = containers.store.paths(id).upper;
+      const skip = (rel: string): boolean => MOUNT_TARGETS.has(rel) && isEmptyMountTarget(path.join(upper, rel)) && !lowers.some((l) => fs.existsSync(path.join(l, rel)));
+      layer = await commitLayer(this.d.images.store, diffTar(upper, { epoch: ctx.epoch, skip }));
+    } catch (e) {
+      if (req.forceRm) await remove().catch(() => undefined);
+      throw e;
+    }
+    if (req.rm || req.forceRm) await remove();
+    return this.commit(ctx, key, state, cfg, createdBy(inst, cfg, { args: scope.argValues() }), run.write, layer);
+  }
+
+  private lowers(state: ImageState): string[] {
+    return [...state.config.rootfs.diff_ids].reverse().map((d) => this.d.images.store.layers.path(d));
+  }
+
+  private async copyStep(ctx: BuildCtx, run: StageRun, state: ImageState, inst: Extract<Instruction, { kind: 'COPY' | 'ADD' }>,
+    index: number, args: Record<string, string>): Promise<ImageState> {
+    const cfg = state.config.config ?? {};
+    const from = index >= 0 ? run.stage.copyFrom.get(index) : undefined;
+    const scratch = path.join(ctx.scratch, crypto.randomBytes(4).toString('hex'));
+    const withSource = async <T>(fn: (src: CopySourceRoot) => Promise<T>): Promise<T> => {
+      if (!from) return fn({ dir: ctx.req.contextDir, ignore: ctx.ignore });
+      const src = this.imageState(ctx, from);
+      return withRootfs(this.lowers(src), path.join(scratch, 'from'), (dir) => fn({ dir, imageId: src.id ?? 'scratch' }));
+    };
+    try {
+      return await withSource(async (src) => {
+        const plan = await planCopy(inst, src, cfg.WorkingDir ?? '/', scratch).catch((e: Error) => {
+          throw new DockerfileError(inst.loc.file, inst.loc.startLine, e.message, inst.kind);
+        });
+        const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: plan.sourcesKey });
+        const hit = this.cached(ctx, key, run.write);
+        if (hit) return hit;
+        const layer = await withRootfs(this.lowers(state), path.join(scratch, 'dest'), async (rootfs) => {
+          const entries = await copyEntries(plan, { rootfs, epoch: ctx.epoch, tmpDir: scratch, now: Math.floor(Date.now() / 1000) });
+          return commitLayer(this.d.images.store, tarBytes(entries));
+        });
+        return this.commit(ctx, key, state, cfg, createdBy(inst, cfg, { sourceDigest: plan.sourceDigest, dest: plan.resolved.dest }), run.write, layer);
+      });
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+}
+
+interface BuildCtx {
+  req: BuildRequest;
+  plan: BuildPlan;
+  ignore: IgnoreMatcher;
+  epoch?: number;
+  /** Image reference -> ID for FROM and COPY --from images. */
+  bases: Map<string, string>;
+  results: Map<number, ImageState>;
+  scratch: string;
+}
+
+/** An empty file or directory, as a runtime leaves a mount point it had to create. */
+function isEmptyMountTarget(p: string): boolean {
+  const st = fs.lstatSync(p, { throwIfNoEntry: false });
+  if (!st) return false;
+  if (st.isFile()) return st.size === 0;
+  if (st.isDirectory()) return fs.readdirSync(p).length === 0;
+  return false;
+}

@@ -1,0 +1,56 @@
+/**
+ * POST /commit: a container's upper dir becomes one more layer on top of its image (the build's commitLayer: gzip
+ * blob + unpacked layer from one layer tar), with the container's config, `--change` lines applied, `-m`, `-a`.
+ */
+import { badRequest } from '../../common/errors';
+import { applyChanges } from '../../image/changes';
+import type { ImageStore } from '../../image/store';
+import type { ContainerConfig, ImageConfig } from '../../image/types';
+import { commitLayer, loadState } from '../../build/commit';
+import { treeEntries, tarBytes } from '../../store/diff';
+import type { ContainerRecord } from './record';
+
+export interface CommitOptions {
+  comment?: string;
+  author?: string;
+  changes?: string[];
+  /** The `config` body: overrides of the container's config (docker merges it the same way). */
+  config?: ContainerConfig | null;
+}
+
+/** The image config of the commit (pure): docker's merge of the container's config with the body and changes. */
+export function commitConfig(rec: ContainerRecord, parent: ImageConfig, opts: CommitOptions, created: string): ImageConfig {
+  let config: ContainerConfig = { ...rec.Config, ...(opts.config ?? {}) };
+  try {
+    config = applyChanges(config, opts.changes ?? []);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+  return {
+    architecture: parent.architecture,
+    os: parent.os,
+    ...(parent.variant ? { variant: parent.variant } : {}),
+    created,
+    ...(opts.author ? { author: opts.author } : {}),
+    ...(opts.comment ? { comment: opts.comment } : {}),
+    container: rec.Id,
+    container_config: rec.Config,
+    config,
+    rootfs: parent.rootfs,
+    history: [
+      ...(parent.history ?? []),
+      { created, created_by: [rec.Path, ...rec.Args].join(' '), ...(opts.author ? { author: opts.author } : {}), ...(opts.comment ? { comment: opts.comment } : {}) },
+    ],
+  };
+}
+
+/** Write the layer and the image; returns the new image id. */
+export async function commitContainer(store: ImageStore, rec: ContainerRecord, upperDir: string, opts: CommitOptions): Promise<string> {
+  const parent = loadState(store, rec.Image);
+  const layer = await commitLayer(store, tarBytes(treeEntries(upperDir)));
+  const created = new Date().toISOString();
+  const cfg = commitConfig(rec, parent.config, opts, created);
+  cfg.rootfs = { type: 'layers', diff_ids: [...parent.config.rootfs.diff_ids, layer.diffId] };
+  const img = await store.create({ config: Buffer.from(JSON.stringify(cfg)), layers: [...parent.layers, layer.desc], parent: rec.Image });
+  return img.id;
+}

@@ -1,0 +1,104 @@
+/**
+ * Push one local image under one tag: each layer is checked (HEAD), mounted from another repository of the same
+ * registry when Berth saw it there, or uploaded; uncompressed layers (import, build) are gzipped on the way and the
+ * result remembered. Then the config, then the manifest with its media type.
+ */
+import type { ImageService } from '../../image/service';
+import type { ImageRecord } from '../../image/store';
+import { MediaType, type Descriptor, type Manifest } from '../../image/types';
+import { sniffFile } from '../../store/compression';
+import { gzipLayer } from './compress';
+import type { DistributionMeta } from './metadata';
+import { runLimited } from './pull';
+import { shortHex, type ProgressStream } from './progress';
+import type { RemoteRepository } from './repository';
+
+/** docker's max-concurrent-uploads. */
+const CONCURRENT_UPLOADS = 5;
+
+export interface PushContext {
+  images: ImageService;
+  meta: DistributionMeta;
+  progress: ProgressStream;
+  /** Upload in PATCH chunks of this size (default: one streamed PATCH per blob). */
+  chunkSize?: number;
+  cancel: () => void;
+}
+
+export interface PushResult {
+  digest: string;
+  size: number;
+}
+
+const gzipTypes = new Set<string>([MediaType.ociLayerGzip, MediaType.dockerLayerGzip]);
+
+/** The manifest to push: the stored one when every layer goes as stored, else a Docker schema2 (gzip layers) or OCI one. */
+export function pushManifest(stored: Buffer, storedMan: Manifest, config: { digest: string; size: number }, layers: Descriptor[]): { bytes: Buffer; mediaType: string } {
+  const same = layers.every((l, i) => l.digest === storedMan.layers[i].digest);
+  if (same) return { bytes: stored, mediaType: storedMan.mediaType ?? MediaType.ociManifest };
+  const docker = layers.every((l) => gzipTypes.has(l.mediaType));
+  const man: Manifest = {
+    schemaVersion: 2,
+    mediaType: docker ? MediaType.dockerManifest : MediaType.ociManifest,
+    config: { mediaType: docker ? MediaType.dockerConfig : MediaType.ociConfig, size: config.size, digest: config.digest },
+    layers: layers.map((l) => ({ mediaType: docker ? MediaType.dockerLayerGzip : l.mediaType, size: l.size, digest: l.digest })),
+  };
+  return { bytes: Buffer.from(JSON.stringify(man, null, 3)), mediaType: man.mediaType as string };
+}
+
+export async function pushImage(ctx: PushContext, repo: RemoteRepository, rec: ImageRecord, tag: string): Promise<PushResult> {
+  const { images, progress, meta } = ctx;
+  const store = images.store;
+  const storedBytes = store.content.readBuffer(rec.manifest);
+  const storedMan = JSON.parse(storedBytes.toString('utf8')) as Manifest;
+  const diffIds = store.config(rec.id).rootfs.diff_ids;
+  const here = `${repo.session.host}/${repo.path}`;
+  const pushed: Descriptor[] = new Array(storedMan.layers.length);
+  const order = storedMan.layers.map((_, i) => i).reverse(); // docker lists the top layer first
+  for (const i of order) progress.layer(shortHex(diffIds[i]), 'Preparing');
+
+  await runLimited(order, CONCURRENT_UPLOADS, async (i) => {
+    const local = storedMan.layers[i];
+    const id = shortHex(diffIds[i]);
+    const compression = sniffFile(store.content.path(local.digest));
+    const known = compression !== 'none' ? { digest: local.digest, size: local.size } : meta.compressed(local.digest);
+    const mediaType = compression === 'none' ? MediaType.dockerLayerGzip : local.mediaType;
+    if (known) {
+      pushed[i] = { mediaType, digest: known.digest, size: known.size };
+      if (await repo.hasBlob(known.digest)) {
+        progress.layer(id, 'Layer already exists');
+        meta.addSource(known.digest, here);
+        return;
+      }
+      for (const src of meta.sources(known.digest)) {
+        const [host, ...rest] = src.split('/');
+        if (host !== repo.session.host || src === here) continue;
+        if (await repo.mount(known.digest, rest.join('/'))) {
+          progress.layer(id, `Mounted from ${rest.join('/')}`);
+          meta.addSource(known.digest, here);
+          return;
+        }
+      }
+    }
+    progress.layer(id, 'Waiting');
+    const total = store.content.size(local.digest);
+    const source = store.content.read(local.digest);
+    const body = compression === 'none' ? gzipLayer(source) : source;
+    let read = 0;
+    source.on('data', (c: Buffer) => {
+      read += c.length;
+      progress.bytes(id, 'Pushing', read, total);
+    });
+    const up = await repo.upload(body, { chunkSize: ctx.chunkSize });
+    if (compression === 'none') meta.setCompressed(local.digest, up);
+    pushed[i] = { mediaType, digest: up.digest, size: up.size };
+    meta.addSource(up.digest, here);
+    progress.layer(id, 'Pushed');
+  }, ctx.cancel);
+
+  const config = store.content.readBuffer(rec.id);
+  if (!(await repo.hasBlob(rec.id))) await repo.upload(config);
+  const { bytes, mediaType } = pushManifest(storedBytes, storedMan, { digest: rec.id, size: config.length }, pushed);
+  const digest = await repo.putManifest(tag, bytes, mediaType);
+  return { digest, size: bytes.length };
+}

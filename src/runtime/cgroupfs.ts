@@ -1,0 +1,58 @@
+/**
+ * A container's cgroup files: `/berth/<id>` under each v1 hierarchy, or the one directory of the unified tree on v2.
+ * berthd reads counters here (stats, OOM kills) and writes limits for `update`; crun created the groups.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cgroupsPathFor, detectCgroupMode } from './cgroups';
+
+const ROOT = '/sys/fs/cgroup';
+
+export class ContainerCgroup {
+  readonly v2: boolean;
+
+  constructor(readonly id: string, private readonly root = ROOT) {
+    this.v2 = detectCgroupMode(root) === 'v2';
+  }
+
+  /** The directory of `controller` (ignored on v2). */
+  dir(controller: string): string {
+    const rel = cgroupsPathFor(this.id);
+    return this.v2 ? path.join(this.root, rel) : path.join(this.root, controller, rel);
+  }
+
+  read(controller: string, file: string): string | undefined {
+    try {
+      return fs.readFileSync(path.join(this.dir(controller), file), 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A file holding one number; "max" (v2) reads as undefined, as does a missing file. */
+  num(controller: string, file: string): number | undefined {
+    const s = this.read(controller, file)?.trim();
+    if (s === undefined || s === '' || s === 'max') return undefined;
+    const n = Number(s);
+    return Number.isFinite(n) ? n : undefined;
+  }
+
+  /** "key value" lines (memory.stat, cpu.stat, memory.events) as a map. */
+  keyed(controller: string, file: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const line of (this.read(controller, file) ?? '').split('\n')) {
+      const [k, v] = line.trim().split(/\s+/);
+      if (k && v !== undefined && /^\d+$/.test(v)) out[k] = Number(v);
+    }
+    return out;
+  }
+
+  write(controller: string, file: string, value: string | number): void {
+    fs.writeFileSync(path.join(this.dir(controller), file), String(value));
+  }
+
+  /** How many times the kernel's OOM killer killed a process of this container (0 when unknown). */
+  oomKills(): number {
+    return this.v2 ? (this.keyed('memory', 'memory.events').oom_kill ?? 0) : (this.keyed('memory', 'memory.oom_control').oom_kill ?? 0);
+  }
+}
