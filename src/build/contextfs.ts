@@ -32,6 +32,7 @@ export async function extractContext(src: Readable, dir: string): Promise<void> 
   const ex = tarStream.extract();
   const made = new Set<string>();
   const times: Array<[string, number]> = [];
+  const writes: Array<Promise<void>> = [];
   ex.on('entry', (h, body, next) => {
     const done = (e?: unknown): void => {
       if (e) ex.destroy(e as Error);
@@ -66,11 +67,17 @@ export async function extractContext(src: Readable, dir: string): Promise<void> 
       if (h.type !== 'file' && h.type !== 'contiguous-file') return void body.resume().on('end', () => done()); // devices etc. are dropped
       const out = fs.createWriteStream(abs, { flags: 'wx', mode });
       body.pipe(out);
-      out.on('error', done);
-      out.on('close', () => {
-        times.push([abs, mtime]);
-        done();
-      });
+      writes.push(new Promise<void>((resolve, reject) => {
+        out.on('error', (e) => {
+          reject(e);
+          done(e);
+        });
+        out.on('close', () => {
+          times.push([abs, mtime]);
+          resolve();
+          done();
+        });
+      }));
     } catch (e) {
       body.resume();
       done(e);
@@ -82,6 +89,7 @@ export async function extractContext(src: Readable, dir: string): Promise<void> 
     stream.on('error', reject);
     stream.pipe(ex);
   });
+  await Promise.all(writes); // the extractor may finish before the last file is on disk
   // Modes of files are set at creation; times last, so writing children does not change a directory's.
   for (const [abs, t] of times.reverse()) fs.utimesSync(abs, t, t);
 }

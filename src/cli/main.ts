@@ -11,6 +11,7 @@ type Entry = [string, string, string];
 
 const TOP: Record<string, Entry> = {
   attach: ['attach', 'attach', 'Attach local standard input, output, and error streams to a running container'],
+  build: ['build', 'build', 'Build an image from a Dockerfile'],
   create: ['run', 'create', 'Create a new container'],
   events: ['system', 'events', 'Get real time events from the server'],
   exec: ['exec', 'exec', 'Execute a command in a running container'],
@@ -58,7 +59,7 @@ const GROUPS: Record<string, { short: string; cmds: Record<string, Entry> }> = {
   image: {
     short: 'Manage images',
     cmds: {
-      import: e('import'), inspect: ['inspect', 'imageInspect', 'Display detailed information on one or more images'],
+      build: e('build'), import: e('import'), inspect: ['inspect', 'imageInspect', 'Display detailed information on one or more images'],
       load: e('load'), ls: e('images'), list: e('images'), prune: ['system', 'imagePrune', 'Remove unused images'],
       rm: e('rmi'), remove: e('rmi'), save: e('save'), tag: e('tag'), pull: e('pull'), push: e('push'),
     },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bytesSize, ellipsis, goFormatG, goQuote, humanDuration, humanSize, humanSizeWithPrecision, ramInBytes, rfc3339NanoFixed, truncateId } from '../../src/cli/format/units';
+import { bytesSize, ellipsis, goFormatG, goQuote, humanDuration, humanSize, humanSizeWithPrecision, ramInBytes, rfc3339NanoFixed, truncateId } from '../../src/common/units';
 import { tabwrite } from '../../src/cli/format/tabwriter';
 import { ContainerContext, displayablePorts, PS_HEADER, psFormat } from '../../src/cli/format/containers';
 import { IMAGES_HEADER, imageRows, imagesFormat } from '../../src/cli/format/images';

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { FlagSpec, ParsedFlags } from '../flags';
-import { ramInBytes } from '../format/units';
+import { ramInBytes } from '../../common/units';
+import { parseGoDuration } from './timeparam';
 
 const list = (name: string, usage: string, short?: string, varname = 'list'): FlagSpec => ({ name, short, kind: 'list', usage, varname });
 
@@ -19,9 +20,20 @@ export const containerFlags: FlagSpec[] = [
   { ...list('attach', 'Attach to STDIN, STDOUT or STDERR', 'a'), check: (v) => {
     if (!/^(stdin|stdout|stderr)$/i.test(v)) throw new Error('valid streams are STDIN, STDOUT and STDERR');
   } },
+  { name: 'blkio-weight', kind: 'int', varname: 'uint16', usage: 'Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)' },
   list('cap-add', 'Add Linux capabilities'),
   list('cap-drop', 'Drop Linux capabilities'),
+  { name: 'cpu-period', kind: 'int', usage: 'Limit CPU CFS (Completely Fair Scheduler) period' },
+  { name: 'cpu-quota', kind: 'int', usage: 'Limit CPU CFS (Completely Fair Scheduler) quota' },
+  { name: 'cpu-shares', short: 'c', kind: 'int', usage: 'CPU shares (relative weight)' },
   { name: 'cpus', kind: 'string', varname: 'decimal', usage: 'Number of CPUs', check: (v) => void nanoCpus(v) },
+  { name: 'cpuset-cpus', kind: 'string', usage: 'CPUs in which to allow execution (0-3, 0,1)' },
+  { name: 'cpuset-mems', kind: 'string', usage: 'MEMs in which to allow execution (0-3, 0,1)' },
+  { name: 'health-cmd', kind: 'string', usage: 'Command to run to check health' },
+  { name: 'health-interval', kind: 'string', varname: 'duration', usage: 'Time between running the check (ms|s|m|h) (default 0s)', check: (v) => void duration('health-interval', v) },
+  { name: 'health-retries', kind: 'int', usage: 'Consecutive failures needed to report unhealthy' },
+  { name: 'health-start-period', kind: 'string', varname: 'duration', usage: 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)', check: (v) => void duration('health-start-period', v) },
+  { name: 'health-timeout', kind: 'string', varname: 'duration', usage: 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)', check: (v) => void duration('health-timeout', v) },
   { ...list('dns', 'Set custom DNS servers'), check: (v) => {
     if (!isIP(v)) throw new Error(`IP address is not correctly formatted: ${v}`);
   } },
@@ -36,7 +48,13 @@ export const containerFlags: FlagSpec[] = [
   { name: 'interactive', short: 'i', kind: 'bool', usage: 'Keep STDIN open even if not attached' },
   list('label', 'Set meta data on a container', 'l'),
   list('label-file', 'Read in a line delimited file of labels'),
+  { name: 'kernel-memory', kind: 'string', varname: 'bytes', usage: 'Kernel memory limit', check: (v) => void ramInBytes(v) },
+  { name: 'log-driver', kind: 'string', usage: 'Logging driver for the container' },
+  list('log-opt', 'Log driver options'),
   { name: 'memory', short: 'm', kind: 'string', varname: 'bytes', usage: 'Memory limit', check: (v) => void ramInBytes(v) },
+  { name: 'memory-reservation', kind: 'string', varname: 'bytes', usage: 'Memory soft limit', check: (v) => void ramInBytes(v) },
+  { name: 'memory-swap', kind: 'string', varname: 'bytes', usage: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", check: (v) => void swapBytes(v) },
+  { name: 'memory-swappiness', kind: 'int', usage: 'Tune container memory swappiness (0 to 100)', default: -1 },
   { ...list('mount', 'Attach a filesystem mount to the container', undefined, 'mount'), check: (v) => void parseMount(v) },
   { name: 'name', kind: 'string', usage: 'Assign a name to the container' },
   { name: 'network', kind: 'string', varname: 'network', usage: 'Connect a container to a network' },
@@ -47,6 +65,9 @@ export const containerFlags: FlagSpec[] = [
   { name: 'mac-address', kind: 'string', usage: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
   list('dns-search', 'Set custom DNS search domains'),
   list('dns-option', 'Set DNS options'),
+  { name: 'no-healthcheck', kind: 'bool', usage: 'Disable any container-specified HEALTHCHECK' },
+  { name: 'oom-kill-disable', kind: 'bool', usage: 'Disable OOM Killer' },
+  { name: 'oom-score-adj', kind: 'int', usage: "Tune host's OOM preferences (-1000 to 1000)" },
   { name: 'pids-limit', kind: 'int', usage: 'Tune container pids limit (set -1 for unlimited)' },
   { name: 'privileged', kind: 'bool', usage: 'Give extended privileges to this container' },
   list('publish', "Publish a container's port(s) to the host", 'p'),
@@ -62,6 +83,7 @@ export const containerFlags: FlagSpec[] = [
   list('sysctl', 'Sysctl options', undefined, 'map'),
   list('tmpfs', 'Mount a tmpfs directory'),
   { name: 'tty', short: 't', kind: 'bool', usage: 'Allocate a pseudo-TTY' },
+  { ...list('ulimit', 'Ulimit options', undefined, 'ulimit'), check: (v) => void parseUlimit(v) },
   { name: 'user', short: 'u', kind: 'string', usage: 'Username or UID (format: <name|uid>[:<group|gid>])' },
   list('volume', 'Bind mount a volume', 'v'),
   list('volumes-from', 'Mount volumes from the specified container(s)'),
@@ -69,6 +91,65 @@ export const containerFlags: FlagSpec[] = [
 ];
 
 export interface CreateRequest { name?: string; body: Record<string, unknown> }
+
+/** A Go duration flag in nanoseconds (the API's unit); negative durations are refused as docker does. */
+function duration(flag: string, v: string): number {
+  const ms = parseGoDuration(v);
+  if (ms === null) throw new Error(`time: invalid duration ${JSON.stringify(v)}`);
+  if (ms < 0) throw new Error(`--${flag} cannot be negative`);
+  return Math.round(ms * 1e6);
+}
+
+/** --memory-swap: bytes, or -1 for unlimited (opts.MemSwapBytes). */
+export function swapBytes(v: string): number {
+  return v === '-1' ? -1 : ramInBytes(v);
+}
+
+const ULIMITS = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
+
+/** --ulimit "nofile=1024:2048" -> {Name, Hard, Soft} (units.ParseUlimit). */
+export function parseUlimit(v: string): { Name: string; Hard: number; Soft: number } {
+  const eq = v.indexOf('=');
+  if (eq < 0) throw new Error(`invalid ulimit argument: ${v}`);
+  const name = v.slice(0, eq);
+  if (!ULIMITS.has(name)) throw new Error(`invalid ulimit type: ${name}`);
+  const parts = v.slice(eq + 1).split(':');
+  if (parts.length > 2 || parts.some((x) => !/^-?\d+$/.test(x))) throw new Error(`invalid ulimit argument: ${v}`);
+  const soft = Number(parts[0]);
+  const hard = parts.length === 2 ? Number(parts[1]) : soft;
+  if (soft > hard) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  return { Name: name, Hard: hard, Soft: soft };
+}
+
+/** The create body's Healthcheck from --health-* / --no-healthcheck (docker/cli parse()). */
+function healthcheck(p: ParsedFlags): Record<string, unknown> | undefined {
+  const v = p.values;
+  const cmd = v['health-cmd'] as string;
+  const ns = (k: string) => ((v[k] as string) ? duration(k, v[k] as string) : 0);
+  const retries = v['health-retries'] as number;
+  const have = cmd !== '' || ns('health-interval') !== 0 || ns('health-timeout') !== 0 || ns('health-start-period') !== 0 || retries !== 0;
+  if (v['no-healthcheck']) {
+    if (have) throw new Error('--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!have) return undefined;
+  if (retries < 0) throw new Error('--health-retries cannot be negative');
+  return {
+    ...(cmd ? { Test: ['CMD-SHELL', cmd] } : {}),
+    Interval: ns('health-interval'), Timeout: ns('health-timeout'), StartPeriod: ns('health-start-period'), Retries: retries,
+  };
+}
+
+/** --log-opt k=v pairs (a value without '=' is refused, as docker). */
+function logOpts(items: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const it of items) {
+    const i = it.indexOf('=');
+    if (i <= 0) throw new Error(`invalid key-value pair for --log-opt: ${it}`);
+    out[it.slice(0, i)] = it.slice(i + 1);
+  }
+  return out;
+}
 
 /** --cpus "1.5" -> 1500000000 (opts.NanoCPUs). */
 export function nanoCpus(v: string): number {
@@ -310,11 +391,12 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
   }));
   const mounts = L('mount').map(parseMount);
   const sysctls = kvMap(L('sysctl'));
+  const health = healthcheck(p);
 
   const hostConfig: Record<string, unknown> = {
     Binds: binds.length ? binds : null,
     ContainerIDFile: '',
-    LogConfig: { Type: '', Config: {} },
+    LogConfig: { Type: S('log-driver'), Config: logOpts(L('log-opt')) },
     NetworkMode: network || 'default',
     PortBindings: bindings,
     RestartPolicy: restart,
@@ -333,7 +415,7 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     IpcMode: '',
     Cgroup: '',
     Links: null,
-    OomScoreAdj: 0,
+    OomScoreAdj: v['oom-score-adj'],
     PidMode: '',
     Privileged: v.privileged,
     PublishAllPorts: v['publish-all'],
@@ -346,31 +428,32 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     ...(Object.keys(sysctls).length ? { Sysctls: sysctls } : {}),
     ...(S('runtime') ? { Runtime: S('runtime') } : {}),
     Isolation: '',
-    CpuShares: 0,
+    CpuShares: v['cpu-shares'],
     Memory: S('memory') ? ramInBytes(S('memory')) : 0,
     NanoCpus: S('cpus') ? nanoCpus(S('cpus')) : 0,
     CgroupParent: '',
-    BlkioWeight: 0,
+    BlkioWeight: v['blkio-weight'],
     BlkioWeightDevice: [],
     BlkioDeviceReadBps: [],
     BlkioDeviceWriteBps: [],
     BlkioDeviceReadIOps: [],
     BlkioDeviceWriteIOps: [],
-    CpuPeriod: 0,
-    CpuQuota: 0,
+    CpuPeriod: v['cpu-period'],
+    CpuQuota: v['cpu-quota'],
     CpuRealtimePeriod: 0,
     CpuRealtimeRuntime: 0,
-    CpusetCpus: '',
-    CpusetMems: '',
+    CpusetCpus: S('cpuset-cpus'),
+    CpusetMems: S('cpuset-mems'),
     Devices: [],
     DeviceCgroupRules: null,
     DeviceRequests: null,
-    MemoryReservation: 0,
-    MemorySwap: 0,
-    MemorySwappiness: -1,
-    OomKillDisable: false,
+    ...(S('kernel-memory') ? { KernelMemory: ramInBytes(S('kernel-memory')) } : {}),
+    MemoryReservation: S('memory-reservation') ? ramInBytes(S('memory-reservation')) : 0,
+    MemorySwap: S('memory-swap') ? swapBytes(S('memory-swap')) : 0,
+    MemorySwappiness: v['memory-swappiness'],
+    OomKillDisable: v['oom-kill-disable'],
     PidsLimit: p.changed.has('pids-limit') ? v['pids-limit'] : null,
-    Ulimits: [],
+    Ulimits: L('ulimit').map(parseUlimit),
     CpuCount: 0,
     CpuPercent: 0,
     IOMaximumIOps: 0,
@@ -394,6 +477,7 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     StdinOnce: attachStdin,
     Env: env.length ? env : null,
     Cmd: cmd.length ? cmd : null,
+    ...(health ? { Healthcheck: health } : {}),
     Image: image,
     Volumes: volumes,
     WorkingDir: S('workdir'),

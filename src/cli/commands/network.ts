@@ -1,7 +1,7 @@
 /** network create/ls/inspect/rm/prune/connect/disconnect, and `port`. */
 import type { Command } from '../cli';
 import { renderList } from '../format/formatter';
-import { truncateId } from '../format/units';
+import { truncateId } from '../../common/units';
 import { filterFlag, filtersQuery, forEachName } from './util';
 import { forceFlag, prune, pruneFilter, pruneNetworks } from './system';
 

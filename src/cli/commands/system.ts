@@ -7,7 +7,7 @@ import type { FlagSpec } from '../flags';
 import { renderOne } from '../format/formatter';
 import { tabwrite } from '../format/tabwriter';
 import { Template } from '../format/template';
-import { bytesSize, humanSize, rfc3339NanoFixed } from '../format/units';
+import { bytesSize, humanSize, rfc3339NanoFixed } from '../../common/units';
 import { sinceParam } from './timeparam';
 import { confirm, filterFlag, filtersQuery } from './util';
 

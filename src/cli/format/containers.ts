@@ -1,6 +1,6 @@
 /** `ps` rows as docker/cli's ContainerContext renders them. */
 import type { ContainerSummary, Port } from '../../client/types';
-import { ellipsis, goQuote, goTimeString, humanSizeWithPrecision, timeAgo, truncateId } from './units';
+import { ellipsis, goQuote, goTimeString, humanSizeWithPrecision, timeAgo, truncateId } from '../../common/units';
 
 export const DEFAULT_PS_FORMAT = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
 

@@ -1,6 +1,6 @@
 /** `images` rows as docker/cli's imageContext renders them (one row per repository:tag). */
 import type { ImageSummary } from '../../client/types';
-import { goTimeString, humanSizeWithPrecision, timeAgo, truncateId } from './units';
+import { goTimeString, humanSizeWithPrecision, timeAgo, truncateId } from '../../common/units';
 
 export const DEFAULT_IMAGES_FORMAT = 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
 const DIGEST_IMAGES_FORMAT = 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';

@@ -4,7 +4,7 @@
  * Values follow Go's rules as seen through encoding/json: plain objects behave like maps (a missing key prints
  * "<no value>"), class instances like structs (a missing field is an error), and printing mimics fmt's %v.
  */
-import { goQuote } from './units';
+import { goQuote } from '../../common/units';
 
 export class TemplateError extends Error {}
 

@@ -1,0 +1,220 @@
+/**
+ * `berth build` (and `image build`): docker's legacy build client. The context (a directory with .dockerignore
+ * applied here, as docker's CLI does; a tar or a lone Dockerfile on stdin) goes to POST /build as a tar; a Dockerfile
+ * outside the context (or `-f -`) travels inside the tar under a random name that .dockerignore then hides from COPY.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import * as tarStream from 'tar-stream';
+import { IgnoreMatcher, parseDockerignore } from '../../build/context';
+import { StatusError, type Command } from '../cli';
+import { humanSize } from '../../common/units';
+import { displayJsonMessages, JsonStreamError } from './progress';
+
+export const build: Command = {
+  use: 'build [OPTIONS] PATH | URL | -',
+  short: 'Build an image from a Dockerfile',
+  flags: [
+    { name: 'add-host', kind: 'list', usage: 'Add a custom host-to-IP mapping ("host:ip")' },
+    { name: 'build-arg', kind: 'list', usage: 'Set build-time variables' },
+    { name: 'cache-from', kind: 'list', varname: 'strings', usage: 'Images to consider as cache sources' },
+    { name: 'file', short: 'f', kind: 'string', usage: "Name of the Dockerfile (Default is 'PATH/Dockerfile')" },
+    { name: 'force-rm', kind: 'bool', usage: 'Always remove intermediate containers' },
+    { name: 'iidfile', kind: 'string', usage: 'Write the image ID to the file' },
+    { name: 'label', kind: 'list', usage: 'Set metadata for an image' },
+    { name: 'network', kind: 'string', usage: 'Set the networking mode for the RUN instructions during build', default: 'default' },
+    { name: 'no-cache', kind: 'bool', usage: 'Do not use cache when building the image' },
+    { name: 'platform', kind: 'string', usage: 'Set platform if server is multi-platform capable' },
+    { name: 'progress', kind: 'string', usage: 'Set type of progress output ("auto", "plain", "tty")', default: 'auto',
+      check: (v) => {
+        if (!['auto', 'plain', 'tty'].includes(v)) throw new Error(`invalid progress mode ${JSON.stringify(v)}: use auto, plain or tty`);
+      } },
+    { name: 'pull', kind: 'bool', usage: 'Always attempt to pull a newer version of the image' },
+    { name: 'quiet', short: 'q', kind: 'bool', usage: 'Suppress the build output and print image ID on success' },
+    { name: 'rm', kind: 'bool', usage: 'Remove intermediate containers after a successful build', default: true },
+    { name: 'tag', short: 't', kind: 'list', usage: 'Name and optionally a tag in the "name:tag" format' },
+    { name: 'target', kind: 'string', usage: 'Set the target build stage to build.' },
+  ],
+  args: [1, 1],
+  async run(ctx, o) {
+    const v = o.values;
+    const ctxArg = o.args[0];
+    const file = v.file as string;
+    if (ctxArg === '-' && file === '-') throw new StatusError(1, 'invalid argument: can\'t use stdin for both build context and dockerfile');
+    if (/^(https?|git):\/\/|^git@/.test(ctxArg)) throw new StatusError(1, `remote build contexts are not supported: ${ctxArg}`);
+
+    let body: Readable;
+    let dockerfile: string;
+    if (ctxArg === '-') {
+      ({ body, dockerfile } = await stdinContext(file));
+    } else {
+      if (!fs.statSync(ctxArg, { throwIfNoEntry: false })?.isDirectory()) {
+        throw new StatusError(1, `unable to prepare context: path ${JSON.stringify(ctxArg)} not found`);
+      }
+      ({ body, dockerfile } = await dirContext(ctxArg, file));
+    }
+
+    const client = await ctx.client();
+    let sent = 0;
+    const counted = new PassThrough();
+    counted.on('data', (c: Buffer) => (sent += c.length));
+    body.pipe(counted);
+    const quiet = v.quiet as boolean;
+    let imageId = '';
+    try {
+      const messages = client.ndjson('POST', '/build', {
+        query: {
+          t: v.tag as string[], dockerfile, buildargs: buildArgs(v['build-arg'] as string[]), labels: keyValues(v.label as string[]),
+          target: (v.target as string) || undefined, nocache: v['no-cache'] ? 1 : undefined, q: quiet ? 1 : undefined,
+          rm: v.rm ? 1 : 0, forcerm: v['force-rm'] ? 1 : undefined, pull: v.pull ? 1 : undefined,
+          networkmode: v.network as string, extrahosts: (v['add-host'] as string[]).length ? v['add-host'] as string[] : undefined,
+          cachefrom: (v['cache-from'] as string[]).length ? JSON.stringify(v['cache-from']) : undefined,
+          platform: (v.platform as string) || undefined, version: '1',
+        },
+        body: counted,
+        contentType: 'application/x-tar',
+        headers: { 'X-Registry-Config': 'e30=' },
+        onSent: () => {
+          if (!quiet) process.stdout.write(`Sending build context to Berth daemon  ${humanSize(sent)}\n`);
+        },
+      });
+      await displayJsonMessages(messages, process.stdout, (aux) => {
+        const id = (aux as { ID?: string })?.ID;
+        if (id) imageId = id;
+      });
+    } catch (e) {
+      if (e instanceof JsonStreamError) throw new StatusError(e.code ?? 1, e.message);
+      throw e;
+    }
+    if (v.iidfile && imageId) fs.writeFileSync(v.iidfile as string, imageId);
+  },
+};
+
+/** --build-arg K=V, or K alone: the value from this environment (left out when unset). SOURCE_DATE_EPOCH is passed on. */
+function buildArgs(list: string[]): string | undefined {
+  const out: Record<string, string> = {};
+  if (process.env.SOURCE_DATE_EPOCH) out.SOURCE_DATE_EPOCH = process.env.SOURCE_DATE_EPOCH;
+  for (const a of list) {
+    const i = a.indexOf('=');
+    if (i >= 0) out[a.slice(0, i)] = a.slice(i + 1);
+    else if (process.env[a] !== undefined) out[a] = process.env[a] as string;
+  }
+  return Object.keys(out).length ? JSON.stringify(out) : undefined;
+}
+
+function keyValues(list: string[]): string | undefined {
+  if (!list.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    out[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return JSON.stringify(out);
+}
+
+async function readStdin(): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of process.stdin) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** A tar (plain or compressed) rather than a Dockerfile? */
+function looksLikeArchive(head: Buffer): boolean {
+  if (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar') return true;
+  return (head[0] === 0x1f && head[1] === 0x8b) || head.toString('latin1', 0, 3) === 'BZh' ||
+    head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
+}
+
+/** `build -`: stdin is the context tar (the Dockerfile named by -f inside it), or a lone Dockerfile. */
+async function stdinContext(file: string): Promise<{ body: Readable; dockerfile: string }> {
+  const data = await readStdin();
+  if (looksLikeArchive(data)) return { body: Readable.from([data]), dockerfile: file || 'Dockerfile' };
+  const pack = tarStream.pack();
+  pack.entry({ name: 'Dockerfile', mode: 0o644, mtime: new Date(), size: data.length }, data);
+  pack.finalize();
+  return { body: pack as unknown as Readable, dockerfile: 'Dockerfile' };
+}
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The context directory as a tar: sorted, .dockerignore applied (the Dockerfile and .dockerignore are always sent),
+ * symlinks as symlinks. A Dockerfile from elsewhere is added under a random name hidden by .dockerignore.
+ */
+async function dirContext(dir: string, file: string): Promise<{ body: Readable; dockerfile: string }> {
+  const root = path.resolve(dir);
+  let extra: { name: string; data: Buffer } | undefined;
+  let dockerfile = 'Dockerfile';
+  if (file === '-') extra = { name: '', data: await readStdin() };
+  else if (file) {
+    const abs = path.resolve(file);
+    const rel = path.relative(root, abs);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      try {
+        extra = { name: '', data: fs.readFileSync(abs) };
+      } catch {
+        throw new StatusError(1, `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${abs}: no such file or directory`);
+      }
+    } else dockerfile = rel.split(path.sep).join('/');
+  }
+  if (!extra && !fs.existsSync(path.join(root, dockerfile))) {
+    throw new StatusError(1, `unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat ${path.join(root, dockerfile)}: no such file or directory`);
+  }
+  let ignoreText = fs.existsSync(path.join(root, '.dockerignore')) ? fs.readFileSync(path.join(root, '.dockerignore'), 'utf8') : undefined;
+  const patterns = ignoreText === undefined ? [] : parseDockerignore(ignoreText);
+  let matcher: IgnoreMatcher;
+  try {
+    matcher = new IgnoreMatcher([...patterns, ...(patterns.length ? [`!${dockerfile}`, '!.dockerignore'] : [])]);
+  } catch (e) {
+    throw new StatusError(1, `Error checking context: ${(e as Error).message}`);
+  }
+  if (extra) {
+    extra.name = `.dockerfile.${randomBytes(10).toString('hex')}`;
+    dockerfile = extra.name;
+    ignoreText = `${ignoreText ?? ''}\n${extra.name}\n`;
+  }
+  const hasExceptions = patterns.some((p) => p.startsWith('!'));
+  const pack = tarStream.pack();
+  const add = (h: tarStream.Header, data?: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const cb = (e?: Error | null): void => (e ? reject(e) : resolve());
+      if (data) pack.entry(h, data, cb);
+      else pack.entry(h, cb);
+    });
+  const addFile = async (rel: string, st: fs.Stats, abs: string): Promise<void> => {
+    const base = { name: rel, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
+    if (st.isDirectory()) return add({ ...base, type: 'directory' });
+    if (st.isSymbolicLink()) return add({ ...base, type: 'symlink', linkname: fs.readlinkSync(abs) });
+    if (!st.isFile()) return;
+    if (rel === '.dockerignore' && ignoreText !== undefined) return add({ ...base, size: Buffer.byteLength(ignoreText) }, Buffer.from(ignoreText));
+    await new Promise<void>((resolve, reject) => {
+      const entry = pack.entry({ ...base, size: st.size }, (e) => (e ? reject(e) : resolve()));
+      fs.createReadStream(abs).on('error', reject).pipe(entry);
+    });
+  };
+  const walk = async (rel: string): Promise<void> => {
+    const names = fs.readdirSync(path.join(root, rel)).sort(byName);
+    for (const n of names) {
+      const r = rel ? `${rel}/${n}` : n;
+      const abs = path.join(root, r);
+      const st = fs.lstatSync(abs);
+      const ignored = matcher.matches(r);
+      if (!ignored) await addFile(r, st, abs);
+      // An ignored directory may still hold re-included paths (`!` patterns): look inside then.
+      if (st.isDirectory() && (!ignored || hasExceptions)) await walk(r);
+    }
+  };
+  (async () => {
+    await walk('');
+    if (extra) {
+      if (ignoreText !== undefined && !fs.existsSync(path.join(root, '.dockerignore'))) {
+        await add({ name: '.dockerignore', mode: 0o644, mtime: new Date(), size: Buffer.byteLength(ignoreText) }, Buffer.from(ignoreText));
+      }
+      await add({ name: extra.name, mode: 0o600, mtime: new Date(), size: extra.data.length }, extra.data);
+    }
+    pack.finalize();
+  })().catch((e: Error) => pack.destroy(e));
+  return { body: pack as unknown as Readable, dockerfile };
+}
