@@ -5,9 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { decompressed } from '../store/compression';
+
+const SMALL_FILE = 1 << 20;
 
 /** Context-relative clean name, or undefined for the root; refuses names that leave the context. */
 function clean(name: string): string | undefined {
@@ -27,8 +29,23 @@ function ensureDir(root: string, rel: string, made: Set<string>): void {
   made.add(rel);
 }
 
+/**
+ * docker CLI 28 sends a context whose last entry (the Dockerfile it adds when -f is outside the context) ends
+ * without its padding and without the end-of-archive blocks; Go's tar reader accepts that, tar-stream does not.
+ * Complete the last block and add the end marker (an archive that had them ignores the extra zeros).
+ */
+async function* completed(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const c of src) {
+    total += c.length;
+    yield c;
+  }
+  yield Buffer.alloc(((512 - (total % 512)) % 512) + 1024);
+}
+
 export async function extractContext(src: Readable, dir: string): Promise<void> {
-  const { stream } = await decompressed(src);
+  const { stream: raw } = await decompressed(src);
+  const stream = Readable.from(completed(raw), { objectMode: false });
   const ex = tarStream.extract();
   const made = new Set<string>();
   const times: Array<[string, number]> = [];
@@ -65,6 +82,22 @@ export async function extractContext(src: Readable, dir: string): Promise<void> 
         return void body.resume().on('end', () => done());
       }
       if (h.type !== 'file' && h.type !== 'contiguous-file') return void body.resume().on('end', () => done()); // devices etc. are dropped
+      if ((h.size ?? 0) <= SMALL_FILE) {
+        // Most context files are small: one synchronous write beats a write stream's set-up.
+        const parts: Buffer[] = [];
+        body.on('data', (c: unknown) => void parts.push(c as Buffer));
+        body.on('error', done);
+        body.on('end', () => {
+          try {
+            fs.writeFileSync(abs, Buffer.concat(parts), { flag: 'wx', mode });
+            times.push([abs, mtime]);
+            done();
+          } catch (e) {
+            done(e);
+          }
+        });
+        return;
+      }
       const out = fs.createWriteStream(abs, { flags: 'wx', mode });
       body.pipe(out);
       writes.push(new Promise<void>((resolve, reject) => {

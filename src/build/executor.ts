@@ -59,7 +59,7 @@ export class BuildError extends Error {
 }
 
 /** Paths a container runtime creates as mount points: not part of a RUN layer when the image lacks them and they are empty. */
-const MOUNT_TARGETS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'dev', 'proc', 'sys']);
+const MOUNT_TARGETS = new Set(['etc', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'dev', 'proc', 'sys']);
 
 const SOURCE_DATE_EPOCH = 'SOURCE_DATE_EPOCH';
 
@@ -312,7 +312,8 @@ export class Builder {
       if (code !== 0) throw new BuildError(`The command '${runText(inst, cfg)}' returned a non-zero code: ${code}`, code);
       const lowers = this.lowers(state);
       const upper = containers.store.paths(id).upper;
-      const skip = (rel: string): boolean => MOUNT_TARGETS.has(rel) && isEmptyMountTarget(path.join(upper, rel)) && !lowers.some((l) => fs.existsSync(path.join(l, rel)));
+      const skip = (rel: string): boolean => MOUNT_TARGETS.has(rel) && !lowers.some((l) => fs.existsSync(path.join(l, rel))) &&
+        isEmptyMountTarget(path.join(upper, rel), (child) => skip(`${rel}/${child}`));
       layer = await commitLayer(this.d.images.store, diffTar(upper, { epoch: ctx.epoch, skip }));
     } catch (e) {
       if (req.forceRm) await remove().catch(() => undefined);
@@ -367,11 +368,11 @@ interface BuildCtx {
   scratch: string;
 }
 
-/** An empty file or directory, as a runtime leaves a mount point it had to create. */
-function isEmptyMountTarget(p: string): boolean {
+/** An empty file, or a directory holding only such (`skipChild`), as a runtime leaves mount points it had to create. */
+function isEmptyMountTarget(p: string, skipChild: (name: string) => boolean): boolean {
   const st = fs.lstatSync(p, { throwIfNoEntry: false });
   if (!st) return false;
   if (st.isFile()) return st.size === 0;
-  if (st.isDirectory()) return fs.readdirSync(p).length === 0;
+  if (st.isDirectory()) return fs.readdirSync(p).every(skipChild);
   return false;
 }

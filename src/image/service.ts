@@ -28,6 +28,8 @@ export interface ImportOptions {
   tag?: string;
   changes?: string[];
   message?: string;
+  /** Seconds since the epoch for `created` (SOURCE_DATE_EPOCH), so the same tarball gives the same image id. */
+  sourceDateEpoch?: number;
 }
 
 export interface RepairReport {
@@ -306,7 +308,7 @@ export class ImageService {
       const layer = await this.store.layers.unpack(this.store.content.read(blob.digest), { lease }).catch((e: Error) => {
         throw badRequest(e.message);
       });
-      const created = new Date().toISOString();
+      const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
       const cfg: ImageConfig = {
         architecture: goArch(),
         os: 'linux',

@@ -24,9 +24,15 @@ http.createServer((req, res) => {
     const cut = req.method === 'GET' && /\\/blobs\\/sha256:/.test(req.url) && ur.statusCode === 200 && failed < Number(failures);
     res.writeHead(ur.statusCode, ur.headers);
     if (!cut) return ur.pipe(res);
-    failed++;
     let n = 0;
-    ur.on('data', (c) => { n += c.length; if (n > Number(cutAfter)) { ur.destroy(); res.destroy(); } else res.write(c); });
+    ur.on('data', (c) => {
+      n += c.length;
+      if (n <= Number(cutAfter)) return res.write(c);
+      failed++;
+      ur.destroy();
+      res.destroy();
+    });
+    ur.on('end', () => res.end());
   });
   req.pipe(up);
 }).listen(Number(port), '127.0.0.1', () => console.log('ready'));
@@ -161,7 +167,7 @@ describe('distribution: pull, push, login', () => {
     const p = berth(['push', `${berthReg}/never/made:v1`]);
     assert.equal(p.status, 1);
     assert.match(p.stderr, /An image does not exist locally with the tag: 127\.0\.0\.1:\d+\/never\/made:v1/);
-    assert.match(berth(['pull', 'UPPER/case']).stderr, /invalid reference format/);
+    assert.match(berth(['pull', 'busybox::x']).stderr, /invalid reference format/);
   });
 
   it('Debian docker-registry with basic auth: berth login/logout, push, pull; the docker CLI push/pull/login', { skip: !hasDebianRegistry && 'apt-get install docker-registry' }, async () => {

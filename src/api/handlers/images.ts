@@ -22,6 +22,7 @@ export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy): vo
       tag: q.get('tag') || undefined,
       changes: q.getAll('changes').filter(Boolean),
       message: q.get('message') || undefined,
+      sourceDateEpoch: epochParam(q.get('sourceDateEpoch')),
     });
     const out = startStream(ctx, 'application/json');
     out.end(JSON.stringify({ status: id }) + '\n');
@@ -53,6 +54,13 @@ export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy): vo
     const result = await images.remove(ctx.params.name, { force: qBool(ctx.query, 'force'), noprune: qBool(ctx.query, 'noprune') }, usedBy);
     sendJson(ctx, 200, result);
   });
+}
+
+/** Berth's extension of import (`berth image bootstrap`): a fixed `created` time, seconds since the epoch. */
+function epochParam(v: string | null): number | undefined {
+  if (!v) return undefined;
+  if (!/^\d+$/.test(v)) throw badRequest(`invalid sourceDateEpoch ${JSON.stringify(v)}: must be seconds since the epoch`);
+  return Number(v);
 }
 
 async function save(ctx: Context, images: ImageService, names: string[]): Promise<void> {

@@ -134,7 +134,7 @@ async function stdinContext(file: string): Promise<{ body: Readable; dockerfile:
   const pack = tarStream.pack();
   pack.entry({ name: 'Dockerfile', mode: 0o644, mtime: new Date(), size: data.length }, data);
   pack.finalize();
-  return { body: pack as unknown as Readable, dockerfile: 'Dockerfile' };
+  return { body: Readable.from(pack), dockerfile: 'Dockerfile' };
 }
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -177,7 +177,7 @@ async function dirContext(dir: string, file: string): Promise<{ body: Readable; 
   }
   const hasExceptions = patterns.some((p) => p.startsWith('!'));
   const pack = tarStream.pack();
-  const add = (h: tarStream.Header, data?: Buffer): Promise<void> =>
+  const add = (h: Partial<tarStream.Header> & { name: string }, data?: Buffer): Promise<void> =>
     new Promise((resolve, reject) => {
       const cb = (e?: Error | null): void => (e ? reject(e) : resolve());
       if (data) pack.entry(h, data, cb);
@@ -216,5 +216,5 @@ async function dirContext(dir: string, file: string): Promise<{ body: Readable; 
     }
     pack.finalize();
   })().catch((e: Error) => pack.destroy(e));
-  return { body: pack as unknown as Readable, dockerfile };
+  return { body: Readable.from(pack), dockerfile };
 }

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ImageSummary } from '../../client/types';
-import { StatusError, type Command } from '../cli';
+import { StatusError, type Command, type Ctx } from '../cli';
 import { renderList } from '../format/formatter';
 import { IMAGES_HEADER, imageRows, imagesFormat } from '../format/images';
 import { parseImageRef } from '../refname';
@@ -103,20 +103,49 @@ export const importImage: Command = {
     let body: Readable | undefined;
     if (source === '-') body = process.stdin;
     else if (!isUrl) body = await openForRead(source);
-    const messages = (await ctx.client()).ndjson('POST', '/images/create', {
-      query: {
-        fromSrc: isUrl ? source : '-', repo: repository, tag: '', message: o.values.message as string,
-        changes: o.values.change as string[], platform: (o.values.platform as string) || undefined,
-      },
-      body,
-      contentType: body ? 'application/x-tar' : undefined,
+    await importTarball(ctx, isUrl ? source : body, {
+      repository, message: o.values.message as string, changes: o.values.change as string[], platform: o.values.platform as string,
     });
-    await displayJsonMessages(messages, process.stdout);
   },
 };
 
+export interface ImportOptions {
+  /** REPOSITORY[:TAG], or '' for an untagged image. */
+  repository: string;
+  changes: string[];
+  message?: string;
+  platform?: string;
+  /** Berth's extension: the image's `created` time (SOURCE_DATE_EPOCH), for reproducible image ids. */
+  sourceDateEpoch?: string;
+}
+
+/**
+ * POST /images/create?fromSrc=…: a rootfs tarball (stream, or URL for the daemon to fetch) becomes an image. Prints
+ * the daemon's messages (the image id) and returns the id.
+ */
+export async function importTarball(ctx: Ctx, source: Readable | string | undefined, opts: ImportOptions): Promise<string> {
+  const body = typeof source === 'string' ? undefined : source;
+  const messages = (await ctx.client()).ndjson('POST', '/images/create', {
+    query: {
+      fromSrc: typeof source === 'string' ? source : '-', repo: opts.repository, tag: '', message: opts.message,
+      changes: opts.changes, platform: opts.platform || undefined, sourceDateEpoch: opts.sourceDateEpoch || undefined,
+    },
+    body,
+    contentType: body ? 'application/x-tar' : undefined,
+  });
+  let id = '';
+  async function* remember(): AsyncGenerator<unknown> {
+    for await (const m of messages) {
+      id = (m as { status?: string }).status ?? id;
+      yield m;
+    }
+  }
+  await displayJsonMessages(remember(), process.stdout);
+  return id;
+}
+
 /** Opens a file, failing early (before any request) with the OS error. */
-function openForRead(path: string): Promise<Readable> {
+export function openForRead(path: string): Promise<Readable> {
   return new Promise((resolve, reject) => {
     const s = createReadStream(path);
     s.once('open', () => resolve(s));

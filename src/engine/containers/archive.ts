@@ -186,6 +186,9 @@ export async function extractInto(root: string, dirInRoot: string, src: Readable
   for (const [dir, t] of dirTimes.reverse()) fs.utimesSync(dir, t, t);
 }
 
+/** Mount points the engine creates in every container (docker keeps them in its hidden init layer). */
+const INIT_PATHS = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/dev/console', '/dev/pts', '/dev/shm', '/proc', '/sys', '/.dockerenv', '/etc/mtab']);
+
 /** docker diff kinds: 0 modified, 1 added, 2 deleted. */
 const MODIFIED = 0;
 const ADDED = 1;
@@ -203,24 +206,30 @@ export interface Change {
 export function changes(upper: string, lowers: string[]): Change[] {
   const out: Change[] = [];
   const inLower = (rel: string): boolean => lowers.some((l) => fs.lstatSync(path.join(l, rel), { throwIfNoEntry: false }) !== undefined);
-  const walk = (rel: string): void => {
+  /** Adds the changes below `rel`; false when the directory held only engine-made mount points. */
+  const walk = (rel: string): boolean => {
     let names: string[];
     try {
       names = fs.readdirSync(path.join(upper, rel));
     } catch {
-      return;
+      return true;
     }
+    let real = names.length === 0;
     for (const n of names) {
       const r = path.posix.join(rel, n);
+      if (INIT_PATHS.has('/' + r)) continue;
+      real = true;
       const st = fs.lstatSync(path.join(upper, r));
       if (isOverlayWhiteout(st)) {
         out.push({ Path: '/' + r, Kind: DELETED });
         continue;
       }
       const opaque = st.isDirectory() && getxattr(path.join(upper, r), opaqueXattr)?.toString() === 'y';
-      out.push({ Path: '/' + r, Kind: inLower(r) || opaque ? MODIFIED : ADDED });
-      if (st.isDirectory()) walk(r);
+      const at = out.push({ Path: '/' + r, Kind: inLower(r) || opaque ? MODIFIED : ADDED }) - 1;
+      // a copied-up directory whose only news is a mount point (e.g. /etc for /etc/hosts) is no change to show
+      if (st.isDirectory() && !walk(r) && out[at].Kind === MODIFIED) out.splice(at, 1);
     }
+    return real;
   };
   walk('');
   return out.sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));

@@ -80,16 +80,23 @@ export class ContainerService {
   }
 
   /**
-   * docker's restore, after networks are reconciled: containers whose restart policy says so come back (as a
-   * restart: RestartCount and the stop mark are kept), as do those that were waiting for a restart. Until then exits
-   * found by reconcile only record their restart.
+   * docker's restore, after networks are reconciled: containers whose restart policy says so come back, as do those
+   * that were waiting for a restart; like docker this is a fresh start (RestartCount and the stop mark reset). Until
+   * then exits found by reconcile only record their restart.
    */
   async restartAtBoot(): Promise<void> {
     this.booting = false;
     for (const rec of this.d.store.all()) {
       if (rec.Instance) continue;
       if (rec.State.Restarting || restartsAtBoot(rec.HostConfig.RestartPolicy, this.exitFacts(rec))) {
-        await this.serialize(rec.Id, () => this.restartNow(rec.Id, true));
+        await this.serialize(rec.Id, async () => {
+          try {
+            await this.doStart(rec.Id);
+          } catch (e) {
+            log.warn('restart at boot failed', { id: shortId(rec.Id), e: String(e) });
+            if (rec.State.Restarting) this.settleStopped(rec);
+          }
+        });
       }
     }
   }
@@ -264,9 +271,9 @@ export class ContainerService {
   }
 
   /** The restart policy's timer fired: start again, or settle as exited if that fails. */
-  private async restartNow(id: string, boot = false): Promise<void> {
+  private async restartNow(id: string): Promise<void> {
     const rec = this.d.store.find(id);
-    if (!rec || (!rec.State.Restarting && !boot)) return;
+    if (!rec?.State.Restarting) return;
     try {
       await this.doStart(id, true);
     } catch (e) {

@@ -16,7 +16,7 @@ import { isTransient } from './session';
 /** docker's max-concurrent-downloads. */
 const CONCURRENT_DOWNLOADS = 3;
 const ATTEMPTS = 3;
-const RETRY_DELAY_MS = 300;
+const RETRY_DELAY_MS = 1000;
 
 const LAYER_TYPES = new Set<string>([
   MediaType.ociLayer, MediaType.ociLayerGzip, MediaType.ociLayerZstd, MediaType.dockerLayerGzip,
@@ -77,7 +77,7 @@ export async function pullImage(ctx: PullContext, repo: RemoteRepository, ref: R
   const man = parseImageManifest(resolved.manifest);
   progress.message(`Pulling from ${ref.path}`, ref.digest ?? ref.tag);
   return images.withLease(async (lease) => {
-    const configBytes = await repo.smallBlob(man.config.digest);
+    const configBytes = await withRetries(() => repo.smallBlob(man.config.digest), ctx.signal, () => undefined);
     const cfg = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
     const diffIds = cfg.rootfs?.diff_ids ?? [];
     if (diffIds.length !== man.layers.length) throw new PullError(`image config names ${diffIds.length} layers but the manifest has ${man.layers.length}`, 400);
@@ -109,42 +109,53 @@ async function fetchLayer(ctx: PullContext, repo: RemoteRepository, layer: Descr
   const { progress, images } = ctx;
   const store = images.store;
   const id = shortHex(layer.digest);
+  await withRetries(async () => {
+    if (store.content.has(layer.digest)) {
+      // blob here, layer not unpacked (e.g. removed meanwhile): unpack from the local copy
+      await store.layers.unpack(store.content.read(layer.digest), { expectedDiffId: diffId, lease });
+    } else {
+      const res = await repo.blob(layer.digest);
+      let got = 0;
+      const counted = new PassThrough();
+      res.on('data', (c: Buffer) => {
+        got += c.length;
+        progress.bytes(id, 'Downloading', got, layer.size);
+      });
+      res.on('error', (e) => {
+        const why = `${repo.session.host} broke off blob ${layer.digest} after ${got} of ${layer.size} bytes: ${e.message}`;
+        counted.destroy(Object.assign(new Error(why), { code: 'SHORT_BODY' }));
+      });
+      res.pipe(counted);
+      const [toStore, toLayer] = tee(counted);
+      // whichever side fails first stops the other (a stopped reader would stall the tee)
+      const stop = (e: Error): never => {
+        res.destroy();
+        counted.destroy(e);
+        throw e;
+      };
+      const unpack = store.layers.has(diffId) ? drain(toLayer) : store.layers.unpack(toLayer, { expectedDiffId: diffId, lease });
+      const ingest = store.content.ingest(toStore, { digest: layer.digest, size: layer.size }, lease);
+      const results = await Promise.allSettled([ingest.catch(stop), unpack.catch(stop)]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      progress.layer(id, 'Verifying Checksum');
+      progress.layer(id, 'Download complete');
+    }
+    progress.bytes(id, 'Extracting', layer.size, layer.size, true);
+    progress.layer(id, 'Pull complete');
+  }, ctx.signal, (attempt) => progress.layer(id, `Retrying in ${attempt} second${attempt > 1 ? 's' : ''}`));
+}
+
+/** Run `fn` up to ATTEMPTS times while it fails with a transient error (broken or stalled connection, 5xx). */
+async function withRetries<T>(fn: () => Promise<T>, signal: AbortSignal | undefined, onRetry: (attempt: number) => void): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      if (store.content.has(layer.digest)) {
-        // blob here, layer not unpacked (e.g. removed meanwhile): unpack from the local copy
-        await store.layers.unpack(store.content.read(layer.digest), { expectedDiffId: diffId, lease });
-      } else {
-        const res = await repo.blob(layer.digest);
-        let got = 0;
-        const counted = new PassThrough();
-        res.on('data', (c: Buffer) => {
-          got += c.length;
-          progress.bytes(id, 'Downloading', got, layer.size);
-        });
-        res.on('error', (e) => counted.destroy(e));
-        res.pipe(counted);
-        const [toStore, toLayer] = tee(counted);
-        // whichever side fails first stops the other (a stopped reader would stall the tee)
-        const stop = (e: Error): never => {
-          res.destroy();
-          counted.destroy(e);
-          throw e;
-        };
-        const unpack = store.layers.has(diffId) ? drain(toLayer) : store.layers.unpack(toLayer, { expectedDiffId: diffId, lease });
-        const ingest = store.content.ingest(toStore, { digest: layer.digest, size: layer.size }, lease);
-        const results = await Promise.allSettled([ingest.catch(stop), unpack.catch(stop)]);
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
-        progress.layer(id, 'Verifying Checksum');
-        progress.layer(id, 'Download complete');
-      }
-      progress.bytes(id, 'Extracting', layer.size, layer.size, true);
-      progress.layer(id, 'Pull complete');
-      return;
+      return await fn();
     } catch (e) {
-      if (ctx.signal?.aborted || attempt >= ATTEMPTS || !isTransient(e)) throw e;
-      progress.layer(id, `Retrying in ${attempt} second${attempt > 1 ? 's' : ''}`);
+      if (signal?.aborted || attempt >= ATTEMPTS || !isTransient(e)) {
+        throw attempt > 1 && e instanceof Error ? new Error(`${e.message} (after ${attempt} attempts)`) : e;
+      }
+      onRetry(attempt);
       await new Promise((r) => setTimeout(r, RETRY_DELAY_MS * attempt));
     }
   }

@@ -3,6 +3,7 @@
  * registry when Berth saw it there, or uploaded; uncompressed layers (import, build) are gzipped on the way and the
  * result remembered. Then the config, then the manifest with its media type.
  */
+import { Transform } from 'node:stream';
 import type { ImageService } from '../../image/service';
 import type { ImageRecord } from '../../image/store';
 import { MediaType, type Descriptor, type Manifest } from '../../image/types';
@@ -83,13 +84,19 @@ export async function pushImage(ctx: PushContext, repo: RemoteRepository, rec: I
     progress.layer(id, 'Waiting');
     const total = store.content.size(local.digest);
     const source = store.content.read(local.digest);
-    const body = compression === 'none' ? gzipLayer(source) : source;
     let read = 0;
-    source.on('data', (c: Buffer) => {
-      read += c.length;
-      progress.bytes(id, 'Pushing', read, total);
-    });
-    const up = await repo.upload(body, { chunkSize: ctx.chunkSize });
+    const counted = source.pipe(
+      new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          read += chunk.length;
+          progress.bytes(id, 'Pushing', read, total);
+          cb(null, chunk);
+        },
+      }),
+    );
+    source.on('error', (e) => counted.destroy(e));
+    const up = await repo.upload(compression === 'none' ? gzipLayer(counted) : counted, { chunkSize: ctx.chunkSize });
+    if (compression !== 'none' && up.digest !== local.digest) throw new Error(`layer blob ${local.digest} read back as ${up.digest}: the local store is damaged`);
     if (compression === 'none') meta.setCompressed(local.digest, up);
     pushed[i] = { mediaType, digest: up.digest, size: up.size };
     meta.addSource(up.digest, here);

@@ -1,0 +1,238 @@
+/** Image builds through berthd with the berth CLI and the real docker CLI (legacy builder protocol). */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BERTH, TestDaemon, type RunResult } from '../helpers/daemon';
+
+const d = new TestDaemon('build');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-build-test-'));
+
+before(async () => {
+  await d.start();
+  d.importBusybox();
+});
+after(async () => {
+  await d.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A context dir from a map of relative path -> content. */
+function context(name: string, files: Record<string, string>): string {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), content);
+  }
+  return dir;
+}
+
+/** The berth CLI without blocking this process (a loopback server in it must keep answering). */
+function berthAsync(args: string[]): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BERTH, ...args], { env: d.env }, (err, stdout, stderr) => {
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const imageId = (out: string): string => {
+  const m = /Successfully built ([0-9a-f]{12})/.exec(out);
+  assert.ok(m, `no "Successfully built" in:\n${out}`);
+  return m[1];
+};
+
+const MULTI = `# syntax=docker/dockerfile:1
+ARG BASE=busybox
+FROM $BASE AS build
+ARG GREETING=hello
+WORKDIR /src
+COPY app/ ./
+RUN echo "$GREETING from \${GREETING:+build}" > out.txt && cat main.txt >> out.txt
+RUN <<EOF
+set -e
+echo heredoc > /src/heredoc.txt
+EOF
+
+FROM busybox
+ENV APP_HOME=/app MODE=prod
+WORKDIR $APP_HOME
+COPY --from=build /src/out.txt /src/heredoc.txt ./
+COPY <<EOF /app/inline.txt
+mode is $MODE
+EOF
+USER nobody
+EXPOSE 8080
+LABEL org.example.name=demo
+CMD ["sh", "-c", "cat out.txt heredoc.txt inline.txt; id -u; pwd"]
+`;
+
+describe('berth build', () => {
+  it('multi-stage build with RUN, COPY --from, ARG/ENV/WORKDIR/USER/CMD, heredocs, .dockerignore; the image runs', () => {
+    const dir = context('multi', {
+      Dockerfile: MULTI, 'app/main.txt': 'main\n', 'app/secret.key': 'nope', '.dockerignore': 'app/*.key\n',
+    });
+    const r = d.berth(['build', '-t', 'multi:1', '-t', 'multi:extra', '--build-arg', 'GREETING=hi', dir]);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Step 1\/\d+ : FROM \$BASE AS build/);
+    assert.match(r.stdout, / ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n/);
+    assert.match(r.stdout, /Successfully tagged multi:1\nSuccessfully tagged multi:extra\n/);
+    const run = d.berth(['run', '--rm', 'multi:1']);
+    assert.equal(run.stdout, 'hi from build\nmain\nheredoc\nmode is prod\n65534\n/app\n', run.stderr);
+    const ls = d.berth(['run', '--rm', 'multi:1', 'ls', '/app']);
+    assert.doesNotMatch(ls.stdout, /secret/);
+    const cfg = JSON.parse(d.berth(['image', 'inspect', 'multi:1', '--format', '{{json .Config}}']).stdout) as Record<string, unknown>;
+    assert.equal(cfg.User, 'nobody');
+    assert.equal(cfg.WorkingDir, '/app');
+    assert.deepEqual(cfg.ExposedPorts, { '8080/tcp': {} });
+    assert.deepEqual(cfg.Labels, { 'org.example.name': 'demo' });
+    assert.ok((cfg.Env as string[]).includes('MODE=prod'));
+    assert.ok(!(cfg.Env as string[]).some((e) => e.startsWith('GREETING')), 'build args are not kept in the image');
+    assert.equal(d.berth(['ps', '-aq']).stdout, '', 'intermediate containers removed');
+  });
+
+  it('second build comes from the cache; touch keeps it, a content change invalidates COPY and later steps', () => {
+    const dockerfile = 'FROM busybox\nWORKDIR /app\nRUN echo base > /base\nCOPY . .\nRUN cat data.txt > /copied\nCMD ["cat", "/copied"]\n';
+    const dir = context('cache', { Dockerfile: dockerfile, 'data.txt': 'one\n' });
+    const first = d.berth(['build', '-t', 'cached:1', dir]);
+    assert.equal(first.status, 0, first.stderr + first.stdout);
+    const second = d.berth(['build', '-t', 'cached:1', dir]);
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal((second.stdout.match(/ ---> Using cache/g) ?? []).length, 5, second.stdout);
+    assert.equal(imageId(second.stdout), imageId(first.stdout));
+
+    const later = new Date(Date.now() + 60_000);
+    fs.utimesSync(path.join(dir, 'data.txt'), later, later);
+    const touched = d.berth(['build', dir]);
+    assert.equal(imageId(touched.stdout), imageId(first.stdout), 'touch alone keeps the cache');
+
+    fs.writeFileSync(path.join(dir, 'data.txt'), 'two\n');
+    const changed = d.berth(['build', '-t', 'cached:2', dir]);
+    assert.equal(changed.status, 0, changed.stderr);
+    const steps = changed.stdout.split(/^Step /m).slice(1);
+    assert.match(steps[2], /Using cache/, 'RUN before the COPY still cached');
+    assert.doesNotMatch(steps[3], /Using cache/, 'COPY re-run');
+    assert.doesNotMatch(steps[4], /Using cache/, 'RUN after it re-run');
+    assert.equal(d.berth(['run', '--rm', 'cached:2']).stdout, 'two\n');
+    const nocache = d.berth(['build', '--no-cache', dir]);
+    assert.doesNotMatch(nocache.stdout, /Using cache/);
+  });
+
+  it('a failing RUN reports the command and exits with its code', () => {
+    const dir = context('fail', { Dockerfile: 'FROM busybox\nRUN echo before; echo oops >&2; exit 7\n' });
+    const r = d.berth(['build', dir]);
+    assert.equal(r.status, 7);
+    assert.match(r.stdout, /before\n/);
+    assert.match(r.stdout, /\u001b\[91moops\n\u001b\[0m/, 'stderr in red as docker shows it');
+    assert.match(r.stderr, /The command '\/bin\/sh -c echo before; echo oops >&2; exit 7' returned a non-zero code: 7/);
+    const forced = d.berth(['build', '--force-rm', dir]);
+    assert.equal(forced.status, 7);
+  });
+
+  it('Dockerfile errors name the file, line and instruction; missing images and sources are named', () => {
+    const dir = context('bad', { 'Dockerfile.dev': 'FROM busybox\nRUN true\nRUNN nope\n' });
+    const r = d.berth(['build', '-f', path.join(dir, 'Dockerfile.dev'), dir]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /Dockerfile\.dev:3: unknown instruction: RUNN\n +3 \| RUNN nope/);
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM nosuch/image:1\n');
+    assert.match(d.berth(['build', dir]).stderr, /FROM nosuch\/image:1: image not found locally/);
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY nothere.txt /\n');
+    assert.match(d.berth(['build', dir]).stderr, /Dockerfile:2: COPY failed: file not found in build context .*nothere\.txt/);
+  });
+
+  it('SOURCE_DATE_EPOCH makes the image ID reproducible (no cache, berth and docker CLI)', () => {
+    const dir = context('repro', { Dockerfile: 'FROM busybox\nCOPY f /f\nRUN echo x > /x && mkdir -p /d && touch /d/new\nCMD ["cat", "/f"]\n', f: 'content\n' });
+    const epoch = ['--build-arg', 'SOURCE_DATE_EPOCH=1700000000'];
+    const a = d.berth(['build', '-q', '--no-cache', ...epoch, dir]);
+    assert.equal(a.status, 0, a.stderr);
+    assert.match(a.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    const b = d.berth(['build', '-q', '--no-cache', ...epoch, dir]);
+    const c = d.docker(['build', '-q', '--no-cache', ...epoch, dir]);
+    assert.equal(b.stdout, a.stdout);
+    assert.equal(c.stdout, a.stdout);
+    const without = d.berth(['build', '-q', '--no-cache', dir]);
+    assert.notEqual(without.stdout, a.stdout, 'without the epoch, times differ');
+    const created = d.berth(['image', 'inspect', a.stdout.trim(), '--format', '{{.Created}}']).stdout.trim();
+    assert.equal(created, '2023-11-14T22:13:20.000Z');
+  });
+
+  it('ADD: a local tar archive is unpacked; a URL is fetched from a loopback server; unreachable is a clear error', async () => {
+    const dir = context('add', {});
+    const src = path.join(tmp, 'add-src');
+    fs.mkdirSync(path.join(src, 'pkg'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'pkg/readme'), 'from tar\n');
+    await new Promise<void>((resolve, reject) => execFile('tar', ['-czf', path.join(dir, 'pkg.tar.gz'), '-C', src, 'pkg'], (e) => (e ? reject(e) : resolve())));
+    const server = http.createServer((req, res) => {
+      if (req.url === '/files/hello.txt') res.end('from url\n');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox\nADD pkg.tar.gz /opt/\nADD http://127.0.0.1:${port}/files/hello.txt /data/\nCMD ["sh", "-c", "cat /opt/pkg/readme /data/hello.txt; stat -c %a /data/hello.txt"]\n`);
+      const r = await berthAsync(['build', '-t', 'added:1', dir]);
+      assert.equal(r.status, 0, r.stderr + r.stdout);
+      assert.equal(d.berth(['run', '--rm', 'added:1']).stdout, 'from tar\nfrom url\n600\n');
+      fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox\nADD http://127.0.0.1:${port}/missing /x\n`);
+      const missing = await berthAsync(['build', dir]);
+      assert.equal(missing.status, 1);
+      assert.match(missing.stderr, /ADD failed: failed to GET http:\/\/127\.0\.0\.1:\d+\/missing with status 404/);
+    } finally {
+      server.close();
+    }
+    // the server is closed now: its port refuses connections
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox\nADD http://127.0.0.1:${port}/nothing /x\n`);
+    const refused = d.berth(['build', dir]);
+    assert.match(refused.stderr, /ADD failed: cannot fetch http:\/\/127\.0\.0\.1:\d+\/nothing: ECONNREFUSED/);
+  });
+
+  it('--target, --label, --iidfile, Dockerfile on stdin', () => {
+    const dir = context('target', { Dockerfile: 'FROM busybox AS one\nRUN echo one > /which\nFROM busybox AS two\nRUN echo two > /which\nRUN false\n' });
+    const iid = path.join(tmp, 'iid');
+    const r = d.berth(['build', '--target', 'one', '--label', 'team=core', '--iidfile', iid, '-t', 'target:one', dir]);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.doesNotMatch(r.stdout, /RUN false/, 'unused stage skipped');
+    assert.match(fs.readFileSync(iid, 'utf8'), /^sha256:[0-9a-f]{64}$/);
+    assert.equal(d.berth(['run', '--rm', 'target:one', 'cat', '/which']).stdout, 'one\n');
+    assert.equal(d.berth(['image', 'inspect', 'target:one', '--format', '{{index .Config.Labels "team"}}']).stdout.trim(), 'core');
+    const stdin = d.berth(['build', '-t', 'stdin:1', '-'], { input: 'FROM busybox\nCMD ["echo", "from stdin"]\n' });
+    assert.equal(stdin.status, 0, stdin.stderr);
+    assert.equal(d.berth(['run', '--rm', 'stdin:1']).stdout, 'from stdin\n');
+  });
+});
+
+describe('docker build (CLI 28, legacy builder) against berthd', () => {
+  it('builds with -f outside the context, several tags and build args; the image runs', () => {
+    const dir = context('docker', { 'app/main.txt': 'main\n', 'app/secret.key': 'nope', '.dockerignore': 'app/*.key\n' });
+    const dockerfile = path.join(tmp, 'Dockerfile.outside');
+    fs.writeFileSync(dockerfile, MULTI);
+    const r = d.docker(['build', '-f', dockerfile, '-t', 'dmulti:1', '-t', 'dmulti:2', '--build-arg', 'GREETING=hey', dir]);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Successfully built [0-9a-f]{12}\nSuccessfully tagged dmulti:1\nSuccessfully tagged dmulti:2\n/);
+    const run = d.docker(['run', '--rm', 'dmulti:2']);
+    assert.equal(run.stdout, 'hey from build\nmain\nheredoc\nmode is prod\n65534\n/app\n', run.stderr);
+    const again = d.docker(['build', '-f', dockerfile, '--build-arg', 'GREETING=hey', dir]);
+    assert.match(again.stdout, / ---> Using cache/);
+    assert.equal(imageId(again.stdout), imageId(r.stdout));
+  });
+
+  it('a failing RUN exits with its code; the intermediate container is left as docker leaves it', () => {
+    const dir = context('dfail', { Dockerfile: 'FROM busybox\nRUN exit 5\n' });
+    const r = d.docker(['build', dir]);
+    assert.equal(r.status, 5, r.stderr);
+    assert.match(r.stderr + r.stdout, /The command '\/bin\/sh -c exit 5' returned a non-zero code: 5/);
+    assert.match(d.docker(['ps', '-a', '--format', '{{.Status}}']).stdout, /Exited \(5\)/);
+  });
+
+  it('a Dockerfile error is an error response naming file and line', () => {
+    const dir = context('dbad', { Dockerfile: 'FROM busybox\nFOO bar\n' });
+    const r = d.docker(['build', dir]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /Error response from daemon: Dockerfile:2: unknown instruction: FOO/);
+  });
+});
