@@ -114,7 +114,7 @@ describe('registry client: progress, manifests, compression', () => {
   it('renders docker progress bars and NDJSON lines', () => {
     assert.equal(progressBar(0, 100), `[>${' '.repeat(50)}]       0B/100B`);
     assert.equal(progressBar(512, 1024), `[${'='.repeat(25)}>${' '.repeat(25)}]     512B/1.024kB`);
-    assert.equal(progressBar(2048), '  2.048kB');
+    assert.equal(progressBar(2048), ' 2.048kB');
     const lines: string[] = [];
     const p = new ProgressStream((l) => lines.push(l));
     p.message('Pulling from app', 'v1');

@@ -73,7 +73,9 @@ export class DockerConfig {
     }
     const entry = cfg.auths?.[key] ?? (key === INDEX_SERVER ? undefined : cfg.auths?.[`https://${key}`] ?? cfg.auths?.[`http://${key}`]);
     if (!entry) return { serveraddress: key };
-    return { ...normalizeAuth({ auth: entry.auth }), auth: undefined, ...(entry.identitytoken ? { identitytoken: entry.identitytoken } : {}), serveraddress: key };
+    if (entry.identitytoken) return { identitytoken: entry.identitytoken, serveraddress: key };
+    const { username, password } = normalizeAuth({ auth: entry.auth });
+    return username ? { username, password, serveraddress: key } : { serveraddress: key };
   }
 
   /** Store credentials; returns where ("helper <name>" or the file) for the CLI's warning. */
