@@ -316,7 +316,8 @@ export class Builder {
         isEmptyMountTarget(path.join(upper, rel), (child) => skip(`${rel}/${child}`));
       layer = await commitLayer(this.d.images.store, diffTar(upper, { epoch: ctx.epoch, skip }));
     } catch (e) {
-      if (req.forceRm) await remove().catch(() => undefined);
+      // Unlike docker's legacy builder, a failed step leaves no container (or mount) behind (issue #4).
+      await remove().catch(() => undefined);
       throw e;
     }
     if (req.rm || req.forceRm) await remove();

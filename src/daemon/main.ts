@@ -59,6 +59,10 @@ async function run(cfg: DaemonConfig): Promise<void> {
     listening.push(server);
     log.info('API listening', { host: h });
   }
+  // One request's failure (a client gone mid-stream, a bug in a handler) must never take the daemon and its
+  // bookkeeping down: log it and go on, as dockerd does.
+  process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: String((e as Error)?.stack ?? e) }));
+  process.on('uncaughtException', (e) => log.error('uncaught exception', { error: String(e?.stack ?? e) }));
   const shutdown = (sig: string) => {
     log.info('shutting down; containers keep running', { signal: sig });
     for (const s of listening) s.close();

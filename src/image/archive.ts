@@ -29,10 +29,12 @@ const epoch = new Date(0);
 export async function save(store: ImageStore, items: SaveItem[], out: Writable): Promise<void> {
   const pack = tarStream.pack();
   const done = new Promise<void>((resolve, reject) => pipeline(pack as unknown as Readable, out, (e) => (e ? reject(e) : resolve())));
+  // A client that goes away mid-save fails the pipeline: every pending step must fail with it, not hang.
+  const step = (p: Promise<void>): Promise<void> => Promise.race([p, done.then(() => p)]);
   const add = (name: string, data: Buffer | string): Promise<void> =>
-    new Promise((resolve, reject) => pack.entry({ name, mode: 0o644, mtime: epoch, uid: 0, gid: 0 }, data, (e) => (e ? reject(e) : resolve())));
+    step(new Promise((resolve, reject) => pack.entry({ name, mode: 0o644, mtime: epoch, uid: 0, gid: 0 }, data, (e) => (e ? reject(e) : resolve()))));
   const dir = (name: string): Promise<void> =>
-    new Promise((resolve, reject) => pack.entry({ name, type: 'directory', mode: 0o755, mtime: epoch, uid: 0, gid: 0 }, (e) => (e ? reject(e) : resolve())));
+    step(new Promise((resolve, reject) => pack.entry({ name, type: 'directory', mode: 0o755, mtime: epoch, uid: 0, gid: 0 }, (e) => (e ? reject(e) : resolve()))));
   const written = new Set<string>();
   const dockerManifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
   const index: Descriptor[] = [];
@@ -45,7 +47,7 @@ export async function save(store: ImageStore, items: SaveItem[], out: Writable):
       const manifest = store.manifest(rec);
       for (const [i, diffId] of cfg.rootfs.diff_ids.entries()) {
         if (written.has(diffId)) continue;
-        await addLayer(store, pack, diffId, manifest.layers[i].digest);
+        await step(addLayer(store, pack, diffId, manifest.layers[i].digest));
         written.add(diffId);
       }
       if (!written.has(rec.id)) await add(blobName(rec.id), store.content.readBuffer(rec.id));
