@@ -30,6 +30,8 @@ import type { DaemonConfig } from './config';
 
 export interface Daemon {
   newServer(): http.Server;
+  /** Before exit: with no container running, release what only containers need (bridges, NAT rules). */
+  shutdown(): Promise<void>;
 }
 
 const RUNTIME_PATHS = { crun: '/usr/bin/crun', runc: '/usr/bin/runc' };
@@ -84,5 +86,10 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
   buildRoutes(router, new Builder({ images, containers, root: path.join(cfg.dataRoot, 'build') }));
   distributionRoutes(router, new Distribution(images, (action, id, attrs) => events.publish('image', action, id, attrs), { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, metaDir: path.join(cfg.dataRoot, 'image') }));
   log.info('berthd ready', { dataRoot: cfg.dataRoot, runtime: cfg.defaultRuntime, containers: store.all().length });
-  return { newServer: () => createApiServer(router) };
+  return {
+    newServer: () => createApiServer(router),
+    shutdown: async () => {
+      if (!store.all().some((c) => c.Instance)) await networks.releaseIdle();
+    },
+  };
 }

@@ -66,7 +66,10 @@ async function run(cfg: DaemonConfig): Promise<void> {
   const shutdown = (sig: string) => {
     log.info('shutting down; containers keep running', { signal: sig });
     for (const s of listening) s.close();
-    process.exit(0);
+    daemon
+      .shutdown()
+      .catch((e) => log.warn('shutdown cleanup failed', { error: String(e) }))
+      .finally(() => process.exit(0));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -308,7 +308,8 @@ export class ImageService {
       const layer = await this.store.layers.unpack(this.store.content.read(blob.digest), { lease }).catch((e: Error) => {
         throw badRequest(e.message);
       });
-      const created = new Date(opts.sourceDateEpoch !== undefined ? opts.sourceDateEpoch * 1000 : Date.now()).toISOString();
+      // an epoch has whole seconds: written as Go's RFC 3339 (no ".000"), as docker's reproducible builds show it
+      const created = opts.sourceDateEpoch !== undefined ? new Date(opts.sourceDateEpoch * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString();
       const cfg: ImageConfig = {
         architecture: goArch(),
         os: 'linux',

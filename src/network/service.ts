@@ -12,7 +12,7 @@ import {
   AddressPool, Cidr, DEFAULT_BRIDGE_SUBNET, DEFAULT_POOLS, allocateAddress, checkNoOverlap, chooseGateway, formatCidr, formatIp,
   hostRouteSubnets, macForIp, nextSubnet, parseIp, parseMac, parseSubnet,
 } from './ipam';
-import { bridgeNames, deleteLink, routesJson } from './iproute';
+import { bridgeNames, deleteLink, ip, routesJson } from './iproute';
 import { Netavark, NetavarkConfig, NetavarkOptions } from './netavark';
 import { createNetns, listNetns, netnsName, removeNetns } from './netns';
 import { PortMapping, checkPortConflicts, dockerListPorts, dockerPortMap, hostPortFinder, resolvePortMappings, toNetavarkPorts, DockerListPort } from './ports';
@@ -236,8 +236,9 @@ export class NetworkService {
       const n = this.find(idOrName);
       if (n.predefined) throw new ApiError(403, `${n.name} is a pre-defined network and cannot be removed`);
       if (this.endpointsOn(n.id).length) throw conflict(`error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      await this.releaseBridge(n);
       this.store.deleteNetwork(n.id);
-      await this.deleteOwnBridge(n.bridge); // netavark removes it with the last container; this covers a crash
+      await this.deleteOwnBridge(n.bridge); // after a crash netavark may not have removed it
     });
   }
 
@@ -249,6 +250,7 @@ export class NetworkService {
       const deleted: string[] = [];
       for (const n of this.store.listNetworks()) {
         if (n.predefined || this.endpointsOn(n.id).length || Date.parse(n.created) >= until || !matchLabels(n.labels, f.label)) continue;
+        await this.releaseBridge(n);
         this.store.deleteNetwork(n.id);
         await this.deleteOwnBridge(n.bridge);
         deleted.push(n.name);
@@ -305,6 +307,7 @@ export class NetworkService {
       }
       rec.setupDone = true;
       this.store.saveEndpoint(rec);
+      await this.keepBridge(n);
       return this.endpointInfo(rec, n);
     });
   }
@@ -365,7 +368,7 @@ export class NetworkService {
       const networks = this.store.listNetworks();
       const bridges = await bridgeNames();
       for (const n of networks) {
-        if (n.bridge && bridges.includes(n.bridge) && !this.endpointsOn(n.id).length) await this.flushNetwork(n);
+        if (n.bridge && bridges.includes(n.bridge) && !this.endpointsOn(n.id).length) await this.releaseBridge(n);
       }
       const owned = new Set(networks.map((n) => n.bridge));
       for (const b of bridges) if (this.isBerthBridgeName(b) && !owned.has(b)) await deleteLink(b);
@@ -412,6 +415,34 @@ export class NetworkService {
     await this.withScratchNetns(e.containerId, (p) => this.netavark.teardown(p, e.netavark!).catch(() => undefined));
     const n = this.store.getNetwork(e.networkId);
     if (n && !this.endpointsOn(n.id).some((o) => o.containerId !== e.containerId)) await this.flushNetwork(n);
+  }
+
+  /**
+   * netavark removes a bridge, its NAT rules and DNS with the bridge's last container and makes them again for the
+   * next one: ~100 ms on each side of every `run --rm`. A spare interface on the bridge keeps it (and its rules) in
+   * place while the network is in use, as docker0 stays; releaseBridge takes it away again.
+   */
+  private async keepBridge(n: NetworkRecord): Promise<void> {
+    if (!n.bridge) return;
+    const keeper = keeperName(n.bridge);
+    if ((await ip(['-o', 'link', 'show', keeper]).catch(() => '')) !== '') return;
+    // A veth pair with one end on the bridge (the kernel here has no dummy driver; veth is always there).
+    await ip(['link', 'add', keeper, 'type', 'veth', 'peer', 'name', `${keeper}p`]);
+    await ip(['link', 'set', keeper, 'master', n.bridge, 'up']);
+  }
+
+  /** Let go of an idle network's bridge: keeper out, then netavark drops bridge, rules and DNS (flushNetwork). */
+  private async releaseBridge(n: NetworkRecord): Promise<void> {
+    if (!n.bridge || !(await bridgeNames()).includes(n.bridge)) return;
+    await deleteLink(keeperName(n.bridge));
+    await this.flushNetwork(n);
+  }
+
+  /** Daemon shutdown with nothing running: release every bridge, so a stopped berthd leaves no trace in the kernel. */
+  releaseIdle(): Promise<void> {
+    return this.locked(async () => {
+      for (const n of this.store.listNetworks()) if (!this.endpointsOn(n.id).length) await this.releaseBridge(n);
+    });
   }
 
   /** Make netavark drop a network's bridge, rules and DNS entry: one throwaway container in, then out. */
@@ -530,3 +561,6 @@ function parseUntil(v: string): number {
   if (Number.isNaN(t)) throw badRequest(`invalid until filter: ${v}`);
   return t;
 }
+
+/** The veth end that keeps a bridge alive (its peer adds `p`; interface names have at most 15 characters). */
+const keeperName = (bridge: string): string => `${bridge.slice(0, 13)}k`;

@@ -116,6 +116,9 @@ export class TestDaemon {
       if (!fs.existsSync(root)) continue;
       for (const id of fs.readdirSync(root)) spawnSync(rt, ['--root', root, 'delete', '-f', id]);
     }
+    // Network leftovers of a failed test (a graceful stop with nothing running removes them itself).
+    const netns = spawnSync('ip', ['netns', 'list']).stdout?.toString() ?? '';
+    for (const ns of netns.split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(`${this.bridge}-`))) spawnSync('ip', ['netns', 'del', ns]);
     unmountUnder(this.dataRoot);
     fs.rmSync(this.dataRoot, { recursive: true, force: true });
     fs.rmSync(this.execRoot, { recursive: true, force: true });
