@@ -16,6 +16,7 @@ export interface DaemonConfig {
   bridgePrefix: string;
   /** Registries reached over plain HTTP / unverified TLS (host[:port] or CIDR); loopback always is. */
   insecureRegistries: string[];
+  registriesLoopbackOnly: boolean;
   /** docker.io mirrors, tried first on pulls. */
   registryMirrors: string[];
 }
@@ -36,6 +37,7 @@ Options:
       --bridge-prefix string    Prefix of Berth's other bridges and network namespaces (default "berth")
       --insecure-registry list  Registry (host[:port] or CIDR) reached without TLS checks, falling back to plain HTTP
                                 (loopback registries always are)
+      --registries-loopback-only Never contact a registry that is not on loopback (tests, air-gapped hosts)
       --registry-mirror list    Preferred Docker Hub mirror (e.g. https://mirror.example.com), tried before docker.io
   -v, --version                 Print version information and quit
   -h, --help                    Print this help
@@ -55,6 +57,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
       'bridge-prefix': { type: 'string', default: 'berth' },
       'insecure-registry': { type: 'string', multiple: true },
       'registry-mirror': { type: 'string', multiple: true },
+      'registries-loopback-only': { type: 'boolean' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -77,6 +80,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
     bridgeSubnet: values.bip!,
     bridgePrefix: values['bridge-prefix']!,
     insecureRegistries: values['insecure-registry'] ?? [],
+    registriesLoopbackOnly: values['registries-loopback-only'] === true,
     registryMirrors: (values['registry-mirror'] ?? []).map(validateMirror),
   };
 }

@@ -84,7 +84,7 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
   volumeRoutes(router, volumes);
   imageRoutes(router, images, (id) => containers.usingImage(id));
   buildRoutes(router, new Builder({ images, containers, root: path.join(cfg.dataRoot, 'build') }));
-  distributionRoutes(router, new Distribution(images, (action, id, attrs) => events.publish('image', action, id, attrs), { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, metaDir: path.join(cfg.dataRoot, 'image') }));
+  distributionRoutes(router, new Distribution(images, (action, id, attrs) => events.publish('image', action, id, attrs), { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, metaDir: path.join(cfg.dataRoot, 'image'), loopbackOnly: cfg.registriesLoopbackOnly }));
   log.info('berthd ready', { dataRoot: cfg.dataRoot, runtime: cfg.defaultRuntime, containers: store.all().length });
   return {
     newServer: () => createApiServer(router),

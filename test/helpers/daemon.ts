@@ -48,6 +48,7 @@ export class TestDaemon {
     const log = fs.openSync(this.logFile, 'a');
     const args = ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug'];
     args.push('--bridge', this.bridge, '--bip', this.subnet, '--bridge-prefix', this.bridge);
+    args.push('--registries-loopback-only'); // tests never reach a registry off this machine
     this.proc = spawn(BERTHD, args, {
       stdio: ['ignore', log, log],
     });

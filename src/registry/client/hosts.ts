@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { ApiError } from '../../common/errors';
 
 export const DOCKER_IO = 'docker.io';
 const DOCKER_IO_HOST = 'registry-1.docker.io';
@@ -13,6 +14,8 @@ export const DEFAULT_CERTS_DIRS = ['/etc/berth/certs.d', '/etc/docker/certs.d'];
 export interface HostsConfig {
   /** host[:port] or CIDR entries, as docker's --insecure-registry. */
   insecure: string[];
+  /** Never contact a registry off this machine (test daemons, air-gapped hosts). */
+  loopbackOnly?: boolean;
   /** Base URLs of docker.io mirrors, as docker's --registry-mirror. */
   mirrors: string[];
   certsDirs?: string[];
@@ -105,7 +108,10 @@ export class RegistryHosts {
       }
     }
     out.push(this.endpoint(domain === DOCKER_IO ? DOCKER_IO_HOST : domain, 'https', false));
-    return out;
+    if (!this.cfg.loopbackOnly) return out;
+    const local = out.filter((e) => isLoopback(new URL(e.url).host));
+    if (!local.length) throw new ApiError(404, `not contacting ${domain}: this daemon only reaches registries on loopback (--registries-loopback-only)`);
+    return local;
   }
 
   private endpoint(hostPort: string, scheme: 'http' | 'https', mirror: boolean): Endpoint {

@@ -21,6 +21,8 @@ export interface DistributionOptions {
   certsDirs?: string[];
   /** Push blobs in PATCH chunks of this many bytes (tests; default one streamed PATCH). */
   chunkSize?: number;
+  /** Refuse registries that are not on loopback (daemon flag --registries-loopback-only). */
+  loopbackOnly?: boolean;
 }
 
 export interface PullRequest {
@@ -82,7 +84,7 @@ export class Distribution {
   private readonly meta: DistributionMeta;
 
   constructor(private readonly images: ImageService, private readonly emit: Emit, private readonly opts: DistributionOptions) {
-    this.hosts = new RegistryHosts({ insecure: opts.insecureRegistries, mirrors: opts.mirrors, certsDirs: opts.certsDirs });
+    this.hosts = new RegistryHosts({ insecure: opts.insecureRegistries, mirrors: opts.mirrors, certsDirs: opts.certsDirs, loopbackOnly: opts.loopbackOnly });
     this.meta = new DistributionMeta(opts.metaDir);
   }
 
