@@ -3,7 +3,7 @@
  *  - keystroke round trip through the API (hijacked attach to `busybox sh`): write one byte, read its echo; a
  *    typed character and a backspace alternate so the line stays short; p50/p99 over KEYS keystrokes;
  *  - time from `berth run -it --rm busybox sh` (under a pty from script(1)) to the first byte of the prompt.
- * Docker's numbers go next to them when a dockerd answers on /var/run/docker.sock (none on this machine).
+ * Docker's numbers go next to them when a dockerd answers on $DOCKER_PEER_SOCK (default /var/run/docker.sock).
  * Run: npx tsc -p . && node dist/bench/keystroke.js   (KEYS=1000 RUNS=10 by default)
  */
 import { spawn } from 'node:child_process';
@@ -87,7 +87,8 @@ function timeToPrompt(cmd: string, env: NodeJS.ProcessEnv): Promise<number> {
 
 async function main(): Promise<void> {
   const d = new TestDaemon('keystroke');
-  const dockerd = fs.existsSync('/var/run/docker.sock') ? '/var/run/docker.sock' : undefined;
+  const peer = process.env.DOCKER_PEER_SOCK ?? '/var/run/docker.sock'; // bench/run.sh starts its own dockerd
+  const dockerd = fs.existsSync(peer) ? peer : undefined;
   try {
     await d.start();
     d.importBusybox();

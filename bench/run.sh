@@ -1,92 +1,173 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks: Berth vs the bare crun floor, and vs Docker when a dockerd is installed.
-# Prints a markdown table with ratios. Runs its own berthd (own data root and socket); leaves nothing behind.
+# One table, Berth next to Docker (Debian's docker.io, started here on its own socket and data root when installed,
+# stopped and cleaned afterwards) and next to the bare crun floor, same machine, same run: medians and ratios.
+# Usage: bench/run.sh [--write]   (--write also puts the table into docs/benchmarks.md)
+# Runs its own berthd (own data root, socket, bridge, subnet); leaves nothing behind.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
-RUNS=${RUNS:-15}
+RUNS=${RUNS:-10}
 W=$(mktemp -d /var/tmp/berth-bench.XXXXXX)
 XR=$(mktemp -d /run/bb-XXXXXX)
-SOCK="$XR/berth.sock"
+export BERTH_SOCK="unix://$XR/berth.sock"
 BERTH="node $PWD/dist/src/cli/main.js"
-export DOCKER_HOST="unix://$SOCK"
+b() { DOCKER_HOST=$BERTH_SOCK $BERTH "$@"; }
 DPID=""
+source bench/docker-peer.sh
 cleanup() {
   set +e
-  ids=$($BERTH ps -aq 2>/dev/null); [ -n "$ids" ] && $BERTH rm -f $ids >/dev/null 2>&1
+  ids=$(b ps -aq 2>/dev/null); [ -n "$ids" ] && b rm -f $ids >/dev/null 2>&1
+  [ -n "${REG_PID:-}" ] && kill "$REG_PID" 2>/dev/null
   [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
-  [ -n "${DOCKERD_PID:-}" ] && kill "$DOCKERD_PID" 2>/dev/null && wait "$DOCKERD_PID" 2>/dev/null
+  docker_peer_stop
   rm -rf "$W" "$XR"
 }
 trap cleanup EXIT
 
-bin/berthd --data-root "$W/data" --exec-root "$XR" --log-level debug >"$W/berthd.log" 2>&1 &
+bin/berthd --data-root "$W/data" --exec-root "$XR" --bridge bbench0 --bip 10.249.0.0/24 --bridge-prefix bbench \
+  --registries-loopback-only --log-level debug >"$W/berthd.log" 2>&1 &
 DPID=$!
-for _ in $(seq 100); do $BERTH version >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do b version >/dev/null 2>&1 && break; sleep 0.1; done
 scripts/busybox-rootfs.sh "$W/bb.tar" >/dev/null
-$BERTH import --change 'CMD ["sh"]' "$W/bb.tar" busybox:latest >/dev/null
+b import --change 'CMD ["sh"]' "$W/bb.tar" busybox:latest >/dev/null
 
-median() { hyperfine -N --runs "$RUNS" --warmup 2 --export-json "$W/h.json" "$@" >/dev/null 2>&1; node -e 'const r=require(process.argv[1]).results; console.log(r.map(x=>x.median.toFixed(4)).join(" "))' "$W/h.json"; }
+PEER=""
+if docker_peer_start; then
+  PEER=$DP_SOCK
+  b save busybox | DOCKER_HOST=$PEER docker load >/dev/null
+fi
+d() { DOCKER_HOST=$PEER docker "$@"; }
 
-# The floor: bare crun on the same rootfs (in the same private mount namespace berthd uses on hybrid-cgroup hosts).
+# median seconds of a command (hyperfine), or "" when it cannot run
+median() {
+  hyperfine -N --runs "$RUNS" --warmup 2 --export-json "$W/h.json" "$1" >/dev/null 2>&1 || { echo ""; return; }
+  node -e 'console.log(require(process.argv[1]).results[0].median.toFixed(4))' "$W/h.json"
+}
+ratio() { [ -n "$1" ] && [ -n "$2" ] && node -e 'console.log((+process.argv[1]/+process.argv[2]).toFixed(2))' "$1" "$2" || echo "n/a"; }
+ROWS=()
+row() { ROWS+=("| $1 | $2 | ${3:-n/a} | $(ratio "$2" "${3:-}") | $4 |"); }
+seconds() { local t0; t0=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $t0" | bc; }
+
+# --- the floor: bare crun on the same rootfs, in the private mount namespace berthd uses on hybrid hosts ---
 mkdir -p "$W/floor/rootfs" && tar -xf "$W/bb.tar" -C "$W/floor/rootfs"
 (cd "$W/floor" && crun spec && node -e '
   const f="config.json", s=JSON.parse(require("fs").readFileSync(f)); s.process.terminal=false; s.process.args=["/bin/true"];
   s.root.readonly=false; require("fs").writeFileSync(f, JSON.stringify(s));')
-# hyperfine inside the private mount namespace (crun refuses hybrid cgroups otherwise; see docs/architecture.md).
 unshare -m --propagation slave bash -c "umount -l /sys/fs/cgroup/unified 2>/dev/null; hyperfine -N --runs $RUNS --warmup 2 \
   --export-json $W/floor.json 'crun run --bundle $W/floor floorbench'" >/dev/null 2>&1
 floor=$(node -e 'console.log(require(process.argv[1]).results[0].median.toFixed(4))' "$W/floor.json")
 
-run_rm=$(median "$BERTH run --rm --network none busybox true")
-run_bridge=$(median "$BERTH run --rm busybox true")
-run_publish=$(median "$BERTH run --rm -p 38080:80 busybox true")
-cli_start=$(median "$BERTH --version")
-api_rt=$(median "$BERTH version")
-docker_cli_rm=$(median "docker run --rm --network none busybox true")
+# --- run --rm ---
+berth_none=$(median "$BERTH run --rm --network none busybox true" )
+dcli_none=$(DOCKER_HOST=$BERTH_SOCK median "docker run --rm --network none busybox true")
+peer_none=$([ -n "$PEER" ] && DOCKER_HOST=$PEER median "docker run --rm --network none busybox true" || true)
+row "run --rm --network none busybox true, berth CLI" "$berth_none" "$peer_none" "≤ 0.35 × Docker"
+row "same, docker CLI → berthd" "$dcli_none" "$peer_none" "≤ 0.35 × Docker"
+row "same vs the crun floor (crun run)" "$berth_none" "$floor" "≤ 4 × crun"
+berth_bridge=$(DOCKER_HOST=$BERTH_SOCK median "docker run --rm busybox true")
+peer_bridge=$([ -n "$PEER" ] && DOCKER_HOST=$PEER median "docker run --rm busybox true" || true)
+row "run --rm busybox true, default bridge (docker CLI)" "$berth_bridge" "$peer_bridge" "≤ 0.35 × Docker"
+berth_p=$(DOCKER_HOST=$BERTH_SOCK median "docker run --rm -p 38080:80 busybox true")
+peer_p=$([ -n "$PEER" ] && DOCKER_HOST=$PEER median "docker run --rm -p 38081:80 busybox true" || true)
+row "run --rm -p 38080:80 busybox true (docker CLI)" "$berth_p" "$peer_p" ""
+berth_ps=$(DOCKER_HOST=$BERTH_SOCK median "docker ps")
+peer_ps=$([ -n "$PEER" ] && DOCKER_HOST=$PEER median "docker ps" || true)
+row "docker ps round trip" "$berth_ps" "$peer_ps" ""
+row "berth CLI start (berth --version)" "$(median "$BERTH --version")" "$(median 'node -e 0')" "vs node -e 0"
 
-# Where the daemon's time goes (median over the runs above, from berthd's debug timings).
-phases=$(node -e '
-  const lines=require("fs").readFileSync(process.argv[1],"utf8").split("\n");
-  const by={}; for (const l of lines) { const m=/(start|exit) timing id=\S+(?: what=(\S+))? ms=(\d+)/.exec(l); if(!m) continue;
-    const k=m[1]==="exit"?"exit cleanup":m[2]; (by[k]??=[]).push(+m[3]); }
-  const med=a=>a.sort((x,y)=>x-y)[a.length>>1];
-  console.log(Object.entries(by).map(([k,v])=>`${k}=${med(v)}ms`).join(", "));' "$W/berthd.log")
-
-# Published-port throughput: loopback -> -p -> container httpd, next to straight to the container's address.
+# --- published port throughput: loopback -> -p -> httpd, next to straight to the container ---
 mkdir -p "$W/www" && head -c 16384 /dev/urandom > "$W/www/f"
-$BERTH run -d --name benchweb -p 38081:80 -v "$W/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null
-cip=$($BERTH inspect -f '{{.NetworkSettings.IPAddress}}' benchweb)
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:38081/f" && break; sleep 0.1; done
-rps() { ab -q -n 3000 -c 8 "$1" 2>/dev/null | awk '/Requests per second/{print $4}'; }
-rps_direct=$(rps "http://$cip:80/f")
-rps_published=$(rps "http://127.0.0.1:38081/f")
-$BERTH rm -f benchweb >/dev/null
+rps() { for _ in $(seq 50); do curl -sf -o /dev/null "$1" && break; sleep 0.1; done; ab -q -n 3000 -c 8 "$1" 2>/dev/null | awk '/Requests per second/{print $4}'; }
+b run -d --name benchweb -p 38082:80 -v "$W/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null
+cip=$(b inspect -f '{{.NetworkSettings.IPAddress}}' benchweb)
+rps_direct=$(rps "http://$cip:80/f"); rps_pub=$(rps "http://127.0.0.1:38082/f")
+b rm -f benchweb >/dev/null
+row "published port req/s (ab -c 8, 16 KiB) vs straight to the container" "$rps_pub" "$rps_direct" "≥ 0.8"
+if [ -n "$PEER" ]; then
+  d run -d --name benchweb -p 38083:80 -v "$W/www:/www:ro" busybox httpd -f -p 80 -h /www >/dev/null
+  rps_docker=$(rps "http://127.0.0.1:38083/f"); d rm -f benchweb >/dev/null
+  row "published port req/s, Berth vs Docker (docker-proxy)" "$rps_pub" "$rps_docker" "≥ 1 (higher is better)"
+fi
 
-# 20 detached containers, one after another, then PSS of their conmon monitors.
-t0=$(date +%s.%N)
-for i in $(seq 20); do $BERTH run -d --network none busybox sleep 600 >/dev/null; done
-t1=$(date +%s.%N)
-detached=$(echo "$t1 - $t0" | bc)
-pss_kb=$(for p in $(pgrep -f "conmon.*$XR"); do awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup; done | awk '{s+=$1;n++} END{printf "%.0f", s/n}')
-$BERTH rm -f $($BERTH ps -q) >/dev/null
-sleep 1
-rss_kb=$(for p in $(pgrep -f "main.js --data-root $W/data"); do awk '/^VmRSS:/{print $2}' /proc/$p/status; done | awk '{s+=$1} END{print s}')
+# --- 20 detached containers, PSS per container, idle daemon memory ---
+berth_20=$(seconds bash -c "for i in \$(seq 20); do DOCKER_HOST=$BERTH_SOCK docker run -d --network none busybox sleep 600; done")
+pss() { for p in "$@"; do awk '/^Pss:/{print $2}' /proc/$p/smaps_rollup; done | awk '{s+=$1;n++} END{if(n) printf "%.0f", s/n}'; }
+berth_pss=$(pss $(pgrep -f "conmon.*$XR" | head -20))
+b rm -f $(b ps -q) >/dev/null
+if [ -n "$PEER" ]; then
+  peer_20=$(seconds bash -c "for i in \$(seq 20); do DOCKER_HOST=$PEER docker run -d --network none busybox sleep 600; done")
+  peer_pss=$(pss $(pgrep -f "containerd-shim.*berthbench" | head -20))
+  d rm -f $(d ps -q) >/dev/null
+fi
+row "20 × run -d one after another (s, docker CLI)" "$berth_20" "${peer_20:-}" "≤ 0.35 × Docker"
+row "PSS per running container, kB (conmon vs containerd-shim)" "$berth_pss" "${peer_pss:-}" "≤ 0.35 × shim"
+sleep 2
+rss() { for p in "$@"; do awk '/^VmRSS:/{print $2}' /proc/$p/status; done | awk '{s+=$1} END{print s}'; }
+berth_rss=$(rss $DPID)
+peer_rss=$([ -n "$PEER" ] && rss "$DP_PID" $(pgrep -f "containerd --config.*$DP_RUN|containerd.*$DP_RUN" || true) || true)
+row "idle daemon RSS, kB (berthd vs dockerd + containerd)" "$berth_rss" "$peer_rss" "≤ 0.5 × Docker"
 
-ratio() { node -e 'console.log((+process.argv[1]/+process.argv[2]).toFixed(2))' "$1" "$2"; }
-echo "## Berth benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $(uname -r), load $(cut -d' ' -f1 /proc/loadavg))"
-echo
-echo "| measure | Berth | floor / peer | ratio |"
-echo "|---|---|---|---|"
-echo "| run --rm --network none busybox true (median of $RUNS) | ${run_rm} s | crun run: ${floor} s | $(ratio "$run_rm" "$floor") × crun |"
-echo "| same vs Docker 20.10 (0.20 s on this machine kind, from issue #2) | ${run_rm} s | 0.20 s | $(ratio "$run_rm" 0.20) × Docker |"
-echo "| same through the docker CLI | ${docker_cli_rm} s | Docker 20.10: 0.20 s | $(ratio "$docker_cli_rm" 0.20) × Docker |"
-echo "| run --rm busybox true, default bridge | ${run_bridge} s | Docker 20.10: 0.29 s | $(ratio "$run_bridge" 0.29) × Docker |"
-echo "| run --rm -p 38080:80 busybox true | ${run_publish} s | Docker 20.10: 0.35 s | $(ratio "$run_publish" 0.35) × Docker |"
-echo "| published port throughput (ab -c 8, 16 KiB) | ${rps_published} req/s | straight to the container: ${rps_direct} req/s | $(ratio "$rps_published" "$rps_direct") × direct |"
-echo "| CLI start (berth --version) | ${cli_start} s | node -e 0: $(median 'node -e 0') s | |"
-echo "| API round trip (berth version) | ${api_rt} s | | |"
-echo "| 20 run -d one after another | ${detached} s | Docker 20.10: 4.6 s | $(ratio "$detached" 4.6) × Docker |"
-echo "| PSS per running container (conmon) | ${pss_kb} kB | containerd-shim ≈ 7.6 MB | $(ratio "$pss_kb" 7782) × |"
-echo "| idle berthd RSS (all its processes) | ${rss_kb} kB | dockerd+containerd ≈ 110 MB | $(ratio "$rss_kb" 112640) × |"
-echo
-echo "Daemon-side phases of a start (median): $phases"
+# --- interactive: keystroke round trip and time to the first prompt (own daemons, see bench/keystroke.ts) ---
+KEYS=300 RUNS=5 DOCKER_PEER_SOCK=${PEER#unix://} node dist/bench/keystroke.js > "$W/keys.txt" 2>&1 || true
+
+# --- build the seed app (python base needed; skipped with a note otherwise) ---
+PY=${BENCH_PY_IMAGE:-berth/python:3}
+BUILD_NOTE=""
+if b image inspect "$PY" >/dev/null 2>&1 || { [ -x scripts/base-images.sh ] && DOCKER_HOST=$BERTH_SOCK scripts/base-images.sh python >/dev/null 2>&1; }; then
+  cp -r examples/webapp "$W/app"
+  sed -i "s#^FROM .*#FROM $PY#" "$W/app/Dockerfile"
+  [ -n "$PEER" ] && b save "$PY" | d load >/dev/null
+  for eng in berth docker; do
+    host=$BERTH_SOCK; [ $eng = docker ] && host=$PEER
+    [ -n "$host" ] || continue
+    export DOCKER_HOST=$host
+    cold=$(seconds docker build --no-cache -q -t benchapp "$W/app")
+    cached=$(seconds docker build -q -t benchapp "$W/app")
+    echo "# $(date +%s%N)" >> "$W/app/app.py"
+    onefile=$(seconds docker build -q -t benchapp "$W/app")
+    eval "${eng}_cold=$cold ${eng}_cached=$cached ${eng}_onefile=$onefile"
+  done
+  unset DOCKER_HOST
+  row "cold build of the seed app (s)" "$berth_cold" "${docker_cold:-}" "≤ 0.7 × Docker"
+  row "cached build (s)" "$berth_cached" "${docker_cached:-}" "≤ 0.5 × Docker"
+  row "one-file-change build (s)" "$berth_onefile" "${docker_onefile:-}" "≤ 0.7 × Docker"
+else
+  BUILD_NOTE="(build rows skipped: no $PY image; make it with scripts/base-images.sh)"
+fi
+
+# --- push and pull of a 200 MB image through a registry on loopback (berth registry serve) ---
+$BERTH registry serve --addr 127.0.0.1:35000 --root "$W/registry" >"$W/registry.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 50); do curl -sf http://127.0.0.1:35000/v2/ >/dev/null && break; sleep 0.1; done
+mkdir -p "$W/big" && head -c 200000000 /dev/urandom > "$W/big/blob" && tar -cf "$W/big.tar" -C "$W/big" blob
+b import "$W/big.tar" 127.0.0.1:35000/big:berth >/dev/null
+berth_push=$(seconds env DOCKER_HOST=$BERTH_SOCK docker push 127.0.0.1:35000/big:berth)
+b rmi 127.0.0.1:35000/big:berth >/dev/null
+berth_pull=$(seconds env DOCKER_HOST=$BERTH_SOCK docker pull 127.0.0.1:35000/big:berth)
+if [ -n "$PEER" ]; then
+  d import "$W/big.tar" 127.0.0.1:35000/big:docker >/dev/null
+  docker_push=$(seconds env DOCKER_HOST=$PEER docker push 127.0.0.1:35000/big:docker)
+  d rmi 127.0.0.1:35000/big:docker >/dev/null
+  docker_pull=$(seconds env DOCKER_HOST=$PEER docker pull 127.0.0.1:35000/big:docker)
+fi
+row "push 200 MB to a local registry (s)" "$berth_push" "${docker_push:-}" "≤ 0.5 × Docker"
+row "pull 200 MB from a local registry (s)" "$berth_pull" "${docker_pull:-}" "≤ 0.5 × Docker"
+
+{
+  echo "## $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), load $(cut -d' ' -f1 /proc/loadavg)"
+  echo
+  echo "Peer: ${PEER:+Docker $(d version -f '{{.Server.Version}}' 2>/dev/null)}${PEER:-no dockerd installed}. Ratio = Berth / peer (lower is better unless noted)."
+  echo
+  echo "| measure | Berth | peer | ratio | target |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  [ -n "$BUILD_NOTE" ] && echo "$BUILD_NOTE" && echo
+  echo "Interactive (bench/keystroke.ts):"
+  echo
+  cat "$W/keys.txt"
+} | tee "$W/table.md"
+if [ "${1:-}" = "--write" ]; then
+  { echo "# Benchmarks"; echo; echo "Made by \`bench/run.sh --write\`; newest first."; echo; cat "$W/table.md"; echo
+    [ -f docs/benchmarks.md ] && sed '1,/^Made by/d' docs/benchmarks.md | sed '1{/^$/d}'; } > "$W/bench.md"
+  mv "$W/bench.md" docs/benchmarks.md
+fi

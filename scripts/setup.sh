@@ -7,9 +7,9 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 # crun/runc/conmon run containers; busybox-static makes the test image; tini is --init; attr/tar/zstd for layers;
 # g++/make/python3 build the small native addon; hyperfine drives bench/.
 # netavark/aardvark-dns/iptables wire networks; skopeo is a second registry client for the registry tests;
-# hyperfine, ab (apache2-utils), curl and bc drive bench/.
+# hyperfine, ab (apache2-utils), curl and bc drive bench/; mmdebstrap makes base images (berth image bootstrap).
 PACKAGES=(crun runc conmon busybox-static tini iproute2 iptables netavark aardvark-dns attr tar gzip zstd g++ make python3
-  hyperfine procps skopeo apache2-utils curl bc pigz docker-registry openssl)
+  hyperfine procps skopeo apache2-utils curl bc pigz docker-registry openssl mmdebstrap)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
