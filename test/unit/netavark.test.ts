@@ -128,16 +128,21 @@ test('netavark: user network with DNS, published port on 127.0.0.1, clean teardo
     await svc.detachContainer(client); // idempotent
     await measure('empty network');
 
+    // an idle network keeps its bridge (with only the keeper on it) until the network itself goes
+    assert.ok(fs.existsSync(`/sys/class/net/${bridgeName}`), 'bridge kept while the network exists');
+    assert.deepEqual(fs.readdirSync(`/sys/class/net/${bridgeName}/brif`), [`${bridgeName.slice(0, 13)}k`]);
+    const removedId = netId;
+    await svc.remove(netId);
+    netId = '';
+
     // nothing left behind
     assert.ok(!fs.existsSync(`/sys/class/net/${bridgeName}`), 'bridge removed');
     const after = hostIfindexes();
     for (const p of peers) assert.ok(!after.has(p) || before.has(p), `host veth ${p} removed`);
     const rules = sh('iptables-save', []);
-    for (const needle of [netId, subnet.replace(/0\/24$/, ''), web, client]) assert.equal(rules.split('\n').filter((l) => l.includes(needle)).length, 0, `iptables rules mentioning ${needle}`);
+    for (const needle of [removedId, subnet.replace(/0\/24$/, ''), web, client]) assert.equal(rules.split('\n').filter((l) => l.includes(needle)).length, 0, `iptables rules mentioning ${needle}`);
     await waitFor('aardvark-dns to exit', () => aardvarks(runDir).length === 0, 3000);
     assert.deepEqual(sh('ip', ['-j', 'netns', 'list']).includes(`bnt-${web.slice(0, 12)}`), false);
-    await svc.remove(netId);
-    netId = '';
   } finally {
     httpd?.kill();
     await svc.reconcile([]).catch((e: Error) => t.diagnostic(`reconcile: ${e.message}`));
