@@ -80,7 +80,7 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
   containerRoutes(router, containers, execs, images, networking);
   containerOpsRoutes(router, containers, images);
   execRoutes(router, execs);
-  networkRoutes(router, networks, events);
+  networkRoutes(router, networks, events, networking);
   volumeRoutes(router, volumes);
   imageRoutes(router, images, (id) => containers.usingImage(id));
   buildRoutes(router, new Builder({ images, containers, root: path.join(cfg.dataRoot, 'build') }));

@@ -44,9 +44,19 @@ export function renderResolvConf(host: ResolvConf, mode: { kind: 'gateway'; gate
 
 const BASE_HOSTS = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
 
-/** docker's /etc/hosts: the standard block, --add-host entries ("name:ip"), then the container's own IP and hostname. */
-export function renderHosts(ip: string | undefined, hostname: string, extraHosts: string[] = []): string {
-  return [...BASE_HOSTS, ...extraHostLines(extraHosts), ...(ip ? [`${ip}\t${hostname}`] : [])].join('\n') + '\n';
+/** docker's /etc/hosts: the standard block, --add-host entries ("name:ip"), then each of the container's IPs with its hostname. */
+export function renderHosts(ips: string | string[] | undefined, hostname: string, extraHosts: string[] = []): string {
+  const own = (Array.isArray(ips) ? ips : ips ? [ips] : []).map((ip) => hostsLine(ip, hostname));
+  return [...BASE_HOSTS, ...extraHostLines(extraHosts), ...own].join('\n') + '\n';
+}
+
+export const hostsLine = (ip: string, hostname: string): string => `${ip}\t${hostname}`;
+
+/** A running container's /etc/hosts after connect (line added) or disconnect (lines of that address removed), edits kept. */
+export function editHosts(text: string, change: { add?: string; remove?: string }, hostname: string): string {
+  const lines = text.split('\n').filter((l, i, all) => !(i === all.length - 1 && l === ''));
+  const kept = change.remove ? lines.filter((l) => l.split(/\s+/)[0] !== change.remove) : lines;
+  return [...kept, ...(change.add ? [hostsLine(change.add, hostname)] : [])].join('\n') + '\n';
 }
 
 /** --add-host "name:ip" (ip may be [v6]) → "ip\tname" lines. */

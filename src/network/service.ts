@@ -14,7 +14,7 @@ import {
 } from './ipam';
 import { bridgeNames, deleteLink, ip, routesJson } from './iproute';
 import { Netavark, NetavarkConfig, NetavarkOptions } from './netavark';
-import { createNetns, listNetns, netnsName, removeNetns } from './netns';
+import { createNetns, listNetns, netnsName, netnsPath, removeNetns } from './netns';
 import { PortMapping, checkPortConflicts, dockerListPorts, dockerPortMap, hostPortFinder, resolvePortMappings, toNetavarkPorts, DockerListPort } from './ports';
 import { DnsOverrides, extraHostLines, parseResolvConf, renderHosts, renderResolvConf } from './dnsfiles';
 import { EndpointRecord, NetworkRecord, NetworkStore } from './store';
@@ -264,13 +264,28 @@ export class NetworkService {
     return createNetns(netnsName(this.netnsPrefix, containerId));
   }
 
+  /** Where createNamespace put the container's netns (it stays while the container runs, even with no endpoint). */
+  namespacePath(containerId: string): string {
+    return netnsPath(netnsName(this.netnsPrefix, containerId));
+  }
+
+  /** The network's record as docker names it (name, id or id prefix; "default" is bridge). */
+  network(idOrName: string): { id: string; name: string; driver: string } {
+    const n = this.find(idOrName === 'default' ? 'bridge' : idOrName);
+    return { id: n.id, name: n.name, driver: n.driver };
+  }
+
+  /** Join one more network: the next free ethN in the container's netns, one netavark setup with only that network. */
   attachContainer(containerId: string, name: string, nsPath: string, o: AttachOptions): Promise<EndpointInfo> {
     return this.locked(async () => {
       const n = this.find(o.network === 'default' ? 'bridge' : o.network);
-      if (this.store.getEndpoint(containerId)) throw new ApiError(403, `endpoint with name ${name} already exists in network ${n.name}`);
+      if (this.store.getEndpoint(containerId, n.id)) throw new ApiError(403, `endpoint with name ${name} already exists in network ${n.name}`);
+      const taken = new Set(this.store.listEndpoints(containerId).map((e) => e.iface ?? 'eth0'));
+      let index = 0;
+      while (taken.has(`eth${index}`)) index++;
       const rec: EndpointRecord = {
         containerId, containerName: name, networkId: n.id, endpointId: newId(), netnsPath: nsPath, aliases: [], dnsNames: [],
-        ports: [], exposedPorts: o.exposedPorts ?? {}, setupDone: false,
+        ports: [], exposedPorts: o.exposedPorts ?? {}, setupDone: false, iface: `eth${index}`,
       };
       if (n.driver !== 'bridge') {
         if (o.ip || o.aliases?.length) throw badRequest(`user specified IP address and aliases are not supported on network ${n.name}`);
@@ -298,11 +313,11 @@ export class NetworkService {
       this.store.saveEndpoint(rec); // before setup: a crash in between leaves a record that reconcile tears down
       try {
         const status = await this.netavark.setup(nsPath, rec.netavark);
-        const iface = status[n.id]?.interfaces?.eth0;
+        const iface = status[n.id]?.interfaces?.[rec.iface!];
         if (iface?.mac_address) rec.mac = iface.mac_address;
       } catch (e) {
         await this.teardown(rec).catch((te: Error) => log.warn('teardown after failed setup', { error: te.message }));
-        this.store.deleteEndpoint(containerId);
+        this.store.deleteEndpoint(containerId, n.id);
         throw new ApiError(500, `failed to set up network ${n.name} for container ${name}: ${(e as Error).message}`);
       }
       rec.setupDone = true;
@@ -312,46 +327,55 @@ export class NetworkService {
     });
   }
 
-  /** Undo attachContainer (replaying the stored netavark JSON) and delete the container's Berth netns. Idempotent. */
+  /** Undo every attachContainer of the container (replaying the stored netavark JSON) and delete its netns. Idempotent. */
   detachContainer(containerId: string): Promise<void> {
     return this.locked(() => this.detachLocked(containerId));
   }
 
-  /** The endpoint as docker shows it in the container's inspect, or undefined when not attached. */
+  /** Leave one network (netavark teardown of that network only); the netns and the other endpoints stay. */
+  detachNetwork(containerId: string, network: string): Promise<EndpointInfo> {
+    return this.locked(async () => {
+      const n = this.find(network === 'default' ? 'bridge' : network);
+      const e = this.store.getEndpoint(containerId, n.id);
+      if (!e) throw new ApiError(500, `container ${containerId} is not connected to network ${n.name}`);
+      await this.teardown(e);
+      this.store.deleteEndpoint(containerId, n.id);
+      return this.endpointInfo(e, n);
+    });
+  }
+
+  /** The endpoints as docker shows them in the container's inspect (top-level fields: the first), or undefined. */
   networkSettings(containerId: string): DockerNetworkSettings | undefined {
-    const e = this.store.getEndpoint(containerId);
-    const n = e && this.store.getNetwork(e.networkId);
-    if (!e || !n) return undefined;
-    const info = this.endpointInfo(e, n);
-    const s = info.settings;
+    const attached = this.attached(containerId);
+    if (!attached.length) return undefined;
+    const infos = attached.map(({ e, n }) => this.endpointInfo(e, n));
+    const s = infos[0].settings;
     return {
-      SandboxKey: e.netnsPath, Ports: dockerPortMap(e.exposedPorts, e.ports), IPAddress: s.IPAddress, IPPrefixLen: s.IPPrefixLen,
-      Gateway: s.Gateway, MacAddress: s.MacAddress, Networks: { [n.name]: s },
+      SandboxKey: attached[0].e.netnsPath, Ports: this.portMap(attached.map((a) => a.e)), IPAddress: s.IPAddress, IPPrefixLen: s.IPPrefixLen,
+      Gateway: s.Gateway, MacAddress: s.MacAddress, Networks: Object.fromEntries(infos.map((i) => [i.networkName, i.settings])),
     };
   }
 
   /** docker's `Ports` for GET /containers/json. */
   listPorts(containerId: string): DockerListPort[] {
-    const e = this.store.getEndpoint(containerId);
-    return e ? dockerListPorts(e.exposedPorts, e.ports) : [];
+    return this.store.listEndpoints(containerId).flatMap((e) => dockerListPorts(e.exposedPorts, e.ports));
   }
 
-  /** Content of the container's /etc/hosts (host network: the host's own file). */
+  /** Content of the container's /etc/hosts (host network: the host's own file); one line per address, as docker. */
   hostsFile(containerId: string, hostname: string, extraHosts: string[] = []): string {
-    const e = this.store.getEndpoint(containerId);
-    const n = e && this.store.getNetwork(e.networkId);
-    if (n?.driver === 'host') return fs.readFileSync(this.cfg.hostHosts ?? '/etc/hosts', 'utf8') + extraHostLines(extraHosts).map((l) => `${l}\n`).join('');
-    return renderHosts(e?.ip, hostname, extraHosts);
+    const attached = this.attached(containerId);
+    if (attached.some(({ n }) => n.driver === 'host')) return fs.readFileSync(this.cfg.hostHosts ?? '/etc/hosts', 'utf8') + extraHostLines(extraHosts).map((l) => `${l}\n`).join('');
+    return renderHosts(attached.flatMap(({ e }) => (e.ip ? [e.ip] : [])), hostname, extraHosts);
   }
 
-  /** Content of the container's /etc/resolv.conf for its network. */
+  /** Content of the container's /etc/resolv.conf: aardvark on the first user network's gateway when there is one. */
   resolvConf(containerId: string, overrides: DnsOverrides = {}): string {
     const file = this.cfg.hostResolvConf ?? '/etc/resolv.conf';
     const host = parseResolvConf(fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '');
-    const e = this.store.getEndpoint(containerId);
-    const n = e && this.store.getNetwork(e.networkId);
-    if (n?.driver === 'host') return renderResolvConf(host, { kind: 'host' }, overrides);
-    if (n?.driver === 'bridge' && !n.predefined) return renderResolvConf(host, { kind: 'gateway', gateway: n.gateway! }, overrides);
+    const nets = this.attached(containerId).map(({ n }) => n);
+    const user = nets.find((n) => n.driver === 'bridge' && !n.predefined);
+    if (nets.some((n) => n.driver === 'host')) return renderResolvConf(host, { kind: 'host' }, overrides);
+    if (user) return renderResolvConf(host, { kind: 'gateway', gateway: user.gateway! }, overrides);
     return renderResolvConf(host, { kind: 'host-copy' }, overrides);
   }
 
@@ -362,7 +386,8 @@ export class NetworkService {
   reconcile(liveContainerIds: Iterable<string>): Promise<void> {
     const live = new Set(liveContainerIds);
     return this.locked(async () => {
-      for (const e of this.store.listEndpoints()) if (!live.has(e.containerId)) await this.detachLocked(e.containerId);
+      const gone = new Set(this.store.listEndpoints().map((e) => e.containerId).filter((id) => !live.has(id)));
+      for (const id of gone) await this.detachLocked(id);
       const liveShort = new Set([...live].map((id) => netnsName(this.netnsPrefix, id)));
       for (const ns of await listNetns(this.netnsPrefix)) if (!liveShort.has(ns)) await removeNetns(ns);
       const networks = this.store.listNetworks();
@@ -387,12 +412,25 @@ export class NetworkService {
   }
 
   private async detachLocked(containerId: string): Promise<void> {
-    const e = this.store.getEndpoint(containerId);
-    if (e) {
+    for (const e of this.store.listEndpoints(containerId)) {
       await this.teardown(e);
-      this.store.deleteEndpoint(containerId);
+      this.store.deleteEndpoint(containerId, e.networkId);
     }
     await removeNetns(netnsName(this.netnsPrefix, containerId));
+  }
+
+  /** The container's endpoints (interface order) with their networks. */
+  private attached(containerId: string): { e: EndpointRecord; n: NetworkRecord }[] {
+    return this.store.listEndpoints(containerId).flatMap((e) => {
+      const n = this.store.getNetwork(e.networkId);
+      return n ? [{ e, n }] : [];
+    });
+  }
+
+  /** docker's NetworkSettings.Ports over all endpoints (only the one made at start publishes). */
+  private portMap(endpoints: EndpointRecord[]): DockerNetworkSettings['Ports'] {
+    const withPorts = endpoints.find((e) => e.ports.length) ?? endpoints[0];
+    return dockerPortMap(withPorts.exposedPorts, withPorts.ports);
   }
 
   /**
@@ -479,7 +517,7 @@ export class NetworkService {
     const config: NetavarkConfig = {
       container_id: e.containerId,
       container_name: e.containerName,
-      networks: { [n.id]: { interface_name: 'eth0', static_ips: [e.ip!], ...(e.mac ? { static_mac: e.mac } : {}), aliases: e.dnsNames.filter((a) => a !== e.containerName) } },
+      networks: { [n.id]: { interface_name: e.iface ?? 'eth0', static_ips: [e.ip!], ...(e.mac ? { static_mac: e.mac } : {}), aliases: e.dnsNames.filter((a) => a !== e.containerName) } },
       network_info: {
         [n.id]: {
           name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge!, subnets: [{ subnet: n.subnet!, gateway: n.gateway! }],

@@ -47,7 +47,13 @@ export interface EndpointRecord {
   netavark?: NetavarkConfig;
   /** false until netavark setup returned; a record left false by a crash still gets torn down */
   setupDone: boolean;
+  /** the container's interface for this network: eth0, eth1, ... (absent in records of one-network days: eth0) */
+  iface?: string;
 }
+
+const ID_FILE = /^[0-9a-f]{64}\.json$/;
+const ENDPOINT_FILE = /^[0-9a-f]{64}-[0-9a-f]{64}\.json$/;
+const ifaceIndex = (e: EndpointRecord): number => Number((e.iface ?? 'eth0').slice(3));
 
 export class NetworkStore {
   private readonly networksDir: string;
@@ -60,6 +66,7 @@ export class NetworkStore {
       fs.mkdirSync(d, { recursive: true, mode: 0o700 });
       removeStaleTemps(d);
     }
+    this.migrateEndpoints();
   }
 
   listNetworks(): NetworkRecord[] {
@@ -75,25 +82,42 @@ export class NetworkStore {
     this.remove(this.networksDir, id);
   }
 
-  listEndpoints(): EndpointRecord[] {
-    return this.readAll<EndpointRecord>(this.endpointsDir);
+  /** Every endpoint, or one container's, in interface order (eth0 first). */
+  listEndpoints(containerId?: string): EndpointRecord[] {
+    const all = this.readAll<EndpointRecord>(this.endpointsDir, ENDPOINT_FILE);
+    return (containerId ? all.filter((e) => e.containerId === containerId) : all).sort((a, b) => ifaceIndex(a) - ifaceIndex(b));
   }
-  getEndpoint(containerId: string): EndpointRecord | undefined {
-    return readJson<EndpointRecord>(this.file(this.endpointsDir, containerId));
+  getEndpoint(containerId: string, networkId: string): EndpointRecord | undefined {
+    return readJson<EndpointRecord>(this.endpointFile(containerId, networkId));
   }
   saveEndpoint(e: EndpointRecord): void {
-    writeJsonAtomic(this.file(this.endpointsDir, e.containerId), e);
+    writeJsonAtomic(this.endpointFile(e.containerId, e.networkId), e);
   }
-  deleteEndpoint(containerId: string): void {
-    this.remove(this.endpointsDir, containerId);
+  deleteEndpoint(containerId: string, networkId: string): void {
+    fs.rmSync(this.endpointFile(containerId, networkId), { force: true });
+    fsyncDir(this.endpointsDir);
+  }
+
+  /** Records are keyed by (container, network): <containerId>-<networkId>.json. */
+  private endpointFile(containerId: string, networkId: string): string {
+    return this.file(this.endpointsDir, containerId).replace(/\.json$/, `-${path.basename(this.file(this.endpointsDir, networkId))}`);
+  }
+
+  /** Records of the one-endpoint-per-container layout (<containerId>.json) move to the per-network name. */
+  private migrateEndpoints(): void {
+    for (const f of fs.readdirSync(this.endpointsDir).filter((x) => ID_FILE.test(x))) {
+      const e = readJson<EndpointRecord>(path.join(this.endpointsDir, f));
+      if (e) fs.renameSync(path.join(this.endpointsDir, f), this.endpointFile(e.containerId, e.networkId));
+      else fs.rmSync(path.join(this.endpointsDir, f), { force: true });
+    }
   }
 
   private file(dir: string, id: string): string {
     if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`invalid id for the network store: ${id}`);
     return path.join(dir, `${id}.json`);
   }
-  private readAll<T>(dir: string): T[] {
-    return fs.readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.json$/.test(f)).flatMap((f) => {
+  private readAll<T>(dir: string, pattern = ID_FILE): T[] {
+    return fs.readdirSync(dir).filter((f) => pattern.test(f)).flatMap((f) => {
       const r = readJson<T>(path.join(dir, f));
       return r ? [r] : [];
     });

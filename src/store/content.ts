@@ -14,6 +14,9 @@ export interface Expected {
   size?: number;
 }
 
+/** 'deferred': skip the fsyncs; the caller makes the write durable later (ImageStore.flush before its record). */
+export type Durability = 'fsync' | 'deferred';
+
 export interface BlobInfo {
   digest: string;
   size: number;
@@ -31,6 +34,8 @@ export const sha256 = (data: Buffer | string): string => `sha256:${crypto.create
 export class ContentStore {
   readonly blobs: string;
   readonly ingestDir: string;
+  /** A blob was written without fsync since the last ImageStore.flush. */
+  dirty = false;
 
   constructor(root: string) {
     this.blobs = path.join(root, 'content', 'blobs', 'sha256');
@@ -57,7 +62,7 @@ export class ContentStore {
   }
 
   /** Write a blob from a stream or buffer; refuses (and leaves nothing) when the digest or size is not what was expected. */
-  async ingest(src: Readable | Buffer, expected: Expected = {}, lease?: Lease): Promise<BlobInfo> {
+  async ingest(src: Readable | Buffer, expected: Expected = {}, lease?: Lease, durability: Durability = 'fsync'): Promise<BlobInfo> {
     if (expected.digest) checkDigest(expected.digest);
     const tmp = this.tempPath();
     const fd = fs.openSync(tmp, 'wx', 0o644);
@@ -71,18 +76,18 @@ export class ContentStore {
         hash.update(chunk);
         await writeAll(fd, chunk);
       }
-      fs.fsyncSync(fd);
+      if (durability === 'fsync') fs.fsyncSync(fd);
     } catch (e) {
       fs.closeSync(fd);
       fs.rmSync(tmp, { force: true });
       throw e;
     }
     fs.closeSync(fd);
-    return this.commit(tmp, `sha256:${hash.digest('hex')}`, size, expected, lease);
+    return this.commit(tmp, `sha256:${hash.digest('hex')}`, size, expected, lease, durability);
   }
 
   /** Move an already-hashed temp file (from tempPath) into the store under its digest. */
-  commit(tmp: string, digest: string, size: number, expected: Expected = {}, lease?: Lease): BlobInfo {
+  commit(tmp: string, digest: string, size: number, expected: Expected = {}, lease?: Lease, durability: Durability = 'fsync'): BlobInfo {
     try {
       if (expected.size !== undefined && size !== expected.size) throw new Error(`size mismatch: expected ${expected.size} bytes, got ${size}`);
       if (expected.digest && expected.digest !== digest) throw new Error(`digest mismatch: expected ${expected.digest}, got ${digest}`);
@@ -91,7 +96,8 @@ export class ContentStore {
         fs.rmSync(tmp, { force: true });
       } else {
         fs.renameSync(tmp, this.path(digest));
-        fsyncDir(this.blobs);
+        if (durability === 'fsync') fsyncDir(this.blobs);
+        else this.dirty = true;
       }
     } catch (e) {
       fs.rmSync(tmp, { force: true });

@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { fsyncDir, readJson, writeJsonAtomic } from '../common/atomic';
 import { decompressed } from './compression';
+import type { Durability } from './content';
 import type { Lease } from './leases';
 import { LayerError, TarPolicy } from './tarpolicy';
 import { toOverlay } from './whiteout';
@@ -28,6 +29,8 @@ export interface UnpackOptions {
   /** Refuse the layer when its diffID differs (e.g. the image config's rootfs.diff_ids entry). */
   expectedDiffId?: string;
   lease?: Lease;
+  /** 'deferred': no syncfs here; the caller makes the layer durable later (ImageStore.flush before its record). */
+  durability?: Durability;
 }
 
 const tmpPrefix = '.tmp-';
@@ -39,6 +42,8 @@ const hexOf = (diffId: string): string => {
 
 export class LayerStore {
   readonly dir: string;
+  /** A layer was published without syncfs since the last ImageStore.flush. */
+  dirty = false;
 
   constructor(root: string) {
     this.dir = path.join(root, 'layers');
@@ -115,9 +120,15 @@ export class LayerStore {
         return { diffId, size };
       }
       toOverlay(diff, policy.whiteouts, policy.opaqueDirs, policy.aufsMeta);
-      await syncfs(tmp);
+      const deferred = opts.durability === 'deferred';
       const info: LayerInfo = { diffId, size };
-      writeJsonAtomic(path.join(tmp, marker), info);
+      if (deferred) {
+        fs.writeFileSync(path.join(tmp, marker), JSON.stringify(info));
+        this.dirty = true; // before the rename: a flush that starts later covers this layer
+      } else {
+        await syncfs(tmp);
+        writeJsonAtomic(path.join(tmp, marker), info);
+      }
       try {
         fs.renameSync(tmp, path.join(this.dir, hexOf(diffId)));
       } catch (e) {
@@ -125,7 +136,7 @@ export class LayerStore {
         if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !this.has(diffId)) throw e;
         fs.rmSync(tmp, { recursive: true, force: true }); // unpacked concurrently by someone else
       }
-      fsyncDir(this.dir);
+      if (!deferred) fsyncDir(this.dir);
       return info;
     } catch (e) {
       fs.rmSync(tmp, { recursive: true, force: true });
@@ -207,8 +218,8 @@ function waitAny(em: NodeJS.EventEmitter, names: string[]): Promise<void> {
   });
 }
 
-/** Make the unpacked files durable before the layer is published (syncfs of the layer's filesystem). */
-async function syncfs(dir: string): Promise<void> {
+/** Make everything written on the filesystem of `dir` durable (syncfs). */
+export async function syncfs(dir: string): Promise<void> {
   const p = spawn('sync', ['-f', dir], { stdio: 'ignore' });
   const [code] = (await once(p, 'close')) as [number | null];
   if (code !== 0) throw new Error(`sync -f ${dir}: exit status ${code}`);

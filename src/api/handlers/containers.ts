@@ -1,19 +1,22 @@
 /** /containers/* routes. */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { CreateBody } from '../types';
 import { badRequest, conflict } from '../../common/errors';
 import type { ContainerService, WaitCondition } from '../../engine/containers/service';
+import type { ContainerRecord } from '../../engine/containers/record';
 import { sessionDetachKeys } from '../../engine/containers/attach';
 import { followLogs, parseTimestampArg, readLogs, type LogOptions, type LogRecord } from '../../engine/containers/logs';
 import { containerFilter, inspectView, listView, type NetView } from '../../engine/containers/view';
 import type { ContainerNetworking } from '../../engine/containers/network';
 import type { ExecService } from '../../engine/exec';
 import type { ImageSource } from '../../engine/images';
-import { qBool, qFilters, qInt, readJsonBody, sendEmpty, sendJson, startStream } from '../http';
+import { qBool, qFilters, qInt, readJsonBody, sendEmpty, sendJson, startStream, type Context } from '../http';
 import type { Router } from '../router';
 import { openClientStream, outputSink } from '../stream';
+import { acceptWebSocket } from '../websocket';
 
 const runFile = promisify(execFile);
 
@@ -106,13 +109,10 @@ export function containerRoutes(
     if (!out.destroyed) out.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
   });
 
-  r.add('POST', '/containers/{id}/attach', async (ctx) => {
-    const rec = store.get(ctx.params.id);
+  /** Join a client (hijacked stream or websocket) to a container: docker's attach query (logs, stream, std*). */
+  const attachClient = async (ctx: Context, rec: ContainerRecord, io: { out: Writable; input: NodeJS.ReadableStream }, raw: boolean) => {
     const q = ctx.query;
-    const tty = rec.Config.Tty;
-    const detachKeys = sessionDetachKeys(tty, q.get('detachKeys'));
-    const stream = await openClientStream(ctx, tty);
-    const sink = outputSink(stream.out, tty);
+    const sink = outputSink(io.out, raw);
     const streams = { stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr') };
     if (qBool(q, 'logs')) {
       for (const rec2 of readLogs(store.paths(rec.Id).log, { ...streams }).records) sink.write(rec2.stream, rec2.data);
@@ -124,12 +124,26 @@ export function containerRoutes(
     const client = {
       sink,
       streams,
-      stdin: qBool(q, 'stdin') && rec.Config.OpenStdin ? stream.input : undefined,
+      stdin: qBool(q, 'stdin') && rec.Config.OpenStdin ? io.input : undefined,
       stdinOnce: rec.Config.StdinOnce,
-      detachKeys,
+      detachKeys: sessionDetachKeys(rec.Config.Tty, q.get('detachKeys')),
     };
     if (rec.Instance) await svc.attach.attachRunning(rec.Id, client);
     else svc.attach.addPending(rec.Id, client);
+  };
+
+  r.add('POST', '/containers/{id}/attach', async (ctx) => {
+    const rec = store.get(ctx.params.id);
+    const tty = rec.Config.Tty;
+    sessionDetachKeys(tty, ctx.query.get('detachKeys')); // refuse bad keys before the upgrade
+    await attachClient(ctx, rec, await openClientStream(ctx, tty), tty);
+  });
+
+  // docker's websocket attach: raw output bytes (no 8-byte frames) in binary messages, messages in as stdin.
+  r.add('GET', '/containers/{id}/attach/ws', async (ctx) => {
+    const rec = store.get(ctx.params.id);
+    sessionDetachKeys(rec.Config.Tty, ctx.query.get('detachKeys'));
+    await attachClient(ctx, rec, acceptWebSocket(ctx), true);
   });
 
   r.add('POST', '/containers/{id}/resize', async (ctx) => {

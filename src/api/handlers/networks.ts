@@ -1,11 +1,11 @@
 /** /networks/* routes. */
 import type { NetworkService, CreateNetworkBody } from '../../network/service';
-import { ApiError } from '../../common/errors';
+import type { ContainerNetworking, EndpointRequest, NetworkChange } from '../../engine/containers/network';
 import type { EventBus } from '../../engine/events';
 import { qFilters, readJsonBody, sendEmpty, sendJson } from '../http';
 import type { Router } from '../router';
 
-export function networkRoutes(r: Router, networks: NetworkService, events: EventBus): void {
+export function networkRoutes(r: Router, networks: NetworkService, events: EventBus, networking: ContainerNetworking): void {
   const emit = (action: string, id: string, name: string) => events.publish('network', action, id, { name, type: 'bridge' });
 
   r.add('GET', '/networks', async (ctx) => sendJson(ctx, 200, networks.list(qFilters(ctx.query))));
@@ -31,9 +31,17 @@ export function networkRoutes(r: Router, networks: NetworkService, events: Event
     sendEmpty(ctx, 204);
   });
 
-  const notYet = async () => {
-    throw new ApiError(501, 'connecting a container to a second network is not supported yet: use --network at run');
-  };
-  r.add('POST', '/networks/{id}/connect', notYet);
-  r.add('POST', '/networks/{id}/disconnect', notYet);
+  const emitChange = (action: string, c: NetworkChange) => events.publish('network', action, c.networkId, { container: c.containerId, name: c.networkName, type: 'bridge' });
+
+  r.add('POST', '/networks/{id}/connect', async (ctx) => {
+    const body = await readJsonBody<{ Container?: string; EndpointConfig?: EndpointRequest | null }>(ctx, {});
+    emitChange('connect', await networking.connect(body.Container ?? '', ctx.params.id, body.EndpointConfig ?? {}));
+    sendEmpty(ctx, 200);
+  });
+
+  r.add('POST', '/networks/{id}/disconnect', async (ctx) => {
+    const body = await readJsonBody<{ Container?: string; Force?: boolean }>(ctx, {});
+    emitChange('disconnect', await networking.disconnect(body.Container ?? '', ctx.params.id));
+    sendEmpty(ctx, 200);
+  });
 }

@@ -3,8 +3,10 @@
  * endpoint on a Berth network (veth, address, published ports, DNS, through the network service), and the contents of
  * its /etc/hosts and /etc/resolv.conf.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { badRequest, conflict } from '../../common/errors';
+import { ApiError, badRequest, conflict } from '../../common/errors';
+import { editHosts } from '../../network/dnsfiles';
 import type { NetworkService } from '../../network/service';
 import type { NetworkNs } from '../../spec/spec';
 import type { ContainerRecord, ContainerStore } from './record';
@@ -25,11 +27,16 @@ export function parseMode(mode: string | undefined): Mode {
   return { kind: 'network', name: mode };
 }
 
-interface EndpointRequest {
+export interface EndpointRequest {
   IPAMConfig?: { IPv4Address?: string } | null;
   Aliases?: string[] | null;
   MacAddress?: string;
 }
+
+/** What connect/disconnect did, for the network event. */
+export interface NetworkChange { containerId: string; networkId: string; networkName: string }
+
+const dnsOverrides = (hc: ContainerRecord['HostConfig']) => ({ dns: hc.Dns ?? undefined, dnsSearch: hc.DnsSearch ?? undefined, dnsOptions: hc.DnsOptions ?? undefined });
 
 export class ContainerNetworking {
   constructor(
@@ -51,7 +58,7 @@ export class ContainerNetworking {
   async setup(rec: ContainerRecord, endpoints: Record<string, EndpointRequest> | null | undefined): Promise<ContainerNet> {
     const hc = rec.HostConfig;
     const m = parseMode(hc.NetworkMode);
-    const dns = { dns: hc.Dns ?? undefined, dnsSearch: hc.DnsSearch ?? undefined, dnsOptions: hc.DnsOptions ?? undefined };
+    const dns = dnsOverrides(hc);
     if (m.kind === 'container') {
       const other = this.store.get(m.ref);
       if (!other.State.Running) throw conflict(`cannot join network of a non running container: ${other.Id}`);
@@ -67,16 +74,16 @@ export class ContainerNetworking {
     if (m.kind === 'network') {
       const path = await this.networks.createNamespace(rec.Id);
       ns = { mode: 'path', path };
-      const ep = endpoints?.[m.name] ?? endpoints?.[hc.NetworkMode ?? ''] ?? {};
-      await this.networks.attachContainer(rec.Id, rec.Name.slice(1), path, {
-        network: m.name,
-        aliases: ep.Aliases ?? undefined,
-        ip: ep.IPAMConfig?.IPv4Address || undefined,
-        mac: ep.MacAddress || (rec.Config as { MacAddress?: string }).MacAddress || undefined,
-        portBindings: hc.PortBindings,
-        exposedPorts: rec.Config.ExposedPorts,
-        publishAll: !!hc.PublishAllPorts,
-      });
+      // The first network publishes the ports; later ones (network connect while stopped) only add an interface.
+      for (const [i, [network, ep]] of this.wanted(m.name, endpoints).entries()) {
+        await this.networks.attachContainer(rec.Id, rec.Name.slice(1), path, {
+          network,
+          aliases: ep.Aliases ?? undefined,
+          ip: ep.IPAMConfig?.IPv4Address || undefined,
+          mac: ep.MacAddress || (i === 0 ? (rec.Config as { MacAddress?: string }).MacAddress : undefined) || undefined,
+          ...(i === 0 ? { portBindings: hc.PortBindings, exposedPorts: rec.Config.ExposedPorts, publishAll: !!hc.PublishAllPorts } : {}),
+        });
+      }
     } else if (m.kind === 'host') {
       await this.networks.attachContainer(rec.Id, rec.Name.slice(1), '', { network: 'host' });
     }
@@ -86,6 +93,94 @@ export class ContainerNetworking {
       hosts: this.networks.hostsFile(rec.Id, hostname, hc.ExtraHosts ?? []),
       resolvConf: this.networks.resolvConf(rec.Id, dns),
     };
+  }
+
+  /**
+   * The networks to join at start, the NetworkMode one first: EndpointsConfig lists them all once connect or
+   * disconnect has edited it (or the client sent several); without entries, NetworkMode's network alone.
+   */
+  private wanted(primary: string, endpoints: Record<string, EndpointRequest> | null | undefined): [string, EndpointRequest][] {
+    const entries = Object.entries(endpoints ?? {});
+    if (!entries.length) return [[primary, {}]];
+    const primaryId = this.networkId(primary);
+    const first = entries.filter(([k]) => this.networkId(k) === primaryId);
+    return [...first, ...entries.filter(([k]) => this.networkId(k) !== primaryId)];
+  }
+
+  /** A network's id, undefined when it no longer exists. */
+  private networkId(ref: string): string | undefined {
+    try {
+      return this.networks.network(ref).id;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** EndpointsConfig as the full list of the container's networks (NetworkMode's alone when empty). */
+  private endpointsOf(rec: ContainerRecord, primary: string): Record<string, EndpointRequest> {
+    const ec = rec.EndpointsConfig ?? {};
+    return Object.keys(ec).length ? { ...ec } : { [primary]: {} };
+  }
+
+  /** docker network connect: join now when running (next free ethN), and be on that network at every start. */
+  async connect(ref: string, network: string, ep: EndpointRequest = {}): Promise<NetworkChange> {
+    const rec = this.store.get(ref);
+    const m = this.connectableMode(rec);
+    const net = this.networks.network(network);
+    if (net.driver === 'host') throw badRequest('container cannot be disconnected from host network or connected to host network');
+    if (net.driver === 'null') throw badRequest('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    const ec = this.endpointsOf(rec, m);
+    if (Object.keys(ec).some((k) => this.networkId(k) === net.id) && !rec.Instance) {
+      throw new ApiError(403, `endpoint with name ${rec.Name.slice(1)} already exists in network ${net.name}`);
+    }
+    if (rec.Instance) {
+      const info = await this.networks.attachContainer(rec.Id, rec.Name.slice(1), this.networks.namespacePath(rec.Id), {
+        network: net.id, aliases: ep.Aliases ?? undefined, ip: ep.IPAMConfig?.IPv4Address || undefined, mac: ep.MacAddress || undefined,
+      });
+      this.refreshEtc(rec, { add: info.ip });
+    }
+    rec.EndpointsConfig = { ...ec, [net.name]: { Aliases: ep.Aliases ?? null, IPAMConfig: ep.IPAMConfig ?? null, ...(ep.MacAddress ? { MacAddress: ep.MacAddress } : {}) } };
+    this.store.save(rec);
+    return { containerId: rec.Id, networkId: net.id, networkName: net.name };
+  }
+
+  /** docker network disconnect: leave now when running (the last one leaves loopback only), and at later starts. */
+  async disconnect(ref: string, network: string): Promise<NetworkChange> {
+    const rec = this.store.get(ref);
+    const m = this.connectableMode(rec);
+    const net = this.networks.network(network);
+    const ec = this.endpointsOf(rec, m);
+    const keys = Object.keys(ec).filter((k) => this.networkId(k) === net.id);
+    if (rec.Instance) {
+      const info = await this.networks.detachNetwork(rec.Id, net.id);
+      this.refreshEtc(rec, { remove: info.ip });
+    } else if (!keys.length) {
+      throw new ApiError(500, `container ${rec.Id} is not connected to the network ${net.name}`);
+    }
+    for (const k of keys) delete ec[k];
+    rec.EndpointsConfig = ec;
+    this.store.save(rec);
+    return { containerId: rec.Id, networkId: net.id, networkName: net.name };
+  }
+
+  /** docker's refusals for containers outside Berth's networks; else the NetworkMode network. */
+  private connectableMode(rec: ContainerRecord): string {
+    const m = parseMode(rec.HostConfig.NetworkMode);
+    if (m.kind === 'host') throw badRequest('container cannot be disconnected from host network or connected to host network');
+    if (m.kind === 'none') throw badRequest('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    if (m.kind === 'container') throw badRequest('container sharing network namespace with another container or host cannot be connected to any other network');
+    return m.name;
+  }
+
+  /** A running container's /etc/hosts gains or loses its address line, as docker's; resolv.conf follows the networks. */
+  private refreshEtc(rec: ContainerRecord, change: { add?: string; remove?: string }): void {
+    const p = this.store.paths(rec.Id);
+    // written in place: the files are bind-mounted into the container by inode
+    if (fs.existsSync(p.hosts) && (change.add || change.remove)) fs.writeFileSync(p.hosts, editHosts(fs.readFileSync(p.hosts, 'utf8'), change, rec.Config.Hostname));
+    if (fs.existsSync(p.resolvConf)) {
+      const next = this.networks.resolvConf(rec.Id, dnsOverrides(rec.HostConfig));
+      if (next !== fs.readFileSync(p.resolvConf, 'utf8')) fs.writeFileSync(p.resolvConf, next);
+    }
   }
 
   /** Undo setup (idempotent): endpoint, published ports, the container's netns. */

@@ -112,7 +112,7 @@ async function fetchLayer(ctx: PullContext, repo: RemoteRepository, layer: Descr
   await withRetries(async () => {
     if (store.content.has(layer.digest)) {
       // blob here, layer not unpacked (e.g. removed meanwhile): unpack from the local copy
-      await store.layers.unpack(store.content.read(layer.digest), { expectedDiffId: diffId, lease });
+      await store.layers.unpack(store.content.read(layer.digest), { expectedDiffId: diffId, lease, durability: 'deferred' });
     } else {
       const res = await repo.blob(layer.digest);
       let got = 0;
@@ -133,8 +133,9 @@ async function fetchLayer(ctx: PullContext, repo: RemoteRepository, layer: Descr
         counted.destroy(e);
         throw e;
       };
-      const unpack = store.layers.has(diffId) ? drain(toLayer) : store.layers.unpack(toLayer, { expectedDiffId: diffId, lease });
-      const ingest = store.content.ingest(toStore, { digest: layer.digest, size: layer.size }, lease);
+      // durability deferred: one syncfs in store.create, before the record, covers every blob and layer of the pull
+      const unpack = store.layers.has(diffId) ? drain(toLayer) : store.layers.unpack(toLayer, { expectedDiffId: diffId, lease, durability: 'deferred' });
+      const ingest = store.content.ingest(toStore, { digest: layer.digest, size: layer.size }, lease, 'deferred');
       const results = await Promise.allSettled([ingest.catch(stop), unpack.catch(stop)]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
