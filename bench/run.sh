@@ -110,7 +110,7 @@ row "idle daemon RSS, kB (berthd vs dockerd + containerd)" "$berth_rss" "$peer_r
 KEYS=300 RUNS=5 DOCKER_PEER_SOCK=${PEER#unix://} node dist/bench/keystroke.js > "$W/keys.txt" 2>&1 || true
 
 # --- build the seed app (python base needed; skipped with a note otherwise) ---
-PY=${BENCH_PY_IMAGE:-berth/python:3}
+PY=${BENCH_PY_IMAGE:-python:3.11-slim}  # what examples/webapp/Dockerfile builds FROM
 BUILD_NOTE=""
 if b image inspect "$PY" >/dev/null 2>&1 || { [ -x scripts/base-images.sh ] && DOCKER_HOST=$BERTH_SOCK scripts/base-images.sh python >/dev/null 2>&1; }; then
   cp -r examples/webapp "$W/app"
@@ -143,14 +143,17 @@ b import "$W/big.tar" 127.0.0.1:35000/big:berth >/dev/null
 berth_push=$(seconds env DOCKER_HOST=$BERTH_SOCK docker push 127.0.0.1:35000/big:berth)
 b rmi 127.0.0.1:35000/big:berth >/dev/null
 berth_pull=$(seconds env DOCKER_HOST=$BERTH_SOCK docker pull 127.0.0.1:35000/big:berth)
+skopeo_copy=$(seconds skopeo copy --src-tls-verify=false docker://127.0.0.1:35000/big:berth "oci:$W/skopeo-oci:big")
 if [ -n "$PEER" ]; then
-  d import "$W/big.tar" 127.0.0.1:35000/big:docker >/dev/null
+  b save 127.0.0.1:35000/big:berth | d load >/dev/null && d tag 127.0.0.1:35000/big:berth 127.0.0.1:35000/big:docker
+  d rmi 127.0.0.1:35000/big:berth >/dev/null
   docker_push=$(seconds env DOCKER_HOST=$PEER docker push 127.0.0.1:35000/big:docker)
   d rmi 127.0.0.1:35000/big:docker >/dev/null
   docker_pull=$(seconds env DOCKER_HOST=$PEER docker pull 127.0.0.1:35000/big:docker)
 fi
 row "push 200 MB to a local registry (s)" "$berth_push" "${docker_push:-}" "≤ 0.5 × Docker"
 row "pull 200 MB from a local registry (s)" "$berth_pull" "${docker_pull:-}" "≤ 0.5 × Docker"
+row "pull 200 MB vs skopeo copy to an OCI dir (s)" "$berth_pull" "$skopeo_copy" "≤ 1 × skopeo"
 
 {
   echo "## $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), load $(cut -d' ' -f1 /proc/loadavg)"

@@ -41,6 +41,7 @@ export interface HostConfig {
   Sysctls?: Record<string, string> | null;
   GroupAdd?: string[] | null;
   Ulimits?: { Name: string; Soft: number; Hard: number }[] | null;
+  LogConfig?: { Type?: string; Config?: Record<string, string> | null };
   [key: string]: unknown;
 }
 

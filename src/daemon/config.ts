@@ -19,6 +19,8 @@ export interface DaemonConfig {
   registriesLoopbackOnly: boolean;
   /** docker.io mirrors, tried first on pulls. */
   registryMirrors: string[];
+  /** Default `--log-opt`s of json-file container logs (max-size, max-file). */
+  logOpts: Record<string, string>;
 }
 
 export const USAGE = `Usage: berthd [OPTIONS]
@@ -39,6 +41,7 @@ Options:
                                 (loopback registries always are)
       --registries-loopback-only Never contact a registry that is not on loopback (tests, air-gapped hosts)
       --registry-mirror list    Preferred Docker Hub mirror (e.g. https://mirror.example.com), tried before docker.io
+      --log-opt map             Default log driver options for containers (max-size=10m, max-file=3)
   -v, --version                 Print version information and quit
   -h, --help                    Print this help
 `;
@@ -58,6 +61,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
       'insecure-registry': { type: 'string', multiple: true },
       'registry-mirror': { type: 'string', multiple: true },
       'registries-loopback-only': { type: 'boolean' },
+      'log-opt': { type: 'string', multiple: true },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -82,5 +86,12 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
     insecureRegistries: values['insecure-registry'] ?? [],
     registriesLoopbackOnly: values['registries-loopback-only'] === true,
     registryMirrors: (values['registry-mirror'] ?? []).map(validateMirror),
+    logOpts: Object.fromEntries((values['log-opt'] ?? []).map(keyValue)),
   };
+}
+
+function keyValue(kv: string): [string, string] {
+  const i = kv.indexOf('=');
+  if (i <= 0) throw new Error(`invalid --log-opt "${kv}": expected key=value`);
+  return [kv.slice(0, i), kv.slice(i + 1)];
 }

@@ -57,7 +57,7 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
   await networks.ensureDefault();
   const networking = new ContainerNetworking(networks, store);
   const volumes = useVolumes(new VolumeService(path.join(cfg.dataRoot, 'volumes'), store, (action, name, attrs) => events.publish('volume', action, name, attrs)));
-  const containers = new ContainerService({ store, images, runtime, events, defaultRuntime: cfg.defaultRuntime, emptyDir, networking });
+  const containers = new ContainerService({ store, images, runtime, events, defaultRuntime: cfg.defaultRuntime, emptyDir, networking, logOpts: cfg.logOpts });
   await containers.reconcile();
   await networks.reconcile(store.all().filter((c) => c.Instance).map((c) => c.Id));
   await containers.restartAtBoot();

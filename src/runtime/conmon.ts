@@ -106,7 +106,7 @@ export class ConmonRuntime implements ContainerRuntime {
       '-b', req.bundleDir,
       '-p', path.join(dir, 'pid'),
       '-P', path.join(dir, 'conmon.pid'),
-      '-l', `k8s-file:${req.logPath}`,
+      '-l', req.logPath ? `k8s-file:${req.logPath}` : 'none',
       '--exit-dir', this.exitDir,
       '-0', path.join(dir, 'persist'),
       '--socket-dir-path', this.sockDir,
@@ -115,6 +115,7 @@ export class ConmonRuntime implements ContainerRuntime {
       '--no-sync-log',
       '--log-level', this.opts.logLevel ?? 'warn',
     ];
+    if (req.logPath && req.logSizeMax) args.push('--log-size-max', String(req.logSizeMax));
     if (req.tty) args.push('-t');
     if (req.openStdin) args.push('-i');
     if (req.openStdin && !req.stdinOnce) args.push('--leave-stdin-open');

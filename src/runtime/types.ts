@@ -8,8 +8,10 @@ export interface CreateRequest {
   name: string;
   /** Directory holding the OCI bundle's config.json (root.path points at the mounted rootfs). */
   bundleDir: string;
-  /** k8s-file log written by conmon. */
-  logPath: string;
+  /** k8s-file log written by conmon; undefined = no log (`--log-driver none`). */
+  logPath?: string;
+  /** conmon replaces the log with a new file past this many bytes (Berth keeps the old one: engine/containers/log-rotate). */
+  logSizeMax?: number;
   runtime: RuntimeName;
   tty: boolean;
   openStdin: boolean;

@@ -82,6 +82,69 @@ describe('networking', () => {
     assert.equal(d.berth(['network', 'rm', 'appnet', 'othernet']).status, 0);
   });
 
+  it('connects a running container to a second network and disconnects it (berth and docker CLI)', () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    for (const n of ['neta', 'netb']) assert.equal(d.berth(['network', 'create', n]).status, 0);
+    const names = ['hub', 'peera', 'peerb', 'cold'];
+    const exec = (...cmd: string[]) => d.berth(['exec', 'hub', ...cmd]);
+    const ifaces = () => exec('ls', '/sys/class/net').stdout.split('\n').filter(Boolean).join(' ');
+    const bridges = ['neta', 'netb'].map((n) => `${d.bridge}-${d.berth(['network', 'inspect', '-f', '{{.Id}}', n]).stdout.trim()}`.slice(0, 15));
+    try {
+      for (const [name, net] of [['hub', 'neta'], ['peera', 'neta'], ['peerb', 'netb']]) {
+        assert.equal(d.berth(['run', '-d', '--name', name, '--network', net, 'busybox', 'sleep', '300']).status, 0);
+      }
+      assert.notEqual(exec('nslookup', 'peerb').status, 0, 'not on netb yet');
+      let r = d.berth(['network', 'connect', 'netb', 'hub']);
+      assert.equal(r.status, 0, r.stderr);
+      r = d.berth(['network', 'connect', 'netb', 'hub']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /endpoint with name hub already exists in network netb/);
+      assert.equal(ifaces(), 'eth0 eth1 lo');
+      r = exec('ping', '-c1', '-W2', 'peerb');
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal(exec('nslookup', 'peera').status, 0, 'names on both networks resolve');
+      assert.equal(exec('grep', '-c', `\t${exec('hostname').stdout.trim()}$`, '/etc/hosts').stdout, '2\n', 'one hosts line per address');
+      assert.equal(d.berth(['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', 'hub']).stdout, 'neta netb \n');
+      const hubId = d.berth(['inspect', '-f', '{{.Id}}', 'hub']).stdout.trim();
+      assert.match(d.berth(['network', 'inspect', '-f', '{{json .Containers}}', 'netb']).stdout, new RegExp(hubId));
+      assert.equal(d.berth(['network', 'rm', 'netb']).status, 1, 'a connected network cannot be removed');
+
+      r = d.berth(['network', 'disconnect', 'neta', 'hub']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(ifaces(), 'eth1 lo');
+      assert.notEqual(exec('nslookup', 'peera').status, 0, 'a name on the left network no longer resolves');
+      assert.equal(exec('ping', '-c1', '-W2', 'peerb').status, 0, 'the other network still resolves and answers');
+      r = d.berth(['network', 'disconnect', 'neta', 'hub']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, new RegExp(`container ${hubId} is not connected to network neta`));
+
+      // the docker CLI's bodies; the last disconnect leaves loopback only
+      assert.equal(d.docker(['network', 'connect', '--alias', 'center', 'neta', 'hub']).status, 0);
+      assert.equal(ifaces(), 'eth0 eth1 lo');
+      assert.match(d.berth(['exec', 'peera', 'nslookup', 'center']).stdout, /Address: \d+\.\d+\.\d+\.\d+/);
+      assert.equal(d.docker(['network', 'disconnect', 'netb', 'hub']).status, 0);
+      assert.equal(d.docker(['network', 'disconnect', 'neta', 'hub']).status, 0);
+      assert.equal(ifaces(), 'lo');
+
+      // a stopped container records the connect and joins both networks at start
+      assert.equal(d.docker(['create', '--name', 'cold', '--network', 'neta', 'busybox', 'ls', '/sys/class/net']).status, 0);
+      assert.equal(d.docker(['network', 'connect', 'netb', 'cold']).status, 0);
+      assert.equal(d.docker(['start', '-a', 'cold']).stdout, 'eth0\neth1\nlo\n');
+
+      const ev = d.docker(['events', '--since', String(since), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'type=network',
+        '--format', '{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.container}}']).stdout;
+      assert.match(ev, new RegExp(`^connect netb ${hubId}$`, 'm'));
+      assert.match(ev, new RegExp(`^disconnect neta ${hubId}$`, 'm'));
+    } finally {
+      d.berth(['rm', '-f', ...names]);
+    }
+    // nothing of the endpoints stays: no veth but the keepers, no netns
+    const links = execFileSync('ip', ['-o', 'link']).toString().split('\n').filter((l) => bridges.some((b) => l.includes(`master ${b} `)));
+    assert.deepEqual(links.map((l) => l.split(': ')[1].split('@')[0]).sort(), bridges.map((b) => `${b.slice(0, 13)}k`).sort());
+    assert.doesNotMatch(execFileSync('ip', ['netns', 'list']).toString(), new RegExp(`${d.bridge}-`));
+    assert.equal(d.berth(['network', 'rm', 'neta', 'netb']).status, 0);
+  });
+
   it('--network none has only loopback; --network host shares the host stack', () => {
     assert.equal(d.berth(['run', '--rm', '--network', 'none', 'busybox', 'ls', '/sys/class/net']).stdout, 'lo\n');
     const hostIfs = fs.readdirSync('/sys/class/net').sort().join('\n') + '\n';

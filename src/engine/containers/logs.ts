@@ -1,5 +1,6 @@
 /** Reading conmon's k8s-file logs (`<RFC3339Nano> <stream> <F|P> <text>`) as docker's `logs` shows them. */
 import * as fs from 'node:fs';
+import { logFiles } from './log-rotate';
 
 export interface LogRecord {
   /** Nanoseconds since the epoch. */
@@ -69,49 +70,70 @@ function parseChunk(buf: Buffer): { records: LogRecord[]; used: number } {
   return { records, used: start };
 }
 
+/** Records of the log and its rotated files (oldest first); `offset` is how far the live file was read. */
 export function readLogs(file: string, o: LogOptions): { records: LogRecord[]; offset: number } {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch {
-    return { records: [], offset: 0 };
+  const all: LogRecord[] = [];
+  let offset = 0;
+  for (const f of logFiles(file)) {
+    let buf: Buffer;
+    try {
+      buf = fs.readFileSync(f);
+    } catch {
+      continue;
+    }
+    const { records, used } = parseChunk(buf);
+    for (const r of records) if (wanted(r, o)) all.push(r);
+    offset = f === file ? used : 0;
   }
-  const { records, used } = parseChunk(buf);
-  let out = records.filter((r) => wanted(r, o));
-  if (o.tail !== undefined) out = o.tail <= 0 ? [] : out.slice(-o.tail);
-  return { records: out, offset: used };
+  const out = o.tail === undefined ? all : o.tail <= 0 ? [] : all.slice(-o.tail);
+  return { records: out, offset };
 }
 
 /**
  * Follow a log from `offset`: calls `onRecord` for each new record until `stop()` is called; `drain()` reads what is
- * left (used once the container exited) and stops.
+ * left (used once the container exited) and stops. The open file is kept across a rotation: when the path names a new
+ * file, the rest of the old one is read first, then the new one from its start.
  */
 export function followLogs(file: string, offset: number, o: LogOptions, onRecord: (r: LogRecord) => void) {
   let pos = offset;
   let stopped = false;
-  const readMore = () => {
-    if (stopped) return;
-    let fd: number;
+  let fd: number | undefined;
+  const open = (): boolean => {
     try {
       fd = fs.openSync(file, 'r');
+      return true;
     } catch {
-      return;
+      return false;
     }
+  };
+  const readOpen = (): void => {
+    const size = fs.fstatSync(fd!).size;
+    if (size <= pos) return;
+    const buf = Buffer.alloc(size - pos);
+    const n = fs.readSync(fd!, buf, 0, buf.length, pos);
+    const { records, used } = parseChunk(buf.subarray(0, n));
+    pos += used;
+    for (const r of records) if (wanted(r, o)) onRecord(r);
+  };
+  const readMore = () => {
+    if (stopped || (fd === undefined && !open())) return;
+    readOpen();
+    let live: number | undefined;
     try {
-      const size = fs.fstatSync(fd).size;
-      if (size <= pos) return;
-      const buf = Buffer.alloc(size - pos);
-      fs.readSync(fd, buf, 0, buf.length, pos);
-      const { records, used } = parseChunk(buf);
-      pos += used;
-      for (const r of records) if (wanted(r, o)) onRecord(r);
-    } finally {
-      fs.closeSync(fd);
+      live = fs.statSync(file).ino;
+    } catch {
+      return; // between conmon's unlink and rename: the next look finds the new file
     }
+    if (live === fs.fstatSync(fd!).ino) return;
+    fs.closeSync(fd!);
+    fd = undefined;
+    pos = 0;
+    if (open()) readOpen();
   };
   let watcher: fs.FSWatcher | undefined;
   try {
     watcher = fs.watch(file, readMore);
+    watcher.on('error', () => undefined);
   } catch {
     /* the file may not exist yet: the poll below covers it */
   }
@@ -120,6 +142,8 @@ export function followLogs(file: string, offset: number, o: LogOptions, onRecord
     stopped = true;
     watcher?.close();
     clearInterval(poll);
+    if (fd !== undefined) fs.closeSync(fd);
+    fd = undefined;
   };
   readMore();
   return {

@@ -18,6 +18,7 @@ import { mergeConfig } from './config';
 import { ContainerCgroup } from '../../runtime/cgroupfs';
 import { HealthMonitor } from './health';
 import { checkHostConfig } from './limits';
+import { LogRotator, logPolicy, resolveLogConfig } from './log-rotate';
 import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
 import { applyLimits, mergeUpdate, type UpdateBody } from './update';
 import { volumeService } from '../volumes';
@@ -38,6 +39,8 @@ export interface ContainerServiceDeps {
   /** An always-empty dir used as the lower layer of images without layers. */
   emptyDir: string;
   networking: ContainerNetworking;
+  /** The daemon's `--log-opt` defaults for json-file logs. */
+  logOpts?: Record<string, string>;
 }
 
 export class ContainerService {
@@ -47,6 +50,7 @@ export class ContainerService {
   private readonly exitListeners = new Map<string, Array<() => void>>();
   readonly health: HealthMonitor;
   private readonly restarts = new RestartScheduler();
+  private readonly logRotation = new LogRotator();
   private booting = true;
 
   constructor(private readonly d: ContainerServiceDeps) {
@@ -76,7 +80,11 @@ export class ContainerService {
       const code = this.d.runtime.exitCode(rec.Id) ?? (st ? 255 : 255);
       await this.serialize(rec.Id, () => this.handleExit(rec.Id, code));
     }
-    for (const rec of this.d.store.all()) if (rec.State.Running && rec.Instance) this.health.start(rec);
+    for (const rec of this.d.store.all()) {
+      if (!rec.State.Running || !rec.Instance) continue;
+      this.health.start(rec);
+      this.logRotation.watch(rec.Id, this.d.store.paths(rec.Id).log, logPolicy(rec.HostConfig.LogConfig));
+    }
   }
 
   /**
@@ -140,7 +148,9 @@ export class ContainerService {
     const image = this.d.images.get(body.Image);
     const runtime = (body.HostConfig?.Runtime || this.d.defaultRuntime) as RuntimeName;
     if (runtime !== 'crun' && runtime !== 'runc') throw badRequest(`unknown or invalid runtime name: ${runtime}`);
-    const hostConfig = { NetworkMode: 'default', ...body.HostConfig, Runtime: runtime };
+    const hostConfig = {
+      NetworkMode: 'default', ...body.HostConfig, Runtime: runtime, LogConfig: resolveLogConfig(body.HostConfig?.LogConfig, this.d.logOpts ?? {}),
+    };
     this.d.networking.validate(hostConfig);
     validateHostConfig(hostConfig);
     validateRestartPolicy(hostConfig.RestartPolicy, !!hostConfig.AutoRemove);
@@ -193,11 +203,13 @@ export class ContainerService {
       lap('network');
       const seccompKey = writeBundle(rec, p, net);
       lap('bundle');
+      const logs = logPolicy(rec.HostConfig.LogConfig);
       const { pid, conmonPid } = await this.d.runtime.create({
         id,
         name: rec.Name.slice(1),
         bundleDir: p.bundle,
-        logPath: p.log,
+        logPath: logs.enabled ? p.log : undefined,
+        logSizeMax: logs.maxSize,
         runtime: rec.Runtime,
         tty: rec.Config.Tty,
         openStdin: rec.Config.OpenStdin,
@@ -205,6 +217,7 @@ export class ContainerService {
         stdinOnce: rec.Config.StdinOnce && !rec.Config.Tty,
       });
       rec.Instance = { conmonPid };
+      this.logRotation.watch(id, p.log, logs);
       if (seccompKey) rememberCompiledSeccomp(seccompKey, this.d.runtime.compiledSeccomp(id, rec.Runtime));
       lap('created');
       await this.attach.connectPending(id);
@@ -242,6 +255,7 @@ export class ContainerService {
     // before the runtime removes the cgroup: was it the kernel's OOM killer?
     const oomKilled = new ContainerCgroup(id).oomKills() > 0;
     this.health.stop(id, rec);
+    this.logRotation.stop(id);
     await this.d.runtime.delete(id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id, e: String(e) }));
     quietly(() => unmountOverlay(this.d.store.paths(id).rootfs), (e) => log.warn('umount failed', { id, e: String(e) }));
     log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });

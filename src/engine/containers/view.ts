@@ -61,8 +61,14 @@ function networkSettings(rec: ContainerRecord, net: NetView): object {
     Ports: s?.Ports ?? {}, SandboxKey: s?.SandboxKey ?? '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
     EndpointID: '', Gateway: s?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: s?.IPAddress ?? '',
     IPPrefixLen: s?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: s?.MacAddress ?? '',
-    Networks: s?.Networks ?? (mode.startsWith('container:') ? {} : { [mode]: empty }),
+    Networks: s?.Networks ?? (mode.startsWith('container:') ? {} : Object.fromEntries(wantedNetworks(rec, mode).map((n) => [n, empty]))),
   };
+}
+
+/** A stopped container's networks: those connect/disconnect left in EndpointsConfig, else NetworkMode's. */
+function wantedNetworks(rec: ContainerRecord, mode: string): string[] {
+  const keys = Object.keys(rec.EndpointsConfig ?? {}).map((k) => (k === 'default' ? 'bridge' : k));
+  return keys.length ? keys : [mode];
 }
 
 /** The STATUS column: "Up 5 seconds", "Up 2 minutes (Paused)", "Exited (0) 3 seconds ago", "Created". */
