@@ -5,6 +5,7 @@ export type Handler = (ctx: Context) => Promise<void>;
 
 interface Route {
   method: string;
+  pattern: string;
   regex: RegExp;
   keys: string[];
   handler: Handler;
@@ -19,7 +20,33 @@ export class Router {
       keys.push(key);
       return greedy ? '(.+)' : '([^/]+)';
     });
-    this.routes.push({ method, regex: new RegExp(`^${source}$`), keys, handler });
+    this.routes.push({ method, pattern, regex: new RegExp(`^${source}$`), keys, handler });
+  }
+
+  /** The handler registered for exactly this method and pattern. */
+  handlerFor(method: string, pattern: string): Handler | undefined {
+    return this.routes.find((r) => r.method === method && r.pattern === pattern)?.handler;
+  }
+
+  /**
+   * Routes whose module is loaded on the first request to any of them (keeps rarely used code, such as the builder
+   * and the registry client, out of an idle daemon's memory). `load` resolves with the module's registration.
+   */
+  addLazy(routes: [method: string, pattern: string][], load: () => Promise<(sub: Router) => void>): void {
+    let sub: Promise<Router> | undefined;
+    const loaded = () =>
+      (sub ??= load().then((register) => {
+        const r = new Router();
+        register(r);
+        return r;
+      }));
+    for (const [method, pattern] of routes) {
+      this.add(method, pattern, async (ctx) => {
+        const handler = (await loaded()).handlerFor(method, pattern);
+        if (!handler) throw new Error(`lazy route ${method} ${pattern} was not registered by its module`);
+        return handler(ctx);
+      });
+    }
   }
 
   /** The handler and path parameters for a request, or why there is none (404 unknown path, 405 wrong method). */

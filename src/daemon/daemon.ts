@@ -2,10 +2,8 @@
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import * as path from 'node:path';
-import { buildRoutes } from '../api/handlers/build';
 import { containerRoutes } from '../api/handlers/containers';
 import { containerOpsRoutes } from '../api/handlers/container-ops';
-import { distributionRoutes } from '../api/handlers/distribution';
 import { execRoutes } from '../api/handlers/exec';
 import { imageRoutes } from '../api/handlers/images';
 import { networkRoutes } from '../api/handlers/networks';
@@ -13,7 +11,6 @@ import { systemRoutes } from '../api/handlers/system';
 import { volumeRoutes } from '../api/handlers/volumes';
 import { Router } from '../api/router';
 import { createApiServer } from '../api/server';
-import { Builder } from '../build/executor';
 import { log } from '../common/log';
 import { ContainerNetworking } from '../engine/containers/network';
 import { ContainerStore } from '../engine/containers/record';
@@ -23,7 +20,6 @@ import { useVolumes, VolumeService } from '../engine/volumes';
 import { ExecService } from '../engine/exec';
 import { ImageService } from '../image/service';
 import { NetworkService } from '../network/service';
-import { Distribution } from '../registry/client';
 import { detectCgroupMode } from '../runtime/cgroups';
 import { ConmonRuntime } from '../runtime/conmon';
 import type { DaemonConfig } from './config';
@@ -35,6 +31,12 @@ export interface Daemon {
 }
 
 const RUNTIME_PATHS = { crun: '/usr/bin/crun', runc: '/usr/bin/runc' };
+
+/** A value made on first use and shared afterwards. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => (value ??= make());
+}
 
 export async function startDaemon(cfg: DaemonConfig, version: string): Promise<Daemon> {
   for (const d of [cfg.dataRoot, cfg.execRoot]) fs.mkdirSync(d, { recursive: true, mode: 0o711 });
@@ -82,9 +84,24 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
   execRoutes(router, execs);
   networkRoutes(router, networks, events, networking);
   volumeRoutes(router, volumes);
-  imageRoutes(router, images, (id) => containers.usingImage(id));
-  buildRoutes(router, new Builder({ images, containers, root: path.join(cfg.dataRoot, 'build') }));
-  distributionRoutes(router, new Distribution(images, (action, id, attrs) => events.publish('image', action, id, attrs), { insecureRegistries: cfg.insecureRegistries, mirrors: cfg.registryMirrors, metaDir: path.join(cfg.dataRoot, 'image'), loopbackOnly: cfg.registriesLoopbackOnly }));
+  // The registry client and the builder load on first use: an idle daemon does not carry them (~10 MB RSS).
+  const distribution = once(async () => {
+    const [{ Distribution }, handlers] = await Promise.all([import('../registry/client'), import('../api/handlers/distribution')]);
+    const dist = new Distribution(images, (action, id, attrs) => events.publish('image', action, id, attrs), {
+      insecureRegistries: cfg.insecureRegistries,
+      mirrors: cfg.registryMirrors,
+      metaDir: path.join(cfg.dataRoot, 'image'),
+      loopbackOnly: cfg.registriesLoopbackOnly,
+    });
+    return { register: (r: Router) => handlers.distributionRoutes(r, dist), pull: handlers.pullHandler(dist) };
+  });
+  imageRoutes(router, images, (id) => containers.usingImage(id), async (ctx) => (await distribution()).pull(ctx));
+  router.addLazy([['POST', '/images/{name*}/push'], ['POST', '/auth'], ['GET', '/distribution/{name*}/json']], async () => (await distribution()).register);
+  router.addLazy([['POST', '/build']], async () => {
+    const [{ Builder }, { buildRoutes }] = await Promise.all([import('../build/executor'), import('../api/handlers/build')]);
+    const builder = new Builder({ images, containers, root: path.join(cfg.dataRoot, 'build') });
+    return (r: Router) => buildRoutes(r, builder);
+  });
   log.info('berthd ready', { dataRoot: cfg.dataRoot, runtime: cfg.defaultRuntime, containers: store.all().length });
   return {
     newServer: () => createApiServer(router),

@@ -40,6 +40,9 @@ export interface SpecInput {
   availableCaps: readonly string[];
   /** Host device nodes, needed only for --privileged. */
   hostDevices?: OciDevice[];
+  /** `--device` nodes (spec/devices.containerDevice) and the cgroup rules allowing them plus `--device-cgroup-rule`s. */
+  devices?: OciDevice[];
+  deviceRules?: OciDeviceRule[];
   /** `/berth/<id>` for the cgroupfs manager. */
   cgroupsPath?: string;
   /** A private cgroup namespace (docker's default on cgroup v2 hosts; v1 hosts share the host's). */
@@ -145,7 +148,9 @@ function namespaces(input: SpecInput): OciNamespace[] {
 
 function resources(input: SpecInput): OciResources {
   const r = input.resources ?? {};
-  const out: OciResources = { devices: input.privileged ? [{ allow: true, access: 'rwm' }] : defaultDeviceRules() };
+  const out: OciResources = {
+    devices: input.privileged ? [{ allow: true, access: 'rwm' }] : [...defaultDeviceRules(), ...(input.deviceRules ?? [])],
+  };
   if (r.memory || r.memoryReservation || r.oomKillDisable || (r.memorySwappiness ?? -1) >= 0) {
     out.memory = {};
     if (r.oomKillDisable) out.memory.disableOOMKiller = true;
@@ -214,7 +219,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     mounts: mounts(input),
     linux: {
       namespaces: namespaces(input),
-      devices: input.privileged ? (input.hostDevices ?? []) : [],
+      devices: input.privileged ? (input.hostDevices ?? []) : (input.devices ?? []),
       resources: resources(input),
       ...(input.cgroupsPath ? { cgroupsPath: input.cgroupsPath } : {}),
       sysctl,

@@ -36,7 +36,7 @@ describe('log rotation', () => {
 
   it('follows the log across a rotation', async () => {
     d.berth(['run', '-d', '--name', 'rotf', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=2', 'busybox',
-      'sh', '-c', 'sleep 1; i=1; while [ $i -le 300 ]; do echo line $i; i=$((i+1)); usleep 2000; done']);
+      'sh', '-c', 'sleep 1; i=1; while [ $i -le 300 ]; do echo line $i; i=$((i+1)); usleep 10000; done']);
     const r = d.berth(['logs', '-f', 'rotf'], { timeout: 30_000 });
     assert.equal(r.stdout, lines(300));
     d.berth(['rm', '-f', 'rotf']);

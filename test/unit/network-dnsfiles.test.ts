@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseResolvConf, renderHosts, renderResolvConf } from '../../src/network/dnsfiles';
+import { editHosts, parseResolvConf, renderHosts, renderResolvConf } from '../../src/network/dnsfiles';
 
 const host = parseResolvConf('# generated\nnameserver 127.0.0.53\nnameserver 192.0.2.53 # corp\nsearch example.test lab.test\noptions edns0 trust-ad\n');
 
@@ -25,4 +25,16 @@ test('hosts: standard block, extra hosts, then own IP + hostname', () => {
   assert.deepEqual(h.slice(-4), ['10.0.0.5\tdb', '2001:db8::1\tv6', '10.209.0.2\tabc123def456', '']);
   assert.ok(!renderHosts(undefined, 'x').includes('\tx\n'));
   assert.throws(() => renderHosts('10.0.0.2', 'x', ['nocolon']), /invalid extra host/);
+});
+
+test('hosts: one line per address; connect adds a line, disconnect removes that address only, user edits stay', () => {
+  const two = renderHosts(['10.1.0.2', '10.2.0.3'], 'abc');
+  assert.match(two, /\n10\.1\.0\.2\tabc\n10\.2\.0\.3\tabc\n$/);
+  const edited = renderHosts('10.1.0.2', 'abc') + '192.0.2.9\tmine\n';
+  const connected = editHosts(edited, { add: '10.2.0.3' }, 'abc');
+  assert.match(connected, /\n10\.1\.0\.2\tabc\n192\.0\.2\.9\tmine\n10\.2\.0\.3\tabc\n$/);
+  const disconnected = editHosts(connected, { remove: '10.1.0.2' }, 'abc');
+  assert.doesNotMatch(disconnected, /10\.1\.0\.2/);
+  assert.match(disconnected, /\n192\.0\.2\.9\tmine\n10\.2\.0\.3\tabc\n$/);
+  assert.match(disconnected, /^127\.0\.0\.1\tlocalhost\n/);
 });

@@ -123,3 +123,45 @@ test('endpoints: in-use networks, --ip rules, none network, prune', async () => 
     done();
   }
 });
+
+test('endpoints per (container, network): several networks in inspect, hosts and DNS; one-endpoint records migrate', async () => {
+  const { svc, root, done } = setup();
+  try {
+    await svc.ensureDefault();
+    const a = await svc.create({ Name: 'a' });
+    const b = await svc.create({ Name: 'b' });
+    const cid = newId();
+    const ep = (networkId: string, ip: string, iface: string) => ({
+      containerId: cid, containerName: 'web', networkId, endpointId: newId(), netnsPath: '/run/netns/x', ip, prefixLen: 24,
+      gateway: ip.replace(/\d+$/, '1'), mac: '02:42:0a:f2:00:02', aliases: [], dnsNames: ['web'], ports: [], exposedPorts: {}, setupDone: true, iface,
+    });
+    // the old layout: <containerId>.json, moved to <containerId>-<networkId>.json when the store opens
+    fs.writeFileSync(path.join(root, 'endpoints', `${cid}.json`), JSON.stringify(ep(b.Id, '10.242.1.2', 'eth1')));
+    const store = new NetworkStore(root);
+    assert.deepEqual(fs.readdirSync(path.join(root, 'endpoints')), [`${cid}-${b.Id}.json`]);
+    store.saveEndpoint(ep(a.Id, '10.242.0.2', 'eth0'));
+    assert.deepEqual(store.listEndpoints(cid).map((e) => e.iface), ['eth0', 'eth1']);
+
+    const s = svc.networkSettings(cid)!;
+    assert.deepEqual(Object.keys(s.Networks), ['a', 'b']);
+    assert.equal(s.IPAddress, '10.242.0.2');
+    assert.match(svc.hostsFile(cid, 'abc'), /\n10\.242\.0\.2\tabc\n10\.242\.1\.2\tabc\n$/);
+    assert.match(svc.resolvConf(cid), /^nameserver 10\.242\.0\.1$/m);
+    assert.deepEqual(Object.keys(svc.inspect('b').Containers), [cid]);
+    assert.deepEqual(await status(svc.attachContainer(cid, 'web', '/nonexistent', { network: 'b' })), [403, 'endpoint with name web already exists in network b']);
+    assert.deepEqual(await status(svc.detachNetwork(cid, 'bridge')), [500, `container ${cid} is not connected to network bridge`]);
+    // the other container of the netns joins `none` on the next free interface name (no kernel work for null networks)
+    const other = newId();
+    store.saveEndpoint({ ...ep(a.Id, '10.242.0.3', 'eth0'), containerId: other });
+    await svc.attachContainer(other, 'x', '/nonexistent', { network: 'none' });
+    assert.deepEqual(store.listEndpoints(other).map((e) => e.iface), ['eth0', 'eth1']);
+    store.deleteEndpoint(cid, a.Id);
+    store.deleteEndpoint(cid, b.Id);
+    store.deleteEndpoint(other, a.Id);
+    await svc.detachContainer(other);
+    assert.deepEqual(store.listEndpoints(), []);
+    assert.equal(svc.networkSettings(cid), undefined);
+  } finally {
+    done();
+  }
+});

@@ -8,8 +8,6 @@ import { decodeAuthHeader, ProgressStream, RegistryAuthError, type AuthConfig, t
 import { readJsonBody, sendJson, startStream, type Context } from '../http';
 import type { Router } from '../router';
 
-let service: Distribution | undefined;
-
 function authOf(ctx: Context): AuthConfig {
   const h = ctx.req.headers['x-registry-auth'];
   try {
@@ -18,11 +16,6 @@ function authOf(ctx: Context): AuthConfig {
     if (e instanceof RegistryAuthError) throw new ApiError(400, e.message);
     throw e;
   }
-}
-
-function registered(): Distribution {
-  if (!service) throw new ApiError(500, 'the distribution service is not running');
-  return service;
 }
 
 /** Run a progress-reporting operation: the reply starts with its first line; a client that goes away cancels it. */
@@ -46,19 +39,16 @@ async function withProgress(ctx: Context, op: (p: ProgressStream, signal: AbortS
   res.end();
 }
 
-/** POST /images/create?fromImage=&tag=&platform= */
-export function pullFromRegistry(ctx: Context): Promise<void> {
-  const dist = registered();
+/** POST /images/create?fromImage=&tag=&platform= (the pull half of that route; import is in images.ts). */
+export const pullHandler = (dist: Distribution) => (ctx: Context): Promise<void> => {
   const q = ctx.query;
   const auth = authOf(ctx);
   return withProgress(ctx, (p, signal) =>
     dist.pull({ fromImage: q.get('fromImage') ?? '', tag: q.get('tag') || undefined, platform: q.get('platform') || undefined, auth, signal }, p),
   );
-}
+};
 
 export function distributionRoutes(r: Router, dist: Distribution): void {
-  service = dist;
-
   r.add('POST', '/images/{name*}/push', async (ctx) => {
     const auth = authOf(ctx);
     await withProgress(ctx, (p, signal) => dist.push(ctx.params.name, ctx.query.get('tag') || undefined, auth, p, signal));

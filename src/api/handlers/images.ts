@@ -2,12 +2,12 @@
 import type { ImageService } from '../../image/service';
 import { badRequest } from '../../common/errors';
 import { qBool, qFilters, sendEmpty, sendJson, startStream, type Context } from '../http';
-import type { Router } from '../router';
-import { pullFromRegistry } from './distribution';
+import type { Handler, Router } from '../router';
 
 type UsedBy = (imageId: string) => string[];
 
-export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy): void {
+/** `pull` serves POST /images/create?fromImage= (the registry client, loaded on first use). */
+export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy, pull: Handler): void {
   r.add('GET', '/images/json', async (ctx) => {
     sendJson(ctx, 200, images.list({ all: qBool(ctx.query, 'all'), filters: qFilters(ctx.query) }));
   });
@@ -15,7 +15,7 @@ export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy): vo
   r.add('POST', '/images/create', async (ctx) => {
     const q = ctx.query;
     const fromSrc = q.get('fromSrc');
-    if (fromSrc === null) return pullFromRegistry(ctx);
+    if (fromSrc === null) return pull(ctx);
     if (fromSrc !== '-') throw badRequest('importing from a URL is not supported: use fromSrc=- with the tarball as the body');
     const id = await images.importTar(ctx.req, {
       repo: q.get('repo') || undefined,

@@ -33,7 +33,9 @@ const FILE_OPTS = ['max-size', 'max-file', 'compress', 'mode', 'max-buffer-size'
 export function resolveLogConfig(cfg: LogConfig | undefined, daemonOpts: Record<string, string>): Required<LogConfig> {
   const type = cfg?.Type || 'json-file';
   const own = cfg?.Config ?? {};
-  const config = cfg?.Type && cfg.Type !== 'json-file' ? { ...own } : { ...daemonOpts, ...own };
+  const merged: Record<string, string> = cfg?.Type && cfg.Type !== 'json-file' ? { ...own } : { ...daemonOpts, ...own };
+  // sorted keys, as Go marshals a map (inspect shows them so)
+  const config = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)));
   logPolicy({ Type: type, Config: config }); // refuse bad options at create, as docker
   return { Type: type, Config: config };
 }

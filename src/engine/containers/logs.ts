@@ -1,5 +1,6 @@
 /** Reading conmon's k8s-file logs (`<RFC3339Nano> <stream> <F|P> <text>`) as docker's `logs` shows them. */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { logFiles } from './log-rotate';
 
 export interface LogRecord {
@@ -132,7 +133,10 @@ export function followLogs(file: string, offset: number, o: LogOptions, onRecord
   };
   let watcher: fs.FSWatcher | undefined;
   try {
-    watcher = fs.watch(file, readMore);
+    // the directory, not the file: a rotation replaces the file, and the new one must be seen at once
+    watcher = fs.watch(path.dirname(file), (_ev, name) => {
+      if (name?.toString().startsWith(path.basename(file))) readMore();
+    });
     watcher.on('error', () => undefined);
   } catch {
     /* the file may not exist yet: the poll below covers it */
