@@ -8,6 +8,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { FlagSpec, ParsedFlags } from '../flags';
 import { ramInBytes } from '../../common/units';
 import { parseGoDuration } from './timeparam';
+import { parseDevice, parseDeviceCgroupRule } from '../../spec/devices';
 
 const list = (name: string, usage: string, short?: string, varname = 'list'): FlagSpec => ({ name, short, kind: 'list', usage, varname });
 
@@ -28,6 +29,8 @@ export const containerFlags: FlagSpec[] = [
   { name: 'cpu-shares', short: 'c', kind: 'int', usage: 'CPU shares (relative weight)' },
   { name: 'cpus', kind: 'string', varname: 'decimal', usage: 'Number of CPUs', check: (v) => void nanoCpus(v) },
   { name: 'cpuset-cpus', kind: 'string', usage: 'CPUs in which to allow execution (0-3, 0,1)' },
+  { ...list('device', 'Add a host device to the container'), check: (v) => void parseDevice(v) },
+  { ...list('device-cgroup-rule', 'Add a rule to the cgroup allowed devices list'), check: (v) => void parseDeviceCgroupRule(v) },
   { name: 'cpuset-mems', kind: 'string', usage: 'MEMs in which to allow execution (0-3, 0,1)' },
   { name: 'health-cmd', kind: 'string', usage: 'Command to run to check health' },
   { name: 'health-interval', kind: 'string', varname: 'duration', usage: 'Time between running the check (ms|s|m|h) (default 0s)', check: (v) => void duration('health-interval', v) },
@@ -444,8 +447,8 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     CpuRealtimeRuntime: 0,
     CpusetCpus: S('cpuset-cpus'),
     CpusetMems: S('cpuset-mems'),
-    Devices: [],
-    DeviceCgroupRules: null,
+    Devices: L('device').map(parseDevice),
+    DeviceCgroupRules: L('device-cgroup-rule').length ? L('device-cgroup-rule') : null,
     DeviceRequests: null,
     ...(S('kernel-memory') ? { KernelMemory: ramInBytes(S('kernel-memory')) } : {}),
     MemoryReservation: S('memory-reservation') ? ramInBytes(S('memory-reservation')) : 0,

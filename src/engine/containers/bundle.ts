@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { badRequest } from '../../common/errors';
 import { boundingCaps, containerCaps } from '../../spec/caps';
 import { processEnv } from '../../spec/command';
-import { defaultNofile, hostDevices } from '../../spec/host';
+import { containerDevice, parseDeviceCgroupRule, type DeviceMapping } from '../../spec/devices';
+import { defaultNofile, hostDevices, major, minor } from '../../spec/host';
+import type { OciDevice, OciDeviceRule } from '../../spec/oci';
 import { parseMounts } from '../../spec/mounts';
 import { containerSeccomp, DefaultSeccomp, parseSecurityOpt } from '../../spec/seccomp';
 import { log } from '../../common/log';
@@ -47,6 +49,7 @@ function securityOptions(hc: ContainerRecord['HostConfig']) {
 /** Validate what docker refuses at create: mounts, capabilities, security options. */
 export function validateHostConfig(hc: ContainerRecord['HostConfig']): void {
   securityOptions(hc);
+  userDevices(hc);
   try {
     containerCaps({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: hc.Privileged, available: host.caps });
     parseMounts(hc, fs.existsSync);
@@ -54,6 +57,34 @@ export function validateHostConfig(hc: ContainerRecord['HostConfig']): void {
     throw badRequest((e as Error).message);
   }
   volumes().prepareCreate(hc);
+}
+
+/** `--device` nodes (numbers and mode read from the host) and the cgroup rules allowing them and `--device-cgroup-rule`s. */
+function userDevices(hc: ContainerRecord['HostConfig']): { devices: OciDevice[]; deviceRules: OciDeviceRule[] } {
+  const devices: OciDevice[] = [];
+  const deviceRules: OciDeviceRule[] = [];
+  for (const d of (hc.Devices ?? []) as DeviceMapping[]) {
+    const fail = (why: string) => badRequest(`error gathering device information while adding custom device "${d.PathOnHost}": ${why}`);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(d.PathOnHost);
+    } catch (e) {
+      throw fail((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message);
+    }
+    if (!st.isCharacterDevice() && !st.isBlockDevice()) throw fail('not a device node');
+    const node = { char: st.isCharacterDevice(), major: major(st.rdev), minor: minor(st.rdev), mode: st.mode };
+    const { device, rule } = containerDevice({ ...d, PathInContainer: d.PathInContainer || d.PathOnHost }, node);
+    devices.push(device);
+    deviceRules.push(rule);
+  }
+  for (const r of (hc.DeviceCgroupRules ?? []) as string[]) {
+    try {
+      deviceRules.push(parseDeviceCgroupRule(r));
+    } catch (e) {
+      throw badRequest((e as Error).message);
+    }
+  }
+  return { devices, deviceRules };
 }
 
 /** Binds, tmpfs and volumes (made, mounted and filled on first use by the volume service). */
@@ -143,6 +174,7 @@ export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: Contai
     capDrop: hc.CapDrop,
     availableCaps: host.caps,
     hostDevices: hc.Privileged ? hostDevices() : undefined,
+    ...userDevices(hc),
     cgroupsPath: `/berth/${rec.Id}`,
     resources: {
       memory: hc.Memory,
