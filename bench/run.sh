@@ -158,7 +158,10 @@ row "pull 200 MB vs skopeo copy to an OCI dir (s)" "$berth_pull" "$skopeo_copy" 
 {
   echo "## $(date -u +%Y-%m-%d) on $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), load $(cut -d' ' -f1 /proc/loadavg)"
   echo
-  echo "Peer: ${PEER:+Docker $(d version -f '{{.Server.Version}}' 2>/dev/null)}${PEER:-no dockerd installed}. Ratio = Berth / peer (lower is better unless noted)."
+  peer_name="no dockerd installed: Docker columns empty"
+  [ -n "$PEER" ] && peer_name="Docker $(d version -f '{{.Server.Version}}' 2>/dev/null) (Debian's docker.io, own socket and data root)"
+  echo "Peer: $peer_name; the floor is bare \`crun run\`. Ratio = Berth / peer (lower is better unless noted)."
+  echo "Seconds are medians of $RUNS runs (hyperfine) unless a row says otherwise; a loaded machine inflates both sides."
   echo
   echo "| measure | Berth | peer | ratio | target |"
   echo "|---|---|---|---|---|"

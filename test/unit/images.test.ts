@@ -161,3 +161,28 @@ test('repair after a crash: temps, half layers, records missing a layer, unrefer
   assert.ok(!fs.readdirSync(path.join(root, 'images')).some((n) => n.includes('.tmp-')));
   assert.deepEqual(await fresh.repair(), { temps: 0, halfLayers: 0, records: [], blobs: 0, layers: 0 }, 'repair is idempotent');
 });
+
+test('deferred durability (pull): pieces are unreferenced until one flush precedes the record', async (t) => {
+  const { root, svc } = setup(t);
+  const tar = await rootfs('deferred');
+  const writePieces = async (store: ImageService['store']): Promise<{ blob: string; size: number; diffId: string }> => {
+    const blob = await store.content.ingest(tar, {}, undefined, 'deferred');
+    const layer = await store.layers.unpack(Readable.from([tar]), { durability: 'deferred' });
+    return { blob: blob.digest, size: blob.size, diffId: layer.diffId };
+  };
+  const first = await writePieces(svc.store);
+  assert.ok(svc.store.content.dirty && svc.store.layers.dirty, 'written without fsync: a flush is owed');
+  // a crash before the record: the next start removes the pieces no whole record names
+  const report = await new ImageService(root, () => undefined).repair();
+  assert.equal(report.blobs, 1);
+  assert.equal(report.layers, 1);
+
+  const fresh = new ImageService(root, () => undefined);
+  const { blob, size, diffId } = await writePieces(fresh.store);
+  assert.ok(fresh.store.content.dirty && fresh.store.layers.dirty);
+  assert.deepEqual({ blob, diffId }, { blob: first.blob, diffId: first.diffId });
+  const config = Buffer.from(JSON.stringify({ os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }));
+  const rec = await fresh.store.create({ config, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: blob, size }] });
+  assert.ok(!fresh.store.content.dirty && !fresh.store.layers.dirty, 'flushed before the record was written');
+  assert.equal(fresh.store.missing(rec), undefined);
+});
