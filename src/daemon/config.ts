@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Level } from '../common/log';
 import { validateMirror } from '../registry/client/hosts';
 import type { RuntimeName } from '../runtime/types';
+import { logPolicy } from '../engine/containers/log-rotate';
 
 export interface DaemonConfig {
   dataRoot: string;
@@ -86,8 +87,19 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
     insecureRegistries: values['insecure-registry'] ?? [],
     registriesLoopbackOnly: values['registries-loopback-only'] === true,
     registryMirrors: (values['registry-mirror'] ?? []).map(validateMirror),
-    logOpts: Object.fromEntries((values['log-opt'] ?? []).map(keyValue)),
+    logOpts: logOpts(values['log-opt'] ?? []),
   };
+}
+
+/** Default json-file options, checked as a container's would be so that a bad one stops the daemon, as dockerd. */
+function logOpts(items: string[]): Record<string, string> {
+  const opts = Object.fromEntries(items.map(keyValue));
+  try {
+    logPolicy({ Config: opts });
+  } catch (e) {
+    throw new Error(`invalid --log-opt: ${(e as Error).message}`);
+  }
+  return opts;
 }
 
 function keyValue(kv: string): [string, string] {

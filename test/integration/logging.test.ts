@@ -26,6 +26,7 @@ describe('log rotation', () => {
     assert.ok(files.length >= 2 && files.length <= 3, `files: ${files}`);
     for (const f of files) assert.ok(fs.statSync(path.join(dir, f)).size <= 10_000, `${f} is ${fs.statSync(path.join(dir, f)).size} bytes`);
     assert.equal(d.berth(['logs', '--tail', '5', 'rot']).stdout, lines(5, 1996));
+    assert.equal(d.docker(['logs', '--tail', '5', 'rot']).stdout, lines(5, 1996));
     const all = d.berth(['logs', 'rot']).stdout.split('\n').filter(Boolean);
     assert.equal(all.at(-1), 'line 2000');
     assert.ok(all.length < 2000 && all.length > 200, `${all.length} lines kept`);

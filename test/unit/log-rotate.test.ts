@@ -37,6 +37,7 @@ describe('log config', () => {
     assert.ok(typeof cfg === 'object');
     assert.deepEqual(cfg.logOpts, { 'max-size': '10m', 'max-file': '3' });
     assert.throws(() => parseDaemonArgs(['--log-opt', 'max-size']), /invalid --log-opt "max-size"/);
+    assert.throws(() => parseDaemonArgs(['--log-opt', 'max-size=huge']), /invalid --log-opt: invalid max-size: huge/);
   });
 });
 

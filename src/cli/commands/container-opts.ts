@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { FlagSpec, ParsedFlags } from '../flags';
 import { ramInBytes } from '../../common/units';
+import { keyValues } from './util';
 import { parseGoDuration } from './timeparam';
 import { parseDevice, parseDeviceCgroupRule } from '../../spec/devices';
 
@@ -311,16 +312,6 @@ export function parseEnvFile(text: string, env?: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
-const kvMap = (items: string[]): Record<string, string> => {
-  const m: Record<string, string> = {};
-  for (const it of items) {
-    const i = it.indexOf('=');
-    if (i < 0) m[it] = '';
-    else m[it.slice(0, i)] = it.slice(i + 1);
-  }
-  return m;
-};
-
 const emptyEndpoint = (): Record<string, unknown> => ({
   IPAMConfig: null, Links: null, Aliases: null, MacAddress: '', DriverOpts: null, GwPriority: 0, NetworkID: '',
   EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '',
@@ -393,7 +384,7 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     return i < 0 ? [t, ''] : [t.slice(0, i), t.slice(i + 1)];
   }));
   const mounts = L('mount').map(parseMount);
-  const sysctls = kvMap(L('sysctl'));
+  const sysctls = keyValues(L('sysctl'));
   const health = healthcheck(p);
 
   const hostConfig: Record<string, unknown> = {
@@ -486,7 +477,7 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     WorkingDir: S('workdir'),
     Entrypoint: entrypoint,
     OnBuild: null,
-    Labels: kvMap(labels),
+    Labels: keyValues(labels),
     ...(S('stop-signal') ? { StopSignal: S('stop-signal') } : {}),
     ...(p.changed.has('stop-timeout') ? { StopTimeout: v['stop-timeout'] } : {}),
     HostConfig: hostConfig,

@@ -8,7 +8,7 @@ import { renderList } from '../format/formatter';
 import { IMAGES_HEADER, imageRows, imagesFormat } from '../format/images';
 import { parseImageRef } from '../refname';
 import { displayJsonMessages } from './progress';
-import { filterFlag, filtersQuery } from './util';
+import { filterFlag, filtersQuery, formatFlag } from './util';
 
 export const images: Command = {
   use: 'images [OPTIONS] [REPOSITORY[:TAG]]',
@@ -17,11 +17,7 @@ export const images: Command = {
     { name: 'all', short: 'a', kind: 'bool', usage: 'Show all images (default hides intermediate images)' },
     { name: 'digests', kind: 'bool', usage: 'Show digests' },
     filterFlag,
-    { name: 'format', kind: 'string', usage: 'Format output using a custom template:\n' +
-      "'table':            Print output in table format with column headers (default)\n" +
-      "'table TEMPLATE':   Print output in table format using the given Go template\n" +
-      "'json':             Print in JSON format\n" +
-      "'TEMPLATE':         Print output using the given Go template." },
+    formatFlag,
     { name: 'no-trunc', kind: 'bool', usage: "Don't truncate output" },
     { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only show image IDs' },
   ],

@@ -2,7 +2,7 @@
 import type { Command } from '../cli';
 import { renderList } from '../format/formatter';
 import { truncateId } from '../../common/units';
-import { filterFlag, filtersQuery, forEachName } from './util';
+import { filterFlag, filtersQuery, forEachName, formatFlag, keyValues } from './util';
 import { forceFlag, prune, pruneFilter, pruneNetworks } from './system';
 
 interface NetworkJson {
@@ -18,10 +18,6 @@ interface NetworkJson {
 
 const LS_FORMAT = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
 const LS_HEADER = { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', CreatedAt: 'CREATED', Internal: 'INTERNAL', Labels: 'LABELS' };
-
-/** `--opt k=v` / `--label k=v` lists into a map. */
-const kv = (pairs: string[]): Record<string, string> =>
-  Object.fromEntries(pairs.map((p) => (p.includes('=') ? [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] : [p, ''])));
 
 export const networkCreate: Command = {
   use: 'create [OPTIONS] NETWORK',
@@ -46,7 +42,7 @@ export const networkCreate: Command = {
     const res = await (await ctx.client()).request<{ Id: string }>('POST', '/networks/create', {
       body: {
         Name: o.args[0], Driver: v.driver, Internal: v.internal, Attachable: v.attachable, EnableIPv6: v.ipv6 || undefined,
-        Labels: kv(v.label as string[]), Options: kv(v.opt as string[]), CheckDuplicate: true,
+        Labels: keyValues(v.label as string[]), Options: keyValues(v.opt as string[]), CheckDuplicate: true,
         IPAM: { Driver: 'default', Options: {}, Config: subnets.map((s, i) => ({ Subnet: s, Gateway: gateways[i], IPRange: ranges[i] })) },
       },
     });
@@ -59,7 +55,7 @@ export const networkLs: Command = {
   short: 'List networks',
   flags: [
     filterFlag,
-    { name: 'format', kind: 'string', usage: 'Format output using a custom template' },
+    formatFlag,
     { name: 'no-trunc', kind: 'bool', usage: 'Do not truncate the output' },
     { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only display network IDs' },
   ],

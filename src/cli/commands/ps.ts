@@ -3,7 +3,7 @@ import type { ContainerSummary } from '../../client/types';
 import type { Command } from '../cli';
 import { ContainerContext, PS_HEADER, psFormat } from '../format/containers';
 import { renderList } from '../format/formatter';
-import { filterFlag, filtersQuery } from './util';
+import { filterFlag, filtersQuery, formatFlag } from './util';
 
 export const ps: Command = {
   use: 'ps [OPTIONS]',
@@ -11,11 +11,7 @@ export const ps: Command = {
   flags: [
     { name: 'all', short: 'a', kind: 'bool', usage: 'Show all containers (default shows just running)' },
     filterFlag,
-    { name: 'format', kind: 'string', usage: 'Format output using a custom template:\n' +
-      "'table':            Print output in table format with column headers (default)\n" +
-      "'table TEMPLATE':   Print output in table format using the given Go template\n" +
-      "'json':             Print in JSON format\n" +
-      "'TEMPLATE':         Print output using the given Go template." },
+    formatFlag,
     { name: 'last', short: 'n', kind: 'int', usage: 'Show n last created containers (includes all states)', default: -1 },
     { name: 'latest', short: 'l', kind: 'bool', usage: 'Show the latest created container (includes all states)' },
     { name: 'no-trunc', kind: 'bool', usage: "Don't truncate output" },

@@ -2,6 +2,7 @@
 import type { ContainerSummary } from '../../client/types';
 import type { EngineClient } from '../../client/engine';
 import { bytesSize, humanSizeWithPrecision, truncateId } from '../../common/units';
+import { formatFlag } from './util';
 import type { Command } from '../cli';
 import { renderList } from '../format/formatter';
 
@@ -113,11 +114,7 @@ export const stats: Command = {
   short: 'Display a live stream of container(s) resource usage statistics',
   flags: [
     { name: 'all', short: 'a', kind: 'bool', usage: 'Show all containers (default shows just running)' },
-    { name: 'format', kind: 'string', usage: 'Format output using a custom template:\n' +
-      "'table':            Print output in table format with column headers (default)\n" +
-      "'table TEMPLATE':   Print output in table format using the given Go template\n" +
-      "'json':             Print in JSON format\n" +
-      "'TEMPLATE':         Print output using the given Go template." },
+    formatFlag,
     { name: 'no-stream', kind: 'bool', usage: 'Disable streaming stats and only pull the first result' },
     { name: 'no-trunc', kind: 'bool', usage: "Don't truncate output" },
   ],

@@ -15,6 +15,26 @@ export function filtersQuery(pairs: string[]): string | undefined {
   return JSON.stringify(out);
 }
 
+/** `--label k=v` / `--opt k=v` lists into a map (a bare key gets an empty value). */
+export function keyValues(pairs: string[]): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i < 0) m[p] = '';
+    else m[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return m;
+}
+
+/** docker's --format flag of the list commands. */
+export const formatFlag: FlagSpec = {
+  name: 'format', kind: 'string', usage: 'Format output using a custom template:\n' +
+    "'table':            Print output in table format with column headers (default)\n" +
+    "'table TEMPLATE':   Print output in table format using the given Go template\n" +
+    "'json':             Print in JSON format\n" +
+    "'TEMPLATE':         Print output using the given Go template.",
+};
+
 export const filterFlag: FlagSpec = { name: 'filter', short: 'f', kind: 'list', varname: 'filter', usage: 'Filter output based on conditions provided' };
 
 /** Returned by an operation of forEachName when it has reported its own outcome (nothing to print). */

@@ -3,7 +3,7 @@ import type { Command, Ctx } from '../cli';
 import { renderList } from '../format/formatter';
 import { inspect } from './inspect';
 import { forceFlag, prune, pruneFilter } from './system';
-import { filterFlag, filtersQuery, forEachName } from './util';
+import { filterFlag, filtersQuery, forEachName, formatFlag, keyValues } from './util';
 
 interface VolumeJson {
   Name: string;
@@ -15,10 +15,6 @@ interface VolumeJson {
 
 const LS_FORMAT = 'table {{.Driver}}\t{{.Name}}';
 const LS_HEADER = { Name: 'VOLUME NAME', Driver: 'DRIVER', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS' };
-
-/** `--opt k=v` / `--label k=v` lists into a map (a bare key gets an empty value). */
-const kv = (pairs: string[]): Record<string, string> =>
-  Object.fromEntries(pairs.map((p) => (p.includes('=') ? [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] : [p, ''])));
 
 export const volumeCreate: Command = {
   use: 'create [OPTIONS] [VOLUME]',
@@ -35,7 +31,7 @@ export const volumeCreate: Command = {
     const name = o.args[0] ?? (v.name as string);
     if (o.args[0] && v.name) throw ctx.withHelp(new Error('conflicting options: either specify --name or provide positional arg, not both'), 1);
     const res = await (await ctx.client()).request<VolumeJson>('POST', '/volumes/create', {
-      body: { Name: name, Driver: v.driver, DriverOpts: kv(v.opt as string[]), Labels: kv(v.label as string[]) },
+      body: { Name: name, Driver: v.driver, DriverOpts: keyValues(v.opt as string[]), Labels: keyValues(v.label as string[]) },
     });
     process.stdout.write(res.Name + '\n');
   },
@@ -46,7 +42,7 @@ export const volumeLs: Command = {
   short: 'List volumes',
   flags: [
     filterFlag,
-    { name: 'format', kind: 'string', usage: 'Format output using a custom template' },
+    formatFlag,
     { name: 'quiet', short: 'q', kind: 'bool', usage: 'Only display volume names' },
   ],
   args: [0, 0],
