@@ -16,7 +16,7 @@ import { ContainerNetworking } from '../engine/containers/network';
 import { ContainerStore } from '../engine/containers/record';
 import { ContainerService } from '../engine/containers/service';
 import { EventBus } from '../engine/events';
-import { useVolumes, VolumeService } from '../engine/volumes';
+import { VolumeService } from '../engine/volumes';
 import { ExecService } from '../engine/exec';
 import { ImageService } from '../image/service';
 import { NetworkService } from '../network/service';
@@ -58,8 +58,8 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
   });
   await networks.ensureDefault();
   const networking = new ContainerNetworking(networks, store);
-  const volumes = useVolumes(new VolumeService(path.join(cfg.dataRoot, 'volumes'), store, (action, name, attrs) => events.publish('volume', action, name, attrs)));
-  const containers = new ContainerService({ store, images, runtime, events, defaultRuntime: cfg.defaultRuntime, emptyDir, networking, logOpts: cfg.logOpts });
+  const volumes = new VolumeService(path.join(cfg.dataRoot, 'volumes'), store, (action, name, attrs) => events.publish('volume', action, name, attrs));
+  const containers = new ContainerService({ store, images, runtime, events, defaultRuntime: cfg.defaultRuntime, emptyDir, networking, volumes, logOpts: cfg.logOpts });
   await containers.reconcile();
   await networks.reconcile(store.all().filter((c) => c.Instance).map((c) => c.Id));
   await containers.restartAtBoot();
@@ -79,7 +79,7 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
       return { containers: all.length, running, paused, stopped: all.length - running - paused, images: images.list({ all: false, filters: {} }).length };
     },
   });
-  containerRoutes(router, containers, execs, images, networking);
+  containerRoutes(router, containers, execs, images, networking, volumes);
   containerOpsRoutes(router, containers, images);
   execRoutes(router, execs);
   networkRoutes(router, networks, events, networking);

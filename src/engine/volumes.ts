@@ -373,18 +373,3 @@ function diskUsage(dir: string): number {
     return 0;
   }
 }
-
-let active: VolumeService | undefined;
-
-/**
- * The daemon's volume service. Container code (bundle, views, remove) reaches volumes here rather than through its
- * constructor deps so that volumes plug in without reshaping the container service; set once at daemon start.
- */
-export function useVolumes(v: VolumeService): VolumeService {
-  active = v;
-  return v;
-}
-
-export function volumeService(): VolumeService | undefined {
-  return active;
-}

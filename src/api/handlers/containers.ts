@@ -6,12 +6,13 @@ import { promisify } from 'node:util';
 import type { CreateBody } from '../types';
 import { ApiError, badRequest, conflict } from '../../common/errors';
 import type { ContainerService, WaitCondition } from '../../engine/containers/service';
-import type { ContainerRecord } from '../../engine/containers/record';
 import { sessionDetachKeys } from '../../engine/containers/attach';
 import { logPolicy } from '../../engine/containers/log-rotate';
 import { followLogs, parseTimestampArg, readLogs, type LogOptions, type LogRecord } from '../../engine/containers/logs';
 import { containerFilter, inspectView, listView, type NetView } from '../../engine/containers/view';
 import type { ContainerNetworking } from '../../engine/containers/network';
+import type { ContainerRecord } from '../../engine/containers/record';
+import type { VolumeService } from '../../engine/volumes';
 import type { ExecService } from '../../engine/exec';
 import type { ImageSource } from '../../engine/images';
 import { qBool, qFilters, qInt, readJsonBody, sendEmpty, sendJson, startStream, type Context } from '../http';
@@ -27,8 +28,10 @@ export function containerRoutes(
   execs: ExecService,
   images: ImageSource & { resolve(ref: string): { id: string } | undefined },
   networking: ContainerNetworking,
+  volumes: VolumeService,
 ): void {
   const store = svc.store;
+  const mounts = (rec: ContainerRecord): object[] => volumes.mountPointsOf(rec);
   const net = (id: string): NetView => ({ settings: networking.settings(id), ports: networking.ports(id) });
 
   r.add('POST', '/containers/create', async (ctx) => {
@@ -45,12 +48,12 @@ export function containerRoutes(
       .filter((rec) => (all || limit > 0 || rec.State.Running) && match(rec))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit > 0) list = list.slice(0, limit);
-    sendJson(ctx, 200, list.map((rec) => listView(rec, net(rec.Id))));
+    sendJson(ctx, 200, list.map((rec) => listView(rec, net(rec.Id), mounts(rec))));
   });
 
   r.add('GET', '/containers/{id}/json', async (ctx) => {
     const rec = store.get(ctx.params.id);
-    sendJson(ctx, 200, inspectView(rec, store.paths(rec.Id), execs.idsOf(rec.Id), net(rec.Id)));
+    sendJson(ctx, 200, inspectView(rec, store.paths(rec.Id), execs.idsOf(rec.Id), net(rec.Id), mounts(rec)));
   });
 
   r.add('POST', '/containers/{id}/start', async (ctx) => {

@@ -13,7 +13,7 @@ import { containerSeccomp, DefaultSeccomp, parseSecurityOpt } from '../../spec/s
 import { log } from '../../common/log';
 import { buildSpec, type SpecMount } from '../../spec/spec';
 import { resolveUser } from '../../spec/user';
-import { volumeService, type VolumeService } from '../volumes';
+import type { VolumeService } from '../volumes';
 import type { ContainerNet } from './network';
 import type { ContainerPaths, ContainerRecord } from './record';
 
@@ -47,7 +47,7 @@ function securityOptions(hc: ContainerRecord['HostConfig']) {
 }
 
 /** Validate what docker refuses at create: mounts, capabilities, security options. */
-export function validateHostConfig(hc: ContainerRecord['HostConfig']): void {
+export function validateHostConfig(hc: ContainerRecord['HostConfig'], volumes: VolumeService): void {
   securityOptions(hc);
   userDevices(hc);
   try {
@@ -56,7 +56,7 @@ export function validateHostConfig(hc: ContainerRecord['HostConfig']): void {
   } catch (e) {
     throw badRequest((e as Error).message);
   }
-  volumes().prepareCreate(hc);
+  volumes.prepareCreate(hc);
 }
 
 /** `--device` nodes (numbers and mode read from the host) and the cgroup rules allowing them and `--device-cgroup-rule`s. */
@@ -88,20 +88,13 @@ function userDevices(hc: ContainerRecord['HostConfig']): { devices: OciDevice[];
 }
 
 /** Binds, tmpfs and volumes (made, mounted and filled on first use by the volume service). */
-function userMounts(rec: ContainerRecord): SpecMount[] {
-  const vs = volumes();
+function userMounts(rec: ContainerRecord, vs: VolumeService): SpecMount[] {
   return vs.mountsOf(rec).map((m): SpecMount => {
     if (m.kind === 'tmpfs') return { kind: 'tmpfs', target: m.target, options: m.options };
     if (m.kind === 'volume') return { kind: 'bind', source: vs.attach(rec, m), target: m.target, readOnly: m.readOnly };
     if (m.createSource) fs.mkdirSync(m.source, { recursive: true });
     return { kind: 'bind', source: m.source, target: m.target, readOnly: m.readOnly, propagation: m.propagation };
   });
-}
-
-function volumes(): VolumeService {
-  const vs = volumeService();
-  if (!vs) throw new Error('the volume service is not running');
-  return vs;
 }
 
 function readIn(rootfs: string, file: string): string | undefined {
@@ -127,7 +120,7 @@ export function rememberCompiledSeccomp(key: string, bpf: Buffer | undefined): v
  * Write the etc files and config.json; `net` says which network namespace and what /etc/hosts etc. contain.
  * Returns the seccomp cache key when the runtime still has to compile the profile (see rememberCompiledSeccomp).
  */
-export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: ContainerNet): string | undefined {
+export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: ContainerNet, volumes: VolumeService): string | undefined {
   const hc = rec.HostConfig;
   const hostname = net.hostname;
   fs.writeFileSync(p.hosts, net.hosts);
@@ -151,7 +144,7 @@ export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: Contai
     { kind: 'bind', source: p.hostname, target: '/etc/hostname', readOnly: false },
     { kind: 'bind', source: p.resolvConf, target: '/etc/resolv.conf', readOnly: false },
   ];
-  const mounts = [...etc, ...userMounts(rec)];
+  const mounts = [...etc, ...userMounts(rec, volumes)];
   const sec = securityOptions(hc);
   const caps = containerCaps({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: hc.Privileged, available: host.caps });
   const defaults = seccompDefaults();

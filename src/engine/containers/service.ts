@@ -21,7 +21,7 @@ import { checkHostConfig } from './limits';
 import { LogRotator, logPolicy, resolveLogConfig } from './log-rotate';
 import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
 import { applyLimits, mergeUpdate, type UpdateBody } from './update';
-import { volumeService } from '../volumes';
+import type { VolumeService } from '../volumes';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -39,6 +39,7 @@ export interface ContainerServiceDeps {
   /** An always-empty dir used as the lower layer of images without layers. */
   emptyDir: string;
   networking: ContainerNetworking;
+  volumes: VolumeService;
   /** The daemon's `--log-opt` defaults for json-file logs. */
   logOpts?: Record<string, string>;
 }
@@ -152,7 +153,7 @@ export class ContainerService {
       NetworkMode: 'default', ...body.HostConfig, Runtime: runtime, LogConfig: resolveLogConfig(body.HostConfig?.LogConfig, this.d.logOpts ?? {}),
     };
     this.d.networking.validate(hostConfig);
-    validateHostConfig(hostConfig);
+    validateHostConfig(hostConfig, this.d.volumes);
     validateRestartPolicy(hostConfig.RestartPolicy, !!hostConfig.AutoRemove);
     const warnings = checkHostConfig(hostConfig);
     const id = newId();
@@ -201,7 +202,7 @@ export class ContainerService {
       lap('mounted');
       const net = await this.d.networking.setup(rec, rec.EndpointsConfig);
       lap('network');
-      const seccompKey = writeBundle(rec, p, net);
+      const seccompKey = writeBundle(rec, p, net, this.d.volumes);
       lap('bundle');
       const logs = logPolicy(rec.HostConfig.LogConfig);
       const { pid, conmonPid } = await this.d.runtime.create({
@@ -477,7 +478,7 @@ export class ContainerService {
     this.d.runtime.cleanup(rec.Id);
     this.d.store.delete(rec.Id);
     // docker: `rm -v` and --rm take the container's anonymous volumes along
-    volumeService()?.containerRemoved(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
+    this.d.volumes.containerRemoved(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
     this.emit(rec, 'destroy');
     this.wake(rec.Id, rec.State.ExitCode, ['removed', 'not-running', 'next-exit']);
   }

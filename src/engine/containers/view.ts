@@ -4,7 +4,6 @@ import type { DockerNetworkSettings } from '../../network/service';
 import type { DockerListPort } from '../../network/ports';
 import type { Filters } from '../../api/http';
 import { badRequest } from '../../common/errors';
-import { volumeService } from '../volumes';
 import type { ContainerPaths, ContainerRecord } from './record';
 
 /** What the network service knows of a running container (undefined when it has no endpoint). */
@@ -13,7 +12,7 @@ export interface NetView {
   ports: DockerListPort[];
 }
 
-export function inspectView(rec: ContainerRecord, p: ContainerPaths, execIds: string[], net: NetView): Record<string, unknown> {
+export function inspectView(rec: ContainerRecord, p: ContainerPaths, execIds: string[], net: NetView, mounts: object[]): Record<string, unknown> {
   return {
     Id: rec.Id,
     Created: rec.Created,
@@ -38,14 +37,10 @@ export function inspectView(rec: ContainerRecord, p: ContainerPaths, execIds: st
       Name: 'overlay2',
       Data: { MergedDir: p.rootfs, UpperDir: p.upper, WorkDir: p.work },
     },
-    Mounts: mountsView(rec),
+    Mounts: mounts,
     Config: rec.Config,
     NetworkSettings: networkSettings(rec, net),
   };
-}
-
-function mountsView(rec: ContainerRecord): object[] {
-  return volumeService()?.mountPointsOf(rec) ?? [];
 }
 
 /** docker's NetworkSettings: the endpoint's when the container runs on a network, an empty shape otherwise. */
@@ -86,7 +81,7 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   return 'Created';
 }
 
-export function listView(rec: ContainerRecord, net: NetView): Record<string, unknown> {
+export function listView(rec: ContainerRecord, net: NetView, mounts: object[]): Record<string, unknown> {
   const mode = rec.HostConfig.NetworkMode ?? 'default';
   return {
     Id: rec.Id,
@@ -101,7 +96,7 @@ export function listView(rec: ContainerRecord, net: NetView): Record<string, unk
     Status: statusText(rec),
     HostConfig: { NetworkMode: mode },
     NetworkSettings: { Networks: (networkSettings(rec, net) as { Networks: object }).Networks },
-    Mounts: mountsView(rec),
+    Mounts: mounts,
   };
 }
 
