@@ -30,6 +30,13 @@ export interface OciResources {
   blockIO?: { weight?: number };
 }
 
+/** One range of linux.uidMappings/gidMappings. */
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface OciSpec {
   ociVersion: string;
   process: OciProcess;
@@ -39,6 +46,8 @@ export interface OciSpec {
   mounts: OciMount[];
   linux: {
     namespaces: OciNamespace[];
+    uidMappings?: OciIdMapping[];
+    gidMappings?: OciIdMapping[];
     devices: OciDevice[];
     resources: OciResources;
     cgroupsPath?: string;

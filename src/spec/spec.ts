@@ -5,7 +5,7 @@
  */
 import { containerCaps } from './caps';
 import { cleanPath, type Propagation } from './mounts';
-import type { OciDevice, OciDeviceRule, OciMount, OciNamespace, OciResources, OciSpec, OciUser } from './oci';
+import type { OciDevice, OciDeviceRule, OciIdMapping, OciMount, OciNamespace, OciResources, OciSpec, OciUser } from './oci';
 
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
@@ -75,6 +75,8 @@ export interface SpecInput {
   seccomp?: object;
   /** --security-opt no-new-privileges */
   noNewPrivileges?: boolean;
+  /** A user namespace with these mappings (the daemon's --userns-remap). */
+  userns?: { uidMappings: OciIdMapping[]; gidMappings: OciIdMapping[] };
 }
 
 const INIT_PATH = '/sbin/docker-init';
@@ -143,6 +145,7 @@ function namespaces(input: SpecInput): OciNamespace[] {
   else if (input.network.mode === 'path') ns.push({ type: 'network', path: input.network.path });
   ns.push({ type: 'uts' }, { type: 'pid' }, { type: 'ipc' });
   if (input.cgroupNamespace) ns.push({ type: 'cgroup' });
+  if (input.userns) ns.push({ type: 'user' });
   return ns;
 }
 
@@ -193,9 +196,10 @@ export function buildSpec(input: SpecInput): OciSpec {
     const type = `RLIMIT_${u.Name.toUpperCase()}`;
     rlimits.set(type, { type, soft: u.Soft, hard: u.Hard });
   }
-  // Docker's safe default sysctls for a private network namespace; the user's win.
+  // Docker's safe default sysctls for a private network namespace (not settable from a user namespace, as in docker's
+  // WithSysctls: the netns belongs to the host's); the user's win.
   const sysctl: Record<string, string> =
-    input.network.mode === 'host' ? {} : { 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv4.ip_unprivileged_port_start': '0' };
+    input.network.mode === 'host' || input.userns ? {} : { 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv4.ip_unprivileged_port_start': '0' };
   Object.assign(sysctl, input.sysctls ?? {});
 
   const [rows, cols] = input.consoleSize ?? [0, 0];
@@ -219,6 +223,7 @@ export function buildSpec(input: SpecInput): OciSpec {
     mounts: mounts(input),
     linux: {
       namespaces: namespaces(input),
+      ...(input.userns ? { uidMappings: input.userns.uidMappings, gidMappings: input.userns.gidMappings } : {}),
       devices: input.privileged ? (input.hostDevices ?? []) : (input.devices ?? []),
       resources: resources(input),
       ...(input.cgroupsPath ? { cgroupsPath: input.cgroupsPath } : {}),
