@@ -19,15 +19,19 @@ export class JsonStreamError extends Error {
   }
 }
 
+/** An error message ends the stream (thrown); an aux message goes to `onAux`. True when `m` was one of those. */
+export function handledControl(m: JsonMessage, onAux?: (aux: unknown) => void): boolean {
+  if (m.errorDetail || m.error) throw new JsonStreamError(m.errorDetail?.message ?? m.error ?? 'unknown error', m.errorDetail?.code);
+  if (m.aux === undefined) return false;
+  onAux?.(m.aux);
+  return true;
+}
+
 /** Prints each message as docker does for a non-terminal; progress-bar updates are skipped. */
 export async function displayJsonMessages(messages: AsyncIterable<unknown>, out: NodeJS.WritableStream, onAux?: (aux: unknown) => void): Promise<void> {
   for await (const raw of messages) {
     const m = raw as JsonMessage;
-    if (m.errorDetail || m.error) throw new JsonStreamError(m.errorDetail?.message ?? m.error ?? 'unknown error', m.errorDetail?.code);
-    if (m.aux !== undefined) {
-      onAux?.(m.aux);
-      continue;
-    }
+    if (handledControl(m, onAux)) continue;
     if (m.progress || (m.progressDetail && m.progressDetail.current !== undefined)) continue;
     let line = '';
     if (m.id) line += `${m.id}: `;

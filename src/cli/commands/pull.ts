@@ -5,7 +5,7 @@ import { DockerConfig } from '../../registry/client/dockerconfig';
 import { progressBar } from '../../registry/client/progress';
 import { StatusError, type Command } from '../cli';
 import { parseImageRef, type ImageRef } from '../refname';
-import { displayJsonMessages, JsonStreamError, type JsonMessage } from './progress';
+import { displayJsonMessages, handledControl, type JsonMessage } from './progress';
 
 /** X-Registry-Auth for a reference's registry, from ~/.docker/config.json (`e30=`, i.e. `{}`, when none). */
 export function registryAuthHeader(ref: ImageRef): string {
@@ -33,11 +33,7 @@ export async function showProgress(messages: AsyncIterable<unknown>, out: NodeJS
   let count = 0;
   for await (const raw of messages) {
     const m = raw as JsonMessage;
-    if (m.errorDetail || m.error) throw new JsonStreamError(m.errorDetail?.message ?? m.error ?? 'unknown error', m.errorDetail?.code);
-    if (m.aux !== undefined) {
-      onAux?.(m.aux);
-      continue;
-    }
+    if (handledControl(m, onAux)) continue;
     if (m.stream) {
       out.write(m.stream);
       continue;
