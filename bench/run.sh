@@ -45,7 +45,13 @@ median() {
 ratio() { [ -n "$1" ] && [ -n "$2" ] && node -e 'console.log((+process.argv[1]/+process.argv[2]).toFixed(2))' "$1" "$2" || echo "n/a"; }
 ROWS=()
 row() { ROWS+=("| $1 | $2 | ${3:-n/a} | $(ratio "$2" "${3:-}") | $4 |"); }
-seconds() { local t0; t0=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $t0" | bc; }
+# wall seconds of a command; on failure its output goes to stderr and the value is empty (the row shows n/a)
+seconds() {
+  local t0 rc=0; t0=$(date +%s.%N)
+  "$@" >"$W/cmd.out" 2>&1 || rc=$?
+  if [ $rc -ne 0 ]; then echo "bench: '$*' failed ($rc):" >&2; tail -5 "$W/cmd.out" >&2; echo ""; return 0; fi
+  echo "$(date +%s.%N) - $t0" | bc
+}
 
 # --- the floor: bare crun on the same rootfs, in the private mount namespace berthd uses on hybrid hosts ---
 mkdir -p "$W/floor/rootfs" && tar -xf "$W/bb.tar" -C "$W/floor/rootfs"
@@ -145,8 +151,11 @@ b rmi 127.0.0.1:35000/big:berth >/dev/null
 berth_pull=$(seconds env DOCKER_HOST=$BERTH_SOCK docker pull 127.0.0.1:35000/big:berth)
 skopeo_copy=$(seconds skopeo copy --src-tls-verify=false docker://127.0.0.1:35000/big:berth "oci:$W/skopeo-oci:big")
 if [ -n "$PEER" ]; then
-  b save 127.0.0.1:35000/big:berth | d load >/dev/null && d tag 127.0.0.1:35000/big:berth 127.0.0.1:35000/big:docker
-  d rmi 127.0.0.1:35000/big:berth >/dev/null
+  if b save 127.0.0.1:35000/big:berth | d load >"$W/load.out" 2>&1; then
+    d tag 127.0.0.1:35000/big:berth 127.0.0.1:35000/big:docker && d rmi 127.0.0.1:35000/big:berth >/dev/null
+  else
+    echo "bench: loading the 200 MB image into Docker failed:" >&2; cat "$W/load.out" >&2
+  fi
   docker_push=$(seconds env DOCKER_HOST=$PEER docker push 127.0.0.1:35000/big:docker)
   d rmi 127.0.0.1:35000/big:docker >/dev/null
   docker_pull=$(seconds env DOCKER_HOST=$PEER docker pull 127.0.0.1:35000/big:docker)

@@ -4,6 +4,7 @@ import type { Level } from '../common/log';
 import { validateMirror } from '../registry/client/hosts';
 import type { RuntimeName } from '../runtime/types';
 import { logPolicy } from '../engine/containers/log-rotate';
+import { parseRemapFlag } from '../engine/userns';
 
 export interface DaemonConfig {
   dataRoot: string;
@@ -22,6 +23,8 @@ export interface DaemonConfig {
   registryMirrors: string[];
   /** Default `--log-opt`s of json-file container logs (max-size, max-file). */
   logOpts: Record<string, string>;
+  /** `--userns-remap`: `default` or USER[:GROUP]; unset runs containers in the host's user namespace. */
+  usernsRemap?: string;
 }
 
 export const USAGE = `Usage: berthd [OPTIONS]
@@ -43,6 +46,7 @@ Options:
       --registries-loopback-only Never contact a registry that is not on loopback (tests, air-gapped hosts)
       --registry-mirror list    Preferred Docker Hub mirror (e.g. https://mirror.example.com), tried before docker.io
       --log-opt map             Default log driver options for containers (max-size=10m, max-file=3)
+      --userns-remap string     User/Group setting for user namespaces: default (user berthremap) or USER[:GROUP]
   -v, --version                 Print version information and quit
   -h, --help                    Print this help
 `;
@@ -63,6 +67,7 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
       'registry-mirror': { type: 'string', multiple: true },
       'registries-loopback-only': { type: 'boolean' },
       'log-opt': { type: 'string', multiple: true },
+      'userns-remap': { type: 'string' },
       version: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -88,7 +93,13 @@ export function parseDaemonArgs(argv: string[]): DaemonConfig | 'help' | 'versio
     registriesLoopbackOnly: values['registries-loopback-only'] === true,
     registryMirrors: (values['registry-mirror'] ?? []).map(validateMirror),
     logOpts: logOpts(values['log-opt'] ?? []),
+    ...(values['userns-remap'] !== undefined ? { usernsRemap: usernsRemap(values['userns-remap']) } : {}),
   };
+}
+
+function usernsRemap(value: string): string {
+  parseRemapFlag(value); // a bad value stops the daemon before anything is made
+  return value;
 }
 
 /** Default json-file options, checked as a container's would be so that a bad one stops the daemon, as dockerd. */

@@ -109,7 +109,7 @@ export class UsernsRemap {
   private readonly remapDir: string;
 
   constructor(readonly maps: IdMaps, dataRoot: string) {
-    this.root = { uid: toHost(maps.uidMappings, 0), gid: toHost(maps.gidMappings, 0) };
+    this.root = this.hostIds(0, 0);
     this.remapDir = path.join(dataRoot, 'image', 'layers-remap', `${this.root.uid}.${this.root.gid}`);
   }
 
@@ -129,7 +129,20 @@ export class UsernsRemap {
     return new UsernsRemap({ uidMappings, gidMappings }, dataRoot);
   }
 
-  /** The shifted copies of image layer dirs (same order), made on first use. */
+  /**
+   * docker's default net sysctls (any port, ping sockets) in a netns the host made: the remapped root has no
+   * capabilities there, so the daemon writes them before the container joins.
+   */
+  netnsDefaults(nsPath: string): void {
+    run('nsenter', [`--net=${nsPath}`, 'sysctl', '-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0', 'net.ipv4.ping_group_range=0 2147483647']);
+  }
+
+  /** The host ids of container ids. */
+  hostIds(uid: number, gid: number): { uid: number; gid: number } {
+    return { uid: toHost(this.maps.uidMappings, uid), gid: toHost(this.maps.gidMappings, gid) };
+  }
+
+  /** The shifted copies of image layer dirs (same order), made on first use, at layers-remap/<uid>.<gid>/<diffid>. */
   layerDirs(dirs: string[]): string[] {
     return dirs.map((d) => this.shifted(d));
   }
@@ -140,7 +153,7 @@ export class UsernsRemap {
   }
 
   private shifted(layer: string): string {
-    const dst = path.join(this.remapDir, path.basename(layer));
+    const dst = path.join(this.remapDir, path.basename(path.dirname(layer))); // layers are <layers>/<diffid>/diff
     if (fs.existsSync(dst)) return dst;
     fs.mkdirSync(this.remapDir, { recursive: true, mode: 0o711 });
     const tmp = path.join(this.remapDir, `.tmp-${randomBytes(6).toString('hex')}`);

@@ -95,6 +95,8 @@ export class VolumeService {
     private readonly root: string,
     private readonly containers: ContainerStore,
     private readonly emit: (action: 'create' | 'destroy' | 'mount' | 'unmount', name: string, attrs?: Record<string, string>) => void = () => undefined,
+    /** `--userns-remap`: new volumes belong to the remapped root (docker's). */
+    private readonly owner?: { uid: number; gid: number },
   ) {
     fs.mkdirSync(root, { recursive: true, mode: 0o701 });
     this.load();
@@ -150,6 +152,7 @@ export class VolumeService {
     const labels = anonymous ? { ...body.Labels, [ANONYMOUS_LABEL]: '' } : nonEmpty(body.Labels);
     const rec: VolumeRecord = { Name: name, CreatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), Labels: labels, Options: opts, Anonymous: anonymous };
     fs.mkdirSync(this.mountpoint(name), { recursive: true, mode: 0o755 });
+    if (this.owner) fs.chownSync(this.mountpoint(name), this.owner.uid, this.owner.gid);
     writeJsonAtomic(path.join(this.dir(name), 'volume.json'), rec);
     this.byName.set(name, rec);
     this.emit('create', name, { driver: 'local' });

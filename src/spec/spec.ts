@@ -196,8 +196,9 @@ export function buildSpec(input: SpecInput): OciSpec {
     const type = `RLIMIT_${u.Name.toUpperCase()}`;
     rlimits.set(type, { type, soft: u.Soft, hard: u.Hard });
   }
-  // Docker's safe default sysctls for a private network namespace (not settable from a user namespace, as in docker's
-  // WithSysctls: the netns belongs to the host's); the user's win.
+  // Docker's safe default sysctls for a private network namespace; the user's win. Not from a user namespace (as
+  // docker): its gids cannot express the ping range and it has no rights in a netns the host made (the daemon writes
+  // those: UsernsRemap.netnsDefaults).
   const sysctl: Record<string, string> =
     input.network.mode === 'host' || input.userns ? {} : { 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv4.ip_unprivileged_port_start': '0' };
   Object.assign(sysctl, input.sysctls ?? {});

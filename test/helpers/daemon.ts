@@ -28,7 +28,8 @@ export class TestDaemon {
   readonly bridge: string;
   readonly subnet: string;
 
-  constructor(readonly name: string) {
+  /** `extraArgs`: more berthd flags (e.g. `--userns-remap default`). */
+  constructor(readonly name: string, private readonly extraArgs: string[] = []) {
     const n = Math.floor(Math.random() * 250);
     this.bridge = `bt${n}x${process.pid % 1000}`;
     this.subnet = `10.250.${n}.0/24`;
@@ -49,6 +50,7 @@ export class TestDaemon {
     const args = ['--data-root', this.dataRoot, '--exec-root', this.execRoot, '--log-level', 'debug'];
     args.push('--bridge', this.bridge, '--bip', this.subnet, '--bridge-prefix', this.bridge);
     args.push('--registries-loopback-only'); // tests never reach a registry off this machine
+    args.push(...this.extraArgs);
     this.proc = spawn(BERTHD, args, {
       stdio: ['ignore', log, log],
     });

@@ -14,6 +14,7 @@ import { log } from '../../common/log';
 import { buildSpec, type SpecMount } from '../../spec/spec';
 import { resolveUser } from '../../spec/user';
 import type { VolumeService } from '../volumes';
+import type { UsernsRemap } from '../userns';
 import type { ContainerNet } from './network';
 import type { ContainerPaths, ContainerRecord } from './record';
 
@@ -120,12 +121,15 @@ export function rememberCompiledSeccomp(key: string, bpf: Buffer | undefined): v
  * Write the etc files and config.json; `net` says which network namespace and what /etc/hosts etc. contain.
  * Returns the seccomp cache key when the runtime still has to compile the profile (see rememberCompiledSeccomp).
  */
-export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: ContainerNet, volumes: VolumeService): string | undefined {
+export function writeBundle(
+  rec: ContainerRecord, p: ContainerPaths, net: ContainerNet, volumes: VolumeService, userns?: UsernsRemap,
+): string | undefined {
   const hc = rec.HostConfig;
   const hostname = net.hostname;
   fs.writeFileSync(p.hosts, net.hosts);
   fs.writeFileSync(p.hostname, hostname + '\n');
   fs.writeFileSync(p.resolvConf, net.resolvConf);
+  userns?.own(p.hosts, p.hostname, p.resolvConf);
   let user;
   try {
     user = resolveUser(rec.Config.User ?? '', readIn(p.rootfs, 'etc/passwd'), readIn(p.rootfs, 'etc/group'), hc.GroupAdd ?? []);
@@ -137,7 +141,8 @@ export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: Contai
   const cwdOnHost = path.join(p.rootfs, cwd);
   if (!fs.existsSync(cwdOnHost)) {
     fs.mkdirSync(cwdOnHost, { recursive: true });
-    fs.chownSync(cwdOnHost, user.uid, user.gid);
+    const owner = userns ? userns.hostIds(user.uid, user.gid) : user;
+    fs.chownSync(cwdOnHost, owner.uid, owner.gid);
   }
   const etc: SpecMount[] = [
     { kind: 'bind', source: p.hosts, target: '/etc/hosts', readOnly: false },
@@ -192,6 +197,7 @@ export function writeBundle(rec: ContainerRecord, p: ContainerPaths, net: Contai
     initPath: hc.Init ? requireInit() : undefined,
     seccomp,
     noNewPrivileges: sec.noNewPrivileges,
+    userns: userns?.maps,
   });
   const seccompKey = seccomp && rec.Runtime === 'crun' ? createHash('sha256').update(JSON.stringify(seccomp)).digest('hex') : undefined;
   const bpf = seccompKey && compiledSeccomp.get(seccompKey);

@@ -22,6 +22,7 @@ import { LogRotator, logPolicy, resolveLogConfig } from './log-rotate';
 import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
 import { applyLimits, mergeUpdate, type UpdateBody } from './update';
 import type { VolumeService } from '../volumes';
+import type { UsernsRemap } from '../userns';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -42,6 +43,8 @@ export interface ContainerServiceDeps {
   volumes: VolumeService;
   /** The daemon's `--log-opt` defaults for json-file logs. */
   logOpts?: Record<string, string>;
+  /** `--userns-remap`: containers not created with `--userns=host` run in this user namespace. */
+  userns?: UsernsRemap;
 }
 
 export class ContainerService {
@@ -153,6 +156,9 @@ export class ContainerService {
       NetworkMode: 'default', ...body.HostConfig, Runtime: runtime, LogConfig: resolveLogConfig(body.HostConfig?.LogConfig, this.d.logOpts ?? {}),
     };
     this.d.networking.validate(hostConfig);
+    if (hostConfig.Privileged && this.remapOf(hostConfig)) {
+      throw badRequest('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
+    }
     validateHostConfig(hostConfig, this.d.volumes);
     validateRestartPolicy(hostConfig.RestartPolicy, !!hostConfig.AutoRemove);
     const warnings = checkHostConfig(hostConfig);
@@ -198,11 +204,13 @@ export class ContainerService {
     const t0 = performance.now();
     const lap = (what: string) => log.debug('start timing', { id: shortId(id), what, ms: Math.round(performance.now() - t0) });
     try {
-      mountOverlay(this.d.images.layerDirs(rec.Image), { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
+      this.mountRootfs(rec);
       lap('mounted');
       const net = await this.d.networking.setup(rec, rec.EndpointsConfig);
+      const remap = this.remapOf(rec.HostConfig);
+      if (remap && net.ns.mode === 'path') remap.netnsDefaults(net.ns.path);
       lap('network');
-      const seccompKey = writeBundle(rec, p, net, this.d.volumes);
+      const seccompKey = writeBundle(rec, p, net, this.d.volumes, remap);
       lap('bundle');
       const logs = logPolicy(rec.HostConfig.LogConfig);
       const { pid, conmonPid } = await this.d.runtime.create({
@@ -336,6 +344,23 @@ export class ContainerService {
     return { Warnings: warnings };
   }
 
+  /** The user namespace a container runs in: the daemon's remapping unless it opted out with `--userns=host`. */
+  private remapOf(hc: ContainerRecord['HostConfig']): UsernsRemap | undefined {
+    return hc.UsernsMode === 'host' ? undefined : this.d.userns;
+  }
+
+  /** Mount the overlay; in a remapped container, of the shifted layer copies and an upper owned by its root. */
+  private mountRootfs(rec: ContainerRecord): void {
+    const p = this.d.store.paths(rec.Id);
+    const remap = this.remapOf(rec.HostConfig);
+    const layers = this.d.images.layerDirs(rec.Image);
+    if (remap) {
+      fs.mkdirSync(p.upper, { recursive: true });
+      remap.own(p.upper);
+    }
+    mountOverlay(remap ? remap.layerDirs(layers) : layers, { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
+  }
+
   /**
    * Run `fn` on the container's root: a running container's as its processes see it (its mounts included), or with
    * `layered` its overlay alone (export, commit); a stopped container's overlay is mounted for the call.
@@ -348,7 +373,7 @@ export class ContainerService {
     if (rec.Instance && rec.State.Pid) return fn(live(), rec);
     return this.serialize(rec.Id, async () => {
       if (rec.Instance && rec.State.Pid) return fn(live(), rec);
-      mountOverlay(this.d.images.layerDirs(rec.Image), { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
+      this.mountRootfs(rec);
       try {
         return await fn(p.rootfs, rec);
       } finally {
