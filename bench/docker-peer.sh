@@ -25,6 +25,7 @@ docker_peer_stop() {
   ip link del docker0 2>/dev/null
   for t in filter nat; do
     iptables -t $t -S | grep -E -- '-j DOCKER(-[A-Z0-9-]+)?( |$)' | grep '^-A' | sed 's/^-A/-D/' | while read -r r; do eval iptables -t $t $r; done
+    iptables -t $t -S | grep -E -- 'docker0|172\.17\.0\.0/16' | grep '^-A' | sed 's/^-A/-D/' | while read -r r; do eval iptables -t $t $r; done
     for c in $(iptables -t $t -S | awk '/^-N DOCKER/{print $2}'); do iptables -t $t -F "$c"; done
     for c in $(iptables -t $t -S | awk '/^-N DOCKER/{print $2}'); do iptables -t $t -X "$c"; done
   done

@@ -112,6 +112,12 @@ export class TestDaemon {
       if (ids.length) this.berth(['rm', '-f', ...ids]);
       await this.kill('SIGTERM');
     }
+    // A daemon that could not release its networks at exit (it was killed, or a container record still looked alive)
+    // leaves its bridge: one more start reconciles and releases it, the way a user's next start would.
+    if (fs.existsSync(`/sys/class/net/${this.bridge}`) && this.proc?.signalCode !== 'SIGKILL') {
+      await this.start().catch(() => undefined);
+      await this.kill('SIGTERM');
+    }
     // Whatever survived (a crashed daemon's containers): conmon processes of this exec root, then runtime state.
     spawnSync('pkill', ['-9', '-f', `conmon.*${this.execRoot}`]);
     for (const rt of ['crun', 'runc']) {
