@@ -30,7 +30,10 @@ export class TestDaemon {
 
   /** `extraArgs`: more berthd flags (e.g. `--userns-remap default`). */
   constructor(readonly name: string, private readonly extraArgs: string[] = []) {
-    const n = Math.floor(Math.random() * 250);
+    // a /24 no other daemon (another test file running in parallel) routes now
+    const routes = spawnSync('ip', ['-o', 'route']).stdout?.toString() ?? '';
+    let n = Math.floor(Math.random() * 250);
+    while (routes.includes(`10.250.${n}.0/24`)) n = (n + 1) % 250;
     this.bridge = `bt${n}x${process.pid % 1000}`;
     this.subnet = `10.250.${n}.0/24`;
     const tag = `${name}-${process.pid}`;
