@@ -19,7 +19,9 @@ after(async () => {
   fs.rmSync(www, { recursive: true, force: true });
   // A berthd stopped with nothing running leaves no bridge, veth or iptables rule of its networks.
   assert.doesNotMatch(execFileSync('ip', ['-o', 'link']).toString(), new RegExp(d.bridge));
-  assert.doesNotMatch(execFileSync('iptables-save').toString(), new RegExp(d.subnet.replace(/\./g, '\\.').replace('/24', '')));
+  const rules = execFileSync('iptables-save').toString();
+  assert.doesNotMatch(rules, new RegExp(d.subnet.replace(/\./g, '\\.').replace('/24', '')));
+  assert.doesNotMatch(rules, new RegExp(`\\b${d.bridge}\\b`), 'no isolation or forward rule names the bridge');
 });
 
 /** GET from the host, retrying briefly while httpd starts. */
