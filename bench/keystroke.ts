@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     const starts: number[] = [];
     const dockerStarts: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      starts.push(await timeToPrompt(`node ${BERTH} run -it --rm busybox sh`, d.env));
+      starts.push(await timeToPrompt(`${BERTH} run -it --rm busybox sh`, d.env));
       if (dockerd) dockerStarts.push(await timeToPrompt('docker run -it --rm busybox sh', { ...process.env, DOCKER_HOST: `unix://${dockerd}` }));
     }
     const fmt = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFixed(3));

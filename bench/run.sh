@@ -9,7 +9,7 @@ RUNS=${RUNS:-10}
 W=$(mktemp -d /var/tmp/berth-bench.XXXXXX)
 XR=$(mktemp -d /run/bb-XXXXXX)
 export BERTH_SOCK="unix://$XR/berth.sock"
-BERTH="node $PWD/dist/src/cli/main.js"
+BERTH="$PWD/bin/berth"
 b() { DOCKER_HOST=$BERTH_SOCK $BERTH "$@"; }
 DPID=""
 source bench/docker-peer.sh

@@ -8,7 +8,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
 CACHE="${BERTH_IMAGE_CACHE:-/var/cache/berth/images}"
-berth() { node "$repo/dist/src/cli/main.js" "$@"; }
+berth() { "$repo/bin/berth" "$@"; }
 # A fixed creation time: the same cached root filesystem imports as the same image ID every time.
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1700000000}"
 have() { berth image inspect --format '{{.Id}}' "$1" >/dev/null 2>&1; }

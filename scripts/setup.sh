@@ -37,7 +37,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run --silent build
 
-chmod +x dist/src/cli/main.js dist/src/daemon/main.js
-ln -sf "$PWD/dist/src/cli/main.js" /usr/local/bin/berth
+chmod +x dist/src/cli/main.js dist/src/daemon/main.js bin/berth bin/berthd
+ln -sf "$PWD/bin/berth" /usr/local/bin/berth
 ln -sf "$PWD/bin/berthd" /usr/local/bin/berthd
 echo "setup: berth $(berth --version 2>/dev/null | head -1 || echo built)"

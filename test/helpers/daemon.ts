@@ -9,7 +9,8 @@ import * as path from 'node:path';
 
 export const REPO = path.resolve(__dirname, '../../..');
 export const BERTHD = path.join(REPO, 'bin/berthd');
-export const BERTH = path.join(REPO, 'dist/src/cli/main.js');
+/** The berth CLI as users run it (the bin/berth launcher). */
+export const BERTH = path.join(REPO, 'bin/berth');
 const BUSYBOX_TAR = '/var/tmp/berth-test-busybox.tar';
 
 export interface RunResult {
@@ -90,7 +91,7 @@ export class TestDaemon {
 
   /** The berth CLI against this daemon. */
   berth(args: string[], opts: { input?: string | Buffer; timeout?: number } = {}): RunResult {
-    return result(spawnSync(process.execPath, [BERTH, ...args], { env: this.env, input: opts.input, timeout: opts.timeout ?? 60_000 }));
+    return result(spawnSync(BERTH, [...args], { env: this.env, input: opts.input, timeout: opts.timeout ?? 60_000 }));
   }
 
   /** The real docker CLI against this daemon. */

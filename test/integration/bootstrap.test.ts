@@ -21,7 +21,7 @@ before(() => d.start());
 after(() => d.stop());
 
 function bootstrap(args: string[], env: NodeJS.ProcessEnv = {}): RunResult {
-  const r = spawnSync(process.execPath, [BERTH, 'image', 'bootstrap', ...args], { env: { ...d.env, ...env }, timeout: 300_000 });
+  const r = spawnSync(BERTH, ['image', 'bootstrap', ...args], { env: { ...d.env, ...env }, timeout: 300_000 });
   return { status: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
 }
 
@@ -71,7 +71,7 @@ describe('berth image bootstrap', () => {
     const epoch = bootstrap(ARGS, { SOURCE_DATE_EPOCH: 'yesterday' });
     assert.equal(epoch.status, 1);
     assert.match(epoch.stderr, /invalid SOURCE_DATE_EPOCH "yesterday"/);
-    const user = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BERTH, 'image', 'bootstrap', 'bookworm'], { encoding: 'utf8' });
+    const user = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', BERTH, 'image', 'bootstrap', 'bookworm'], { encoding: 'utf8' });
     assert.equal(user.status, 1, user.stderr);
     assert.match(user.stderr, /must run as root/);
     assert.equal(ok(d.berth(['images', '-q', 'bstest'])).trim().split('\n').filter(Boolean).length, 2, 'no image from the failures');

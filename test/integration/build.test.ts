@@ -35,7 +35,7 @@ function context(name: string, files: Record<string, string>): string {
 /** The berth CLI without blocking this process (a loopback server in it must keep answering). */
 function berthAsync(args: string[]): Promise<RunResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BERTH, ...args], { env: d.env }, (err, stdout, stderr) => {
+    execFile(BERTH, [...args], { env: d.env }, (err, stdout, stderr) => {
       resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });

@@ -85,7 +85,7 @@ describe('distribution: pull, push, login', () => {
   const certDirs: string[] = [];
 
   const berth = (args: string[], input?: string): RunResult => {
-    const r = spawnSync(process.execPath, [BERTH, ...args], { env: { ...d.env, HOME: home }, input, timeout: 120_000 });
+    const r = spawnSync(BERTH, [...args], { env: { ...d.env, HOME: home }, input, timeout: 120_000 });
     return { status: r.status ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   };
   const docker = (args: string[]): RunResult => {
@@ -104,7 +104,7 @@ describe('distribution: pull, push, login', () => {
     await d.start();
     d.importBusybox();
     const port = await freePort();
-    berthReg = await spawnServer(process.execPath, [BERTH, 'registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', path.join(work, 'berth-reg')], port, path.join(work, 'berth-reg.log'));
+    berthReg = await spawnServer(BERTH, ['registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', path.join(work, 'berth-reg')], port, path.join(work, 'berth-reg.log'));
   });
 
   after(async () => {
@@ -223,7 +223,7 @@ describe('distribution: pull, push, login', () => {
     sh('printf "subjectAltName=IP:127.0.0.1\\n" > ext && openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 2 -extfile ext 2>/dev/null');
     sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 2 -subj /CN=other-ca 2>/dev/null');
     const port = await freePort();
-    const reg = await spawnServer(process.execPath, [BERTH, 'registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', path.join(work, 'tls-root'),
+    const reg = await spawnServer(BERTH, ['registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', path.join(work, 'tls-root'),
       '--tls-cert', path.join(ca, 'srv.crt'), '--tls-key', path.join(ca, 'srv.key')], port, path.join(work, 'tls.log'));
     const certs = `/etc/berth/certs.d/${reg}`;
     certDirs.push(certs);

@@ -107,7 +107,7 @@ describe('interactive containers', { skip: HAVE_TMUX ? false : 'tmux is not inst
     await d.stop();
   });
 
-  for (const [cliName, cli] of [['berth', `node ${BERTH}`], ['docker', 'docker']] as const) {
+  for (const [cliName, cli] of [['berth', BERTH], ['docker', 'docker']] as const) {
     it(`${cliName}: run -it, resize, Ctrl-C, detach, attach, exec -it, start -ai, exit codes, cooked mode after`, async () => {
       const t = new Term(cliName, d.env);
       terms.push(t);

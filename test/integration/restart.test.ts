@@ -50,7 +50,7 @@ describe('daemon crash and restart', () => {
       fs.mkdirSync(path.join(dir, 'root'));
       fs.writeFileSync(path.join(dir, 'root/big'), Buffer.alloc(64 << 20, 7));
       spawnSync('tar', ['-cf', path.join(dir, 'big.tar'), '-C', path.join(dir, 'root'), '.']);
-      const imp = spawn(process.execPath, [BERTH, 'import', path.join(dir, 'big.tar'), 'half:1'], { env: d.env, stdio: 'ignore' });
+      const imp = spawn(BERTH, ['import', path.join(dir, 'big.tar'), 'half:1'], { env: d.env, stdio: 'ignore' });
       const impExited = new Promise((r) => imp.once('exit', r));
       await sleep(150);
       await d.crash();

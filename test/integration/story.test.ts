@@ -22,7 +22,7 @@ before(async () => {
   // python, postgres and busybox, from cached root filesystems when this machine has made them before
   const r = spawnSync(path.join(REPO, 'scripts/base-images.sh'), ['python', 'postgres', 'busybox'], { env: d.env, timeout: 20 * 60_000 });
   assert.equal(r.status, 0, `base-images.sh: ${r.stderr}`);
-  regProc = spawn(process.execPath, [BERTH, 'registry', 'serve', '--addr', registry, '--root', path.join(work, 'registry')], { stdio: 'ignore' });
+  regProc = spawn(BERTH, ['registry', 'serve', '--addr', registry, '--root', path.join(work, 'registry')], { stdio: 'ignore' });
   for (let i = 0; i < 100 && !(await fetchText(`http://${registry}/v2/`).catch(() => undefined)); i++) await sleep(100);
 });
 
