@@ -63,7 +63,7 @@ unshare -m --propagation slave bash -c "umount -l /sys/fs/cgroup/unified 2>/dev/
 floor=$(node -e 'console.log(require(process.argv[1]).results[0].median.toFixed(4))' "$W/floor.json")
 
 # --- run --rm ---
-berth_none=$(median "$BERTH run --rm --network none busybox true" )
+berth_none=$(DOCKER_HOST=$BERTH_SOCK median "$BERTH run --rm --network none busybox true")
 dcli_none=$(DOCKER_HOST=$BERTH_SOCK median "docker run --rm --network none busybox true")
 peer_none=$([ -n "$PEER" ] && DOCKER_HOST=$PEER median "docker run --rm --network none busybox true" || true)
 row "run --rm --network none busybox true, berth CLI" "$berth_none" "$peer_none" "≤ 0.35 × Docker"
