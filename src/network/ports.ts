@@ -1,4 +1,5 @@
 /** Published ports: docker's API shapes in, netavark's port_mappings and docker's reporting shapes out. */
+import { execFile } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { ApiError, badRequest } from '../common/errors';
@@ -92,6 +93,44 @@ export function checkPortConflicts(mappings: PortMapping[], existing: PortMappin
   mappings.forEach((m, i) => {
     if (existing.some((e) => clash(m, e)) || mappings.slice(0, i).some((e) => clash(m, e)))
       throw new ApiError(500, `driver failed programming external connectivity: Bind for ${m.hostIp || '0.0.0.0'}:${m.hostPort} failed: port is already allocated`);
+  });
+}
+
+/**
+ * netavark publishes with DNAT rules, which would silently take a port some host process listens on: refuse it first,
+ * as docker's proxy does, naming the holder when `ss` can tell.
+ */
+export async function assertHostPortsFree(mappings: PortMapping[]): Promise<void> {
+  for (const m of mappings) {
+    const host = m.hostIp || '0.0.0.0';
+    const err = await tryBind(m.protocol, host, m.hostPort);
+    if (!err) continue;
+    const holder = await portHolder(m.protocol, m.hostPort);
+    throw new ApiError(500, `driver failed programming external connectivity: Error starting userland proxy: listen ${m.protocol}4 ${host}:${m.hostPort}: bind: address already in use${holder ? ` (held by ${holder})` : ''}`);
+  }
+}
+
+function tryBind(proto: Protocol, host: string, port: number): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    if (proto === 'udp') {
+      const sock = dgram.createSocket('udp4');
+      sock.once('error', (e) => resolve(e));
+      sock.bind(port, host, () => sock.close(() => resolve(undefined)));
+      return;
+    }
+    const srv = net.createServer();
+    srv.once('error', (e) => resolve(e));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(undefined)));
+  });
+}
+
+/** `python3 (pid 1234)` from `ss -lnp`, or undefined. */
+function portHolder(proto: Protocol, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('ss', ['-Hlnp', proto === 'udp' ? '-u' : '-t', `sport = :${port}`], (err, stdout) => {
+      const m = /users:\(\("([^"]+)",pid=(\d+)/.exec(err ? '' : stdout);
+      resolve(m ? `${m[1]} (pid ${m[2]})` : undefined);
+    });
   });
 }
 

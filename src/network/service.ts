@@ -15,7 +15,7 @@ import {
 import { bridgeNames, deleteLink, ip, routesJson } from './iproute';
 import { Netavark, NetavarkConfig, NetavarkOptions } from './netavark';
 import { createNetns, listNetns, netnsName, netnsPath, removeNetns } from './netns';
-import { PortMapping, checkPortConflicts, dockerListPorts, dockerPortMap, hostPortFinder, resolvePortMappings, toNetavarkPorts, DockerListPort } from './ports';
+import { assertHostPortsFree, checkPortConflicts, DockerListPort, dockerListPorts, dockerPortMap, hostPortFinder, PortMapping, resolvePortMappings, toNetavarkPorts } from './ports';
 import { DnsOverrides, extraHostLines, parseResolvConf, renderHosts, renderResolvConf } from './dnsfiles';
 import { EndpointRecord, NetworkRecord, NetworkStore } from './store';
 
@@ -304,6 +304,7 @@ export class NetworkService {
       const existingPorts = others.flatMap((e) => e.ports);
       const ports = await resolvePortMappings(o.exposedPorts, o.portBindings, !!o.publishAll, hostPortFinder(new Set(existingPorts.map((p) => `${p.protocol}/${p.hostPort}`))));
       checkPortConflicts(ports, existingPorts);
+      await assertHostPortsFree(ports);
       const dns = !n.predefined;
       Object.assign(rec, {
         ip: formatIp(ip), prefixLen: subnet.prefix, gateway: n.gateway, mac: o.mac ? parseMac(o.mac) : macForIp(ip), ports,

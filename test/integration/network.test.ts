@@ -147,6 +147,19 @@ describe('networking', () => {
     assert.equal(d.berth(['network', 'rm', 'neta', 'netb']).status, 0);
   });
 
+  it('refuses a published port a host process holds, naming the holder', async () => {
+    const port = freePort();
+    const server = http.createServer().listen(port, '0.0.0.0');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const r = d.berth(['run', '--rm', '-p', `${port}:80`, 'busybox', 'true']);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, new RegExp(`0\\.0\\.0\\.0:${port}: bind: address already in use \\(held by [^ ]+ \\(pid ${process.pid}\\)\\)`));
+    } finally {
+      server.close();
+    }
+  });
+
   it('--network none has only loopback; --network host shares the host stack', () => {
     assert.equal(d.berth(['run', '--rm', '--network', 'none', 'busybox', 'ls', '/sys/class/net']).stdout, 'lo\n');
     // Other tests add and remove interfaces meanwhile: the container must see every interface the host had both
