@@ -194,7 +194,8 @@ export class Builder {
         const rec = this.d.images.resolve(ref.ref);
         if (!rec) {
           throw new BuildError(`${s.from.loc.file}:${line}: ${kind} ${ref.ref}: image not found locally; ` +
-            'Berth builds from local images only (make it with berth load, import or build first)');
+            'there is no Docker Hub here: make base images from Debian packages with `berth image bootstrap` or ' +
+            'scripts/base-images.sh (debian, python, postgres recipes in images/), or bring one with berth pull or load');
         }
         found.set(ref.ref, rec.id);
       }

@@ -141,7 +141,9 @@ describe('berth build', () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /Dockerfile\.dev:3: unknown instruction: RUNN\n +3 \| RUNN nope/);
     fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM nosuch/image:1\n');
-    assert.match(d.berth(['build', dir]).stderr, /FROM nosuch\/image:1: image not found locally/);
+    const missing = d.berth(['build', dir]).stderr;
+    assert.match(missing, /FROM nosuch\/image:1: image not found locally/);
+    assert.match(missing, /berth image bootstrap/, 'says how to make a base image');
     fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY nothere.txt /\n');
     assert.match(d.berth(['build', dir]).stderr, /Dockerfile:2: COPY failed: file not found in build context .*nothere\.txt/);
   });
