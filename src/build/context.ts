@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { resolveInRoot } from '../common/rootpath';
 import type { CopyInst } from './instructions';
 
 // ---- .dockerignore -----------------------------------------------------------------------------------------------
@@ -202,38 +203,6 @@ export interface ResolvedCopy {
 
 const isURL = (s: string): boolean => /^https?:\/\//i.test(s);
 
-/**
- * Resolves `rel` inside `root` like a chroot: symlinks (absolute or relative) are followed but can never leave the
- * context. Returns the context-relative result ("." for the root).
- */
-export async function resolveInContext(root: string, rel: string, followLast = true): Promise<string> {
-  const todo = rel.split('/').filter((s) => s !== '' && s !== '.');
-  const done: string[] = [];
-  let hops = 0;
-  while (todo.length > 0) {
-    const part = todo.shift() as string;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    const candidate = [...done, part];
-    if (todo.length === 0 && !followLast) {
-      done.push(part);
-      break;
-    }
-    const st = await fs.lstat(path.join(root, ...candidate)).catch(() => undefined);
-    if (st?.isSymbolicLink()) {
-      if (++hops > 255) throw new Error(`too many levels of symbolic links: ${rel}`);
-      const target = await fs.readlink(path.join(root, ...candidate));
-      if (target.startsWith('/')) done.length = 0;
-      todo.unshift(...target.split('/').filter((s) => s !== '' && s !== '.'));
-      continue;
-    }
-    done.push(part);
-  }
-  return done.length === 0 ? '.' : done.join('/');
-}
-
 /** All context paths (files and directories, lexical order, ignored ones left out) relative to the root. */
 async function walkContext(root: string, ignore?: IgnoreMatcher, dir = ''): Promise<string[]> {
   const out: string[] = [];
@@ -267,7 +236,7 @@ export async function resolveCopySources(contextDir: string, inst: Pick<CopyInst
   let walked: string[] | undefined;
 
   const add = async (rel: string): Promise<void> => {
-    const resolved = await resolveInContext(contextDir, rel);
+    const resolved = resolveInRoot(contextDir, rel);
     const st = await fs.stat(path.join(contextDir, resolved)).catch(() => undefined);
     if (!st || (resolved !== '.' && opts.ignore?.matches(resolved))) {
       throw failed(`file not found in build context or excluded by .dockerignore: stat ${rel}: file does not exist`);

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { clampTime, statEntry, treeEntries, type TarEntry } from '../store/diff';
 import { hashSources } from './cachekey';
-import { resolveCopySources, resolveInContext, type IgnoreMatcher, type ResolvedCopy } from './context';
+import { resolveInRoot } from '../common/rootpath';
+import { resolveCopySources, type IgnoreMatcher, type ResolvedCopy } from './context';
 import type { CopyInst } from './instructions';
 import { parseChmod } from './instructions';
 import { resolveChown } from './rootfs';
@@ -121,11 +122,11 @@ export async function copyEntries(plan: CopyPlan, env: CopyEnv): Promise<AsyncIt
   const mtimeNow = clampTime(env.now, env.epoch);
 
   const destAbs = resolved.dest.replace(/\/+$/, '') || '/';
-  const destFollowed = await resolveInContext(env.rootfs, destAbs);
+  const destFollowed = resolveInRoot(env.rootfs, destAbs);
   const destStat = await fs.promises.stat(path.join(env.rootfs, destFollowed)).catch(() => undefined);
   // "." and ".." name directories even without a trailing slash (docker's rule).
   const destIsDir = resolved.destIsDir || /(^|\/)\.\.?$/.test(inst.dest) || !!destStat?.isDirectory();
-  const target = destIsDir ? destFollowed : await resolveInContext(env.rootfs, destAbs, false);
+  const target = destIsDir ? destFollowed : resolveInRoot(env.rootfs, destAbs, false);
   const emittedDirs = new Set<string>();
 
   /** Ancestors of `rel` (exclusive), root first, with the image's metadata where they exist. */

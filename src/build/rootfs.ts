@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { unmountOverlay } from '../store/overlay';
 import { parseGroup, parsePasswd } from '../spec/user';
-import { resolveInContext } from './context';
+import { readInRoot } from '../common/rootpath';
 
 const run = promisify(execFile);
 
@@ -27,11 +27,6 @@ export async function withRootfs<T>(lowers: readonly string[], scratch: string, 
 }
 
 /** Reads a file of the rootfs with symlinks resolved inside it; undefined when absent. */
-export async function readRootfsFile(root: string, file: string): Promise<string | undefined> {
-  const rel = await resolveInContext(root, file);
-  return fs.promises.readFile(path.join(root, rel), 'utf8').catch(() => undefined);
-}
-
 /**
  * COPY/ADD --chown: `user[:group]` by name or id against the image's passwd/group. As docker documents, a user
  * without a group gives gid = uid.
@@ -40,7 +35,7 @@ export async function resolveChown(root: string, chown: string): Promise<{ uid: 
   const [user, group] = chown.split(':');
   const id = async (name: string, file: string, kind: 'user' | 'group'): Promise<number> => {
     if (/^\d+$/.test(name)) return Number(name);
-    const text = await readRootfsFile(root, file);
+    const text = readInRoot(root, file);
     const hit = kind === 'user' ? parsePasswd(text).find((u) => u.name === name)?.uid : parseGroup(text).find((g) => g.name === name)?.gid;
     if (hit === undefined) throw new Error(`unable to convert uid/gid chown string to host mapping: can't find ${kind} ${name}: no such ${kind}`);
     return hit;

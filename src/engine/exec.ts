@@ -7,7 +7,7 @@ import type { ContainerRuntime, ExecHandle } from '../runtime/types';
 import { boundingCaps, containerCaps } from '../spec/caps';
 import { processEnv } from '../spec/command';
 import type { OciProcess } from '../spec/oci';
-import { resolveUser } from '../spec/user';
+import { containerUser } from './containers/bundle';
 import type { ContainerRecord, ContainerStore } from './containers/record';
 import type { EventBus } from './events';
 import type { OutputSink } from '../api/stream';
@@ -162,23 +162,11 @@ export class ExecService {
   private processFor(rec: ContainerRecord, cfg: ExecConfig, size: [number, number] | undefined): OciProcess {
     const bundle = JSON.parse(fs.readFileSync(path.join(this.store.paths(rec.Id).bundle, 'config.json'), 'utf8')) as { process: OciProcess };
     const base = bundle.process;
-    // The container's own root, seen through its init process (valid even after a daemon restart).
-    const root = `/proc/${rec.State.Pid}/root`;
-    const read = (f: string) => {
-      try {
-        return fs.readFileSync(path.join(root, f), 'utf8');
-      } catch {
-        return undefined;
-      }
-    };
     let user = base.user;
     if (cfg.User) {
-      try {
-        const u = resolveUser(cfg.User, read('etc/passwd'), read('etc/group'));
-        user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
-      } catch (e) {
-        throw badRequest((e as Error).message);
-      }
+      // The container's own root, seen through its init process (valid even after a daemon restart).
+      const u = containerUser(`/proc/${rec.State.Pid}/root`, cfg.User);
+      user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
     }
     const caps = cfg.Privileged ? containerCaps({ privileged: true, available: boundingCaps() }) : base.capabilities.bounding;
     const { consoleSize: _containerSize, ...rest } = base;

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { resolveInRoot as resolveRelative } from '../../common/rootpath';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
@@ -13,34 +14,16 @@ import { getxattr } from '../../native';
 import { statEntry, tarBytes, treeEntries, type TarEntry } from '../../store/diff';
 import { isOverlayWhiteout, opaqueXattr } from '../../store/whiteout';
 
-const MAX_LINKS = 255;
-
 /**
  * The host path of `p` inside `root`, following symlinks (the final one only if `followFinal`) as the container
  * would see them; `..` never climbs above root. Missing components are kept as they are (for stat's ENOENT).
  */
 export function resolveInRoot(root: string, p: string, followFinal = true): string {
-  const todo = p.split('/').filter((c) => c !== '' && c !== '.');
-  const done: string[] = [];
-  let links = 0;
-  while (todo.length) {
-    const c = todo.shift() as string;
-    if (c === '..') {
-      done.pop();
-      continue;
-    }
-    const host = path.join(root, ...done, c);
-    const st = fs.lstatSync(host, { throwIfNoEntry: false });
-    if (st?.isSymbolicLink() && (todo.length > 0 || followFinal)) {
-      if (++links > MAX_LINKS) throw badRequest(`too many levels of symbolic links: ${p}`);
-      const target = fs.readlinkSync(host);
-      if (target.startsWith('/')) done.length = 0;
-      todo.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
-      continue;
-    }
-    done.push(c);
+  try {
+    return path.join(root, resolveRelative(root, p, followFinal));
+  } catch (e) {
+    throw badRequest((e as Error).message);
   }
-  return path.join(root, ...done);
 }
 
 /** docker's PathStat (X-Docker-Container-Path-Stat, base64 JSON); mode in Go's os.FileMode bits. */

@@ -12,7 +12,8 @@ import { parseMounts } from '../../spec/mounts';
 import { containerSeccomp, DefaultSeccomp, parseSecurityOpt } from '../../spec/seccomp';
 import { log } from '../../common/log';
 import { buildSpec, type SpecMount } from '../../spec/spec';
-import { resolveUser } from '../../spec/user';
+import { resolveUser, type ResolvedUser } from '../../spec/user';
+import { readInRoot } from '../../common/rootpath';
 import type { VolumeService } from '../volumes';
 import type { UsernsRemap } from '../userns';
 import type { ContainerNet } from './network';
@@ -98,11 +99,12 @@ function userMounts(rec: ContainerRecord, vs: VolumeService): SpecMount[] {
   });
 }
 
-function readIn(rootfs: string, file: string): string | undefined {
+/** A docker `User` resolved against the passwd and group files inside `root` (never the host's), 400 when unknown. */
+export function containerUser(root: string, user: string, groupAdd: string[] = []): ResolvedUser {
   try {
-    return fs.readFileSync(path.join(rootfs, file), 'utf8');
-  } catch {
-    return undefined;
+    return resolveUser(user, readInRoot(root, 'etc/passwd'), readInRoot(root, 'etc/group'), groupAdd);
+  } catch (e) {
+    throw badRequest((e as Error).message);
   }
 }
 
@@ -130,12 +132,7 @@ export function writeBundle(
   fs.writeFileSync(p.hostname, hostname + '\n');
   fs.writeFileSync(p.resolvConf, net.resolvConf);
   userns?.own(p.hosts, p.hostname, p.resolvConf);
-  let user;
-  try {
-    user = resolveUser(rec.Config.User ?? '', readIn(p.rootfs, 'etc/passwd'), readIn(p.rootfs, 'etc/group'), hc.GroupAdd ?? []);
-  } catch (e) {
-    throw badRequest((e as Error).message);
-  }
+  const user = containerUser(p.rootfs, rec.Config.User ?? '', hc.GroupAdd ?? []);
   const cwd = rec.Config.WorkingDir || '/';
   // Docker creates a missing working directory, owned by the container's user.
   const cwdOnHost = path.join(p.rootfs, cwd);
