@@ -3,6 +3,8 @@
  *   mknod, lsetxattr, lgetxattr, llistxattr  -> overlay whiteouts (char 0/0) and opaque dirs (trusted.overlay.opaque)
  *   mount (overlay), umount2                 -> container root filesystems without spawning mount(8) (~5 ms each)
  *   SOCK_SEQPACKET unix sockets              -> conmon's attach socket
+ *   flock                                    -> one berthd per data root (the lock dies with the process)
+ *   sd_notify, FD_CLOEXEC (service.c)        -> running as a systemd service with socket activation
  *
  * Socket reads use a uv_poll handle on the fd, driven by the loop of the thread that owns the JS environment: no
  * extra thread, no locking, callbacks arrive like any other I/O, and each recv() returns exactly one packet, which is
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,17 +31,17 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
+#include "berth.h"
 
 /* ---------- argument and error helpers ---------- */
 
 /* A failed napi call may or may not have left an exception pending (napi_string_expected does not): ensure one is. */
-static napi_value bad_arg(napi_env env) {
+napi_value bad_arg(napi_env env) {
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (!pending) napi_throw_type_error(env, NULL, "berth_native: invalid argument");
   return NULL;
 }
-#define CHECK(call) do { if ((call) != napi_ok) return bad_arg(env); } while (0)
 
 static void set_str(napi_env env, napi_value obj, const char *key, const char *val) {
   napi_value v;
@@ -63,12 +66,12 @@ static napi_value errno_error(napi_env env, int err, const char *syscall, const 
   return error;
 }
 
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
   napi_throw(env, errno_error(env, err, syscall, path));
   return NULL;
 }
 
-static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
   size_t argc = n;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= n) return true;
   napi_throw_type_error(env, NULL, "berth_native: missing arguments");
@@ -76,7 +79,7 @@ static bool get_args(napi_env env, napi_callback_info info, size_t n, napi_value
 }
 
 /* Copies a JS string into buf; throws (and returns false) if it is not a string, too long, or holds a NUL byte. */
-static bool get_str(napi_env env, napi_value v, char *buf, size_t size, const char *syscall) {
+bool get_str(napi_env env, napi_value v, char *buf, size_t size, const char *syscall) {
   size_t len;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) { bad_arg(env); return false; }
   if (len >= size) { throw_errno(env, ENAMETOOLONG, syscall, NULL); return false; }
@@ -85,7 +88,7 @@ static bool get_str(napi_env env, napi_value v, char *buf, size_t size, const ch
   return true;
 }
 
-static napi_value int_value(napi_env env, int64_t n) {
+napi_value int_value(napi_env env, int64_t n) {
   napi_value v;
   napi_create_int64(env, n, &v);
   return v;
@@ -133,6 +136,17 @@ static napi_value Umount(napi_env env, napi_callback_info info) { /* (target, de
   if (!get_args(env, info, 2, argv) || !get_str(env, argv[0], target, sizeof target, "umount2")) return NULL;
   CHECK(napi_get_value_bool(env, argv[1], &detach));
   if (umount2(target, detach ? MNT_DETACH : 0) < 0) return throw_errno(env, errno, "umount2", target);
+  return NULL;
+}
+
+/* Never blocks the loop: callers pass LOCK_NB (checked on the JS side); EWOULDBLOCK is thrown as an error. */
+static napi_value Flock(napi_env env, napi_callback_info info) { /* (fd, op) */
+  napi_value argv[2];
+  int32_t fd, op;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_int32(env, argv[1], &op));
+  if (flock(fd, op) < 0) return throw_errno(env, errno, "flock", NULL);
   return NULL;
 }
 
@@ -416,6 +430,7 @@ NAPI_MODULE_INIT() {
     {"mknod", Mknod},           {"setxattr", Setxattr},
     {"getxattr", Getxattr},     {"listxattr", Listxattr},
     {"mountOverlay", MountOverlay}, {"umount", Umount},
+    {"flock", Flock},
     {"seqpacketConnect", SeqpacketConnect}, {"seqpacketListen", SeqpacketListen},
     {"seqpacketAccept", SeqpacketAccept},   {"socketOpen", SocketOpen},
     {"socketPoll", SocketPoll}, {"socketSend", SocketSend},
@@ -426,5 +441,7 @@ NAPI_MODULE_INIT() {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &f);
     napi_set_named_property(env, exports, fns[i].name, f);
   }
+  register_openat2(env, exports);
+  register_service(env, exports);
   return exports;
 }

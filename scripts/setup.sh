@@ -7,9 +7,15 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 # crun/runc/conmon run containers; busybox-static makes the test image; tini is --init; attr/tar/zstd for layers;
 # g++/make/python3 build the small native addon; hyperfine drives bench/.
 # netavark/aardvark-dns/iptables wire networks; skopeo is a second registry client for the registry tests;
-# hyperfine, ab (apache2-utils), curl and bc drive bench/; mmdebstrap makes base images (berth image bootstrap).
+# hyperfine, ab (apache2-utils), curl and bc drive bench/; mmdebstrap makes base images (berth image bootstrap);
+# python3-docker (docker-py) and python3-pytest run the docker-py compatibility tests (test/py); docker-compose (1.29)
+# runs the compose compatibility tests.
+# systemd gives systemd-socket-activate and systemd-analyze (service tests; berth system install on systemd hosts);
+# openssh-server and openssh-client serve and reach ssh:// hosts in the remote-access tests.
+# uidmap (setuid newuidmap/newgidmap) and slirp4netns let non-root users run rootless berthd (docs/rootless.md).
 PACKAGES=(crun runc conmon busybox-static tini iproute2 iptables netavark aardvark-dns attr tar gzip zstd g++ make python3
-  hyperfine procps skopeo apache2-utils curl bc pigz docker-registry openssl mmdebstrap)
+  hyperfine procps skopeo apache2-utils curl bc pigz docker-registry openssl mmdebstrap python3-docker python3-pytest
+  systemd openssh-server openssh-client tmux docker-compose uidmap slirp4netns)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -31,6 +37,12 @@ if [ ! -s "$SECCOMP" ]; then
   mv "$SECCOMP.tmp" "$SECCOMP"
   rm -rf "$t"
 fi
+
+# The socket group (docker's `docker`): its members use Berth without sudo, and so have root on this host.
+getent group berth >/dev/null || groupadd --system berth
+# slirp4netns (rootless networking) opens /dev/net/tun: Debian's udev rules make it 0666; machines without udev
+# (containers, some VMs) leave the kernel's 0600.
+[ -c /dev/net/tun ] && chmod 0666 /dev/net/tun
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

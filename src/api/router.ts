@@ -49,8 +49,9 @@ export class Router {
     }
   }
 
-  /** The handler and path parameters for a request, or why there is none (404 unknown path, 405 wrong method). */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | { status: 404 | 405 } {
+  /** The handler and path parameters for a request, or why there is none (404 unknown path, 405 wrong method, 400 a
+   *  parameter that is not valid %-encoding). */
+  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | { status: 404 | 405 } | { status: 400; message: string } {
     let pathMatched = false;
     for (const r of this.routes) {
       const m = r.regex.exec(path);
@@ -58,13 +59,20 @@ export class Router {
       pathMatched = true;
       if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
       const params: Record<string, string> = {};
-      r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1])));
+      for (const [i, k] of r.keys.entries()) {
+        try {
+          params[k] = decodeURIComponent(m[i + 1]);
+        } catch {
+          return { status: 400, message: `invalid URL escape in ${JSON.stringify(m[i + 1])}` }; // as Go's net/http: 400
+        }
+      }
       return { handler: r.handler, params };
     }
     return { status: pathMatched ? 405 : 404 };
   }
 }
 
+/** A path parameter's escapes decoded; a malformed escape ("%zz") is the client's error, 400 as Go's server answers. */
 /** Strip the optional `/vX.Y` prefix; returns the path and the version asked for (undefined = latest). */
 export function splitVersion(path: string): { path: string; version?: string } {
   const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(path);

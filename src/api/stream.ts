@@ -1,9 +1,8 @@
 /** Docker's stream framing and connection hijacking (attach, exec start). */
 import type { Duplex, Writable } from 'node:stream';
-import type { Context } from './http';
-import { badRequest } from '../common/errors';
-
-export type StreamId = 'stdout' | 'stderr';
+import { MAX_JSON_BODY, readBody, type Context } from './http';
+import { ApiError, badRequest } from '../common/errors';
+import type { OutputSink, StreamId } from '../common/output';
 
 /** An 8-byte header frame: byte 0 stream (1 stdout, 2 stderr), bytes 4-7 payload length, big-endian. */
 export function frame(stream: StreamId, data: Buffer): Buffer {
@@ -11,12 +10,6 @@ export function frame(stream: StreamId, data: Buffer): Buffer {
   h[0] = stream === 'stdout' ? 1 : 2;
   h.writeUInt32BE(data.length, 4);
   return Buffer.concat([h, data]);
-}
-
-/** Where a container's output goes: framed unless the container has a TTY. */
-export interface OutputSink {
-  write(stream: StreamId, data: Buffer): void;
-  end(): void;
 }
 
 export function outputSink(out: Writable, tty: boolean): OutputSink {
@@ -49,6 +42,7 @@ export async function openClientStream(ctx: Context, tty: boolean | (() => boole
   if (ctx.upgrade) {
     const { socket, head } = ctx.upgrade;
     const length = Number(ctx.req.headers['content-length'] ?? 0);
+    if (length > MAX_JSON_BODY) throw new ApiError(413, `request body too large: the limit is ${MAX_JSON_BODY} bytes`);
     const body = await takeBytes(socket, head, length);
     const isTty = typeof tty === 'function' ? tty() : tty;
     ctx.upgrade.hijacked = true;
@@ -58,15 +52,12 @@ export async function openClientStream(ctx: Context, tty: boolean | (() => boole
     return { out: socket, input: socket, body: body.taken };
   }
   const r = ctx.res!;
-  const chunks: Buffer[] = [];
   // Without upgrade the request body is the JSON (exec) and stdin is not available.
-  if (ctx.req.method === 'POST' && ctx.req.headers['content-type']?.includes('json')) {
-    for await (const c of ctx.req) chunks.push(c as Buffer);
-  }
+  const body = ctx.req.method === 'POST' && ctx.req.headers['content-type']?.includes('json') ? await readBody(ctx.req) : Buffer.alloc(0);
   const isTty = typeof tty === 'function' ? tty() : tty;
   r.writeHead(200, { 'Content-Type': contentType(isTty) });
   r.flushHeaders();
-  return { out: r, input: ctx.req, body: Buffer.concat(chunks) };
+  return { out: r, input: ctx.req, body };
 }
 
 /** Read exactly `n` bytes of request body from an upgraded socket; whatever follows is pushed back for the stream. */

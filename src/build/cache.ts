@@ -33,6 +33,28 @@ export class BuildCache {
     return entry && valid(entry.image) ? entry.image : undefined;
   }
 
+  /** Forget the steps cached before `before` (ms since the epoch; all when undefined); returns their keys. */
+  prune(before?: number): string[] {
+    const removed: string[] = [];
+    for (const name of fs.readdirSync(this.dir)) {
+      const m = /^([a-f0-9]{64})\.json$/.exec(name);
+      if (!m) continue;
+      const file = path.join(this.dir, name);
+      if (before !== undefined) {
+        let created: number;
+        try {
+          created = Date.parse(readJson<Entry>(file)?.created ?? '');
+        } catch {
+          created = NaN; // torn: prune it
+        }
+        if (created >= before) continue;
+      }
+      fs.rmSync(file, { force: true });
+      removed.push(`sha256:${m[1]}`);
+    }
+    return removed;
+  }
+
   set(key: string, image: string): void {
     writeJsonAtomic(this.file(key), { image, created: new Date().toISOString() } satisfies Entry);
   }

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { resolveInRoot } from '../common/rootpath';
+import { isGitURL } from './gitsource';
 import type { CopyInst } from './instructions';
 
 // ---- .dockerignore -----------------------------------------------------------------------------------------------
@@ -29,30 +30,8 @@ export function parseDockerignore(text: string): string[] {
 
 interface IgnorePattern {
   exclusion: boolean;
+  text: string;
   matches: (p: string) => boolean;
-}
-
-const REGEX_SPECIAL = new Set(['.', '+', '(', ')', '|', '{', '}', '$', '^']);
-
-/** Compiles one pattern like docker's patternmatcher: `*` and `?` stay within a path element, `**` spans them. */
-function compileIgnorePattern(pattern: string): (p: string) => boolean {
-  let re = '^';
-  const chars = Array.from(pattern);
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars[i];
-    if (c === '*') {
-      if (chars[i + 1] === '*') {
-        i++;
-        if (chars[i + 1] === '/') i++;
-        re += i + 1 >= chars.length ? '.*' : '(.*/)?';
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '\\') re += i + 1 < chars.length ? `\\${chars[++i]}` : '\\\\';
-    else if (c === '[' || c === ']') re += c;
-    else re += REGEX_SPECIAL.has(c) ? `\\${c}` : c;
-  }
-  const rx = new RegExp(`${re}$`, 'u');
-  return (p) => rx.test(p);
 }
 
 /** Decides which context paths .dockerignore excludes (later patterns win; `!` re-includes). */
@@ -69,8 +48,8 @@ export class IgnoreMatcher {
         p = p.slice(1);
       }
       p = path.posix.normalize(p);
-      goGlobMatch(p, '.'); // surfaces syntax errors now, as docker does
-      this.patterns.push({ exclusion, matches: compileIgnorePattern(p) });
+      const rx = globRegExp(p, true); // a syntax error surfaces now, as docker's
+      this.patterns.push({ exclusion, text: p, matches: (f) => rx.test(f) });
     }
   }
 
@@ -80,6 +59,19 @@ export class IgnoreMatcher {
 
   get empty(): boolean {
     return this.patterns.length === 0;
+  }
+
+  /**
+   * Whether a walk must look inside the excluded directory `dir`: docker's walk does when a `!` pattern names a path
+   * below it (the pattern starts with "dir/").
+   */
+  mayReinclude(dir: string): boolean {
+    return this.patterns.some((p) => p.exclusion && `${p.text}/`.startsWith(`${dir}/`));
+  }
+
+  /** Whether a walk leaves `relPath` out, itself and everything under it. */
+  prunes(relPath: string): boolean {
+    return this.matches(relPath) && !this.mayReinclude(relPath);
   }
 
   /** True when `relPath` (slash-separated, relative to the context) is excluded, itself or through a parent. */
@@ -101,9 +93,16 @@ export class IgnoreMatcher {
 // ---- Go filepath.Match -------------------------------------------------------------------------------------------
 
 const globCache = new Map<string, RegExp>();
-const escapeRe = (c: string): string => c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+/** Escapes that a unicode-mode RegExp accepts: syntax characters outside a class; `\ ] [ ^ -` inside one. */
+const escapeRe = (c: string): string => c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+const escapeClass = (c: string): string => c.replace(/[\\\]\[^-]/g, '\\$&');
 
-function compileGlob(pattern: string): RegExp {
+/**
+ * A Go filepath.Match pattern as a RegExp (`*`, `?`, `[a-z]`, `[^x]`, `\` escapes; `*` and `?` never match "/").
+ * `doubleStar` adds .dockerignore's `**` (docker's patternmatcher): any number of path elements, even none.
+ * A malformed pattern throws `syntax error in pattern`, Go's ErrBadPattern.
+ */
+function globRegExp(pattern: string, doubleStar = false): RegExp {
   const chars = Array.from(pattern);
   const bad = (): Error => new Error(`syntax error in pattern: ${pattern}`);
   let re = '^';
@@ -120,7 +119,10 @@ function compileGlob(pattern: string): RegExp {
   };
   while (i < chars.length) {
     const c = chars[i];
-    if (c === '*') {
+    if (c === '*' && doubleStar && chars[i + 1] === '*') {
+      i += chars[i + 2] === '/' ? 3 : 2;
+      re += i >= chars.length ? '.*' : '(.*/)?';
+    } else if (c === '*') {
       re += '[^/]*';
       i++;
     } else if (c === '?') {
@@ -152,7 +154,7 @@ function compileGlob(pattern: string): RegExp {
           hi = classChar();
           if ((hi.codePointAt(0) as number) < (lo.codePointAt(0) as number)) throw bad();
         }
-        cls += lo === hi ? escapeRe(lo) : `${escapeRe(lo)}-${escapeRe(hi)}`;
+        cls += lo === hi ? escapeClass(lo) : `${escapeClass(lo)}-${escapeClass(hi)}`;
       }
       re += `${cls}]`;
     } else {
@@ -167,7 +169,7 @@ function compileGlob(pattern: string): RegExp {
 export function goGlobMatch(pattern: string, name: string): boolean {
   let rx = globCache.get(pattern);
   if (!rx) {
-    rx = compileGlob(pattern);
+    rx = globRegExp(pattern);
     globCache.set(pattern, rx);
   }
   return rx.test(name);
@@ -184,9 +186,21 @@ export function hasWildcards(p: string): boolean {
 
 // ---- COPY / ADD sources ------------------------------------------------------------------------------------------
 
+/** What leaves paths out of a copy: .dockerignore, COPY --exclude. */
+export type PathFilter = Pick<IgnoreMatcher, 'matches' | 'prunes' | 'mayReinclude'>;
+
+/** A path is left out when either filter leaves it out (.dockerignore and COPY --exclude together). */
+export function eitherFilter(a: PathFilter | undefined, b: PathFilter): PathFilter {
+  if (!a) return b;
+  const prunes = (rel: string) => a.prunes(rel) || b.prunes(rel);
+  return { matches: (rel) => a.matches(rel) || b.matches(rel), prunes, mayReinclude: (rel) => !prunes(rel) };
+}
+
 export interface CopySource {
   /** Path relative to the context as written/matched ("." for the whole context); symlinks not resolved. */
   rel: string;
+  /** COPY --parents: the path kept under the destination (rel below the `/./` pivot, or all of rel). */
+  keep?: string;
   /** The path after resolving symlinks inside the context: what is read, relative to the context. */
   resolved: string;
   isDir: boolean;
@@ -195,6 +209,8 @@ export interface ResolvedCopy {
   sources: CopySource[];
   /** ADD URLs, left to the executor to download. */
   urls: string[];
+  /** ADD git repositories (gitsource.ts), left to the executor to check out. */
+  gits: string[];
   /** Destination made absolute against the working directory; a trailing "/" is kept. */
   dest: string;
   /** Sources land inside dest (dest ends with "/", or there is a single directory source, whose content is copied). */
@@ -204,14 +220,15 @@ export interface ResolvedCopy {
 const isURL = (s: string): boolean => /^https?:\/\//i.test(s);
 
 /** All context paths (files and directories, lexical order, ignored ones left out) relative to the root. */
-async function walkContext(root: string, ignore?: IgnoreMatcher, dir = ''): Promise<string[]> {
+async function walkContext(root: string, ignore?: PathFilter, dir = ''): Promise<string[]> {
   const out: string[] = [];
   const entries = (await fs.readdir(path.join(root, dir), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const rel = dir === '' ? e.name : `${dir}/${e.name}`;
-    if (ignore?.matches(rel)) continue;
-    out.push(rel);
-    if (e.isDirectory()) out.push(...(await walkContext(root, ignore, rel)));
+    const ignored = !!ignore?.matches(rel);
+    if (!ignored) out.push(rel);
+    // as docker's walk: an excluded directory may still hold paths a `!` pattern re-includes
+    if (e.isDirectory() && (!ignored || ignore!.mayReinclude(rel))) out.push(...(await walkContext(root, ignore, rel)));
   }
   return out;
 }
@@ -227,30 +244,41 @@ export function normalizeDest(workdir: string, dest: string): string {
  * Selects what an (expanded) COPY/ADD instruction reads from the context directory. Errors use docker's wording,
  * e.g. "COPY failed: file not found in build context or excluded by .dockerignore: stat x: file does not exist".
  */
-export async function resolveCopySources(contextDir: string, inst: Pick<CopyInst, 'kind' | 'sources' | 'heredocs' | 'dest'>,
-  opts: { workdir?: string; ignore?: IgnoreMatcher } = {}): Promise<ResolvedCopy> {
+export async function resolveCopySources(contextDir: string, inst: Pick<CopyInst, 'kind' | 'sources' | 'heredocs' | 'dest'> & { parents?: boolean },
+  opts: { workdir?: string; ignore?: PathFilter } = {}): Promise<ResolvedCopy> {
   const cmd = inst.kind;
   const failed = (msg: string): Error => new Error(`${cmd} failed: ${msg}`);
   const sources: CopySource[] = [];
   const urls: string[] = [];
+  const gits: string[] = [];
   let walked: string[] | undefined;
 
+  let pivot = '';
   const add = async (rel: string): Promise<void> => {
     const resolved = resolveInRoot(contextDir, rel);
     const st = await fs.stat(path.join(contextDir, resolved)).catch(() => undefined);
     if (!st || (resolved !== '.' && opts.ignore?.matches(resolved))) {
       throw failed(`file not found in build context or excluded by .dockerignore: stat ${rel}: file does not exist`);
     }
-    sources.push({ rel, resolved, isDir: st.isDirectory() });
+    const keep = inst.parents ? path.posix.relative(pivot || '.', rel) || '.' : undefined;
+    sources.push({ rel, resolved, isDir: st.isDirectory(), ...(keep !== undefined ? { keep } : {}) });
   };
 
   for (const src of inst.sources) {
+    if (cmd === 'ADD' && isGitURL(src)) {
+      gits.push(src);
+      continue;
+    }
     if (isURL(src)) {
       if (cmd === 'COPY') throw failed("source can't be a URL for COPY");
       urls.push(src);
       continue;
     }
     const clean = path.posix.normalize(src.replace(/^\/+/, '')).replace(/\/+$/, '') || '.';
+    // --parents keeps the path below a `/./` in the source (BuildKit's pivot), else all of it
+    const raw = src.replace(/^\/+/, '');
+    const cut = `/${raw}`.indexOf('/./');
+    pivot = cut > 0 ? path.posix.normalize(raw.slice(0, cut - 1)) : '';
     if (clean === '..' || clean.startsWith('../')) throw failed(`forbidden path outside the build context: ${src}`);
     if (!hasWildcards(clean)) {
       await add(clean);
@@ -263,12 +291,12 @@ export async function resolveCopySources(contextDir: string, inst: Pick<CopyInst
       throw (err as Error).message.startsWith(cmd) ? err : failed((err as Error).message);
     }
   }
-  const count = sources.length + urls.length + inst.heredocs.length;
+  const count = sources.length + urls.length + gits.length + inst.heredocs.length;
   if (count === 0) throw failed('no source files were specified');
   if (count > 1 && !inst.dest.endsWith('/')) {
     throw new Error(`When using ${cmd} with more than one source file, the destination must be a directory and end with a /`);
   }
   const dest = normalizeDest(opts.workdir ?? '/', inst.dest);
-  const destIsDir = dest.endsWith('/') || (count === 1 && sources.length === 1 && sources[0].isDir);
-  return { sources, urls, dest, destIsDir };
+  const destIsDir = dest.endsWith('/') || (count === 1 && (sources[0]?.isDir || gits.length === 1)) || inst.parents === true;
+  return { sources, urls, gits, dest, destIsDir };
 }

@@ -1,7 +1,8 @@
 /**
  * Unpacks a build context tar (plain or compressed, as a client sends it) into a scratch dir: regular files,
- * directories, symlinks and hardlinks only; names are cleaned, nothing is ever written through a symlink or outside
- * the dir, and symlinks are stored as they are (COPY resolves them inside the context later).
+ * directories, symlinks and hardlinks only (to a regular file earlier in the archive, as in layers); names are
+ * cleaned, nothing is ever written through a symlink or outside the dir, and symlinks are stored as they are (COPY
+ * resolves them inside the context later).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -48,9 +49,14 @@ export async function extractContext(src: Readable, dir: string): Promise<void> 
   const stream = Readable.from(completed(raw), { objectMode: false });
   const ex = tarStream.extract();
   const made = new Set<string>();
+  /** Regular files extracted so far (context-relative), the only things a hardlink may name. */
+  const files = new Set<string>();
   const times: Array<[string, number]> = [];
   const writes: Array<Promise<void>> = [];
   ex.on('entry', (h, body, next) => {
+    // Destroying the extractor destroys the current entry's stream with the same error, which the promise below
+    // reports; without a listener there, that error was uncaught and stopped berthd (any context with `..` did).
+    body.on('error', () => undefined);
     const done = (e?: unknown): void => {
       if (e) ex.destroy(e as Error);
       else next();
@@ -70,15 +76,17 @@ export async function extractContext(src: Readable, dir: string): Promise<void> 
         return void body.resume().on('end', () => done());
       }
       fs.rmSync(abs, { force: true }); // a later entry replaces an earlier one; never write through a symlink
+      files.delete(rel);
       if (h.type === 'symlink') {
         fs.symlinkSync(h.linkname ?? '', abs);
         return void body.resume().on('end', () => done());
       }
       if (h.type === 'link') {
+        // by name among the files written so far: a path through a symlink could name a host file
         const target = clean(h.linkname ?? '');
-        const t = target && fs.lstatSync(path.join(dir, target), { throwIfNoEntry: false });
-        if (!t || !t.isFile()) throw new Error(`invalid build context: hardlink ${rel} to ${h.linkname} which is not an earlier file`);
-        fs.linkSync(path.join(dir, target as string), abs);
+        if (target === undefined || !files.has(target)) throw new Error(`invalid build context: hardlink ${rel} to ${h.linkname} which is not an earlier file`);
+        fs.linkSync(path.join(dir, target), abs);
+        files.add(rel);
         return void body.resume().on('end', () => done());
       }
       if (h.type !== 'file' && h.type !== 'contiguous-file') return void body.resume().on('end', () => done()); // devices etc. are dropped
@@ -90,6 +98,7 @@ export async function extractContext(src: Readable, dir: string): Promise<void> 
         body.on('end', () => {
           try {
             fs.writeFileSync(abs, Buffer.concat(parts), { flag: 'wx', mode });
+            files.add(rel);
             times.push([abs, mtime]);
             done();
           } catch (e) {
@@ -99,6 +108,7 @@ export async function extractContext(src: Readable, dir: string): Promise<void> 
         return;
       }
       const out = fs.createWriteStream(abs, { flags: 'wx', mode });
+      files.add(rel);
       body.pipe(out);
       writes.push(new Promise<void>((resolve, reject) => {
         out.on('error', (e) => {

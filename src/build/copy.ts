@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import { clampTime, statEntry, treeEntries, type TarEntry } from '../store/diff';
 import { hashSources } from './cachekey';
 import { resolveInRoot } from '../common/rootpath';
-import { resolveCopySources, type IgnoreMatcher, type ResolvedCopy } from './context';
+import { fetchGit, parseGitSource } from './gitsource';
+import { eitherFilter, IgnoreMatcher, resolveCopySources, type PathFilter, type ResolvedCopy } from './context';
 import type { CopyInst } from './instructions';
 import { parseChmod } from './instructions';
 import { resolveChown } from './rootfs';
@@ -23,7 +24,7 @@ export interface CopySourceRoot {
   /** Directory the sources are read from: the context dir, or a rootfs for --from. */
   dir: string;
   /** .dockerignore of the context (none for --from). */
-  ignore?: IgnoreMatcher;
+  ignore?: PathFilter;
   /** For --from: the image ID, which stands for the content in the cache key. */
   imageId?: string;
 }
@@ -34,10 +35,14 @@ export interface CopyPlan {
   resolved: ResolvedCopy;
   /** Downloaded ADD URLs: local temp file, file name, Last-Modified. */
   downloads: Array<{ url: string; file: string; name: string; mtime?: number }>;
+  /** Checked-out ADD git sources: the directory whose content is added. */
+  gitTrees: string[];
   /** Cache key input: content of everything the step reads. */
   sourcesKey: string;
   /** The history text's source part ("file:<hex>", "dir:<hex>", "multi:<hex>"). */
   sourceDigest: string;
+  /** --exclude, also matched relative to a copied directory. */
+  exclude?: IgnoreMatcher;
 }
 
 /** A URL's file name as docker derives it (last path element, else the host). */
@@ -75,22 +80,40 @@ async function download(url: string, tmpDir: string): Promise<{ file: string; mt
  * Everything that decides the step's result, before any work: sources resolved (missing ones named), URLs fetched,
  * the content key computed.
  */
-export async function planCopy(inst: CopyInst, src: CopySourceRoot, workdir: string, tmpDir: string): Promise<CopyPlan> {
+export async function planCopy(inst: CopyInst, given: CopySourceRoot, workdir: string, tmpDir: string): Promise<CopyPlan> {
+  // --exclude patterns apply to context paths, and to paths inside a copied directory (excludeIn below)
+  const exclude = inst.exclude.length ? new IgnoreMatcher(inst.exclude) : undefined;
+  const src: CopySourceRoot = exclude ? { ...given, ignore: eitherFilter(given.ignore, exclude) } : given;
   const resolved = await resolveCopySources(src.dir, inst, { workdir, ignore: src.ignore });
   const h = createHash('sha256');
   const paths = resolved.sources.map((s) => s.resolved);
   if (src.imageId) h.update(`from ${src.imageId} ${JSON.stringify(paths)}\n`);
-  else h.update(`context ${await hashSources(src.dir, paths, src.ignore ? (rel) => src.ignore?.matches(rel) ?? false : undefined)}\n`);
+  else h.update(`context ${await hashSources(src.dir, paths, src.ignore ? (rel) => src.ignore?.prunes(rel) ?? false : undefined)}\n`);
   for (const doc of inst.heredocs) h.update(`heredoc ${doc.name} ${createHash('sha256').update(doc.content).digest('hex')}\n`);
   const downloads: CopyPlan['downloads'] = [];
+  const gitTrees: string[] = [];
+  for (const [i, g] of resolved.gits.entries()) {
+    const dir = path.join(tmpDir, `git-${i}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const src = parseGitSource(g);
+    const { root, commit } = await fetchGit(src, dir, inst.keepGitDir);
+    gitTrees.push(root);
+    h.update(`git ${src.remote} ${commit} ${src.subdir ?? ''} ${inst.keepGitDir}\n`);
+  }
+  if (inst.checksum !== undefined && (resolved.urls.length !== 1 || resolved.sources.length || resolved.gits.length || inst.heredocs.length)) {
+    throw new Error("checksum can't be specified for non-HTTP(S) sources");
+  }
   for (const url of resolved.urls) {
     const d = await download(url, tmpDir);
+    if (inst.checksum !== undefined && `sha256:${d.digest}` !== inst.checksum) {
+      throw new Error(`checksum mismatch for ${url}: expected ${inst.checksum}, got sha256:${d.digest}`);
+    }
     downloads.push({ url, file: d.file, name: urlFileName(url), mtime: d.mtime });
     h.update(`url ${url} ${d.digest} ${d.mtime ?? ''}\n`);
   }
   const hex = h.digest('hex');
   const kind = resolved.sources.length + downloads.length + inst.heredocs.length > 1 ? 'multi' : resolved.sources[0]?.isDir ? 'dir' : 'file';
-  return { inst, src, resolved, downloads, sourcesKey: `sha256:${hex}`, sourceDigest: `${kind}:${hex}` };
+  return { inst, src, resolved, downloads, sourcesKey: `sha256:${hex}`, sourceDigest: `${kind}:${hex}`, exclude, gitTrees };
 }
 
 /** Is this file a tar archive (plain or compressed) that ADD should unpack? */
@@ -166,9 +189,14 @@ export async function copyEntries(plan: CopyPlan, env: CopyEnv): Promise<AsyncIt
       const abs = path.join(plan.src.dir, s.resolved);
       const st = await fs.promises.lstat(abs);
       if (s.isDir) {
-        yield* parents(target, true, st);
-        const skip = plan.src.ignore ? (rel: string) => plan.src.ignore?.matches(path.posix.join(s.resolved, rel)) ?? false : undefined;
-        for await (const e of treeEntries(abs, { epoch: env.epoch, prefix: target === '.' ? '' : target, skip })) yield own(e);
+        const into = s.keep !== undefined ? path.posix.join(target, s.keep) : target;
+        yield* parents(into, true, st);
+        const { ignore } = plan.src;
+        const { exclude } = plan;
+        const skip = ignore || exclude
+          ? (rel: string) => (ignore?.prunes(path.posix.join(s.resolved, rel)) ?? false) || (exclude?.matches(rel) ?? false)
+          : undefined;
+        for await (const e of treeEntries(abs, { epoch: env.epoch, prefix: into === '.' ? '' : into, skip })) yield own(e);
         continue;
       }
       if (inst.kind === 'ADD' && (await isArchive(abs))) {
@@ -176,10 +204,14 @@ export async function copyEntries(plan: CopyPlan, env: CopyEnv): Promise<AsyncIt
         yield* extracted(abs, target);
         continue;
       }
-      const name = fileTarget(path.posix.basename(s.rel));
+      const name = fileTarget(s.keep ?? path.posix.basename(s.rel));
       yield* parents(name, false);
       const e = statEntry(abs, name, st, { epoch: env.epoch });
       if (e) yield own(e);
+    }
+    for (const root of plan.gitTrees) {
+      yield* parents(target, true);
+      for await (const e of treeEntries(root, { epoch: env.epoch, prefix: target === '.' ? '' : target })) yield own(e);
     }
     for (const d of plan.downloads) {
       const name = fileTarget(d.name);

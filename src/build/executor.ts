@@ -8,14 +8,17 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { shortId } from '../common/ids';
+import { readInRoot } from '../common/rootpath';
 import type { ContainerService } from '../engine/containers/service';
 import { familiarString, parseNormalizedNamed, tagNameOnly, validateTag, type Reference } from '../image/reference';
 import type { ImageService } from '../image/service';
-import type { ContainerConfig } from '../image/types';
+import { formatPlatform, hostPlatform } from '../registry/client/platform';
+import type { ContainerConfig } from '../schema/container';
 import { diffTar, tarBytes } from '../store/diff';
 import { BuildCache } from './cache';
 import { stepCacheKey } from './cachekey';
-import { commitImage, commitLayer, loadState, scratchState, type ImageState, type NewLayer } from './commit';
+import { CacheMounts, type CacheRecord } from './cachemounts';
+import { commitImage, commitLayer, loadState, scratchState, type ImageState, type NewLayer } from '../image/commit';
 import { IgnoreMatcher } from './context';
 import { copyEntries, planCopy, type CopySourceRoot } from './copy';
 import { StageScope } from './expand';
@@ -23,15 +26,20 @@ import { DEFAULT_SHELL, applyMetadata, createdBy, runText, type StageFacts } fro
 import { evaluateInstruction, parseOnbuildTrigger, runCommandLine, type Instruction } from './instructions';
 import { OrderedOutput, type Emit } from './output';
 import { DockerfileError } from './parser';
-import { planBuild, type BuildPlan, type FromRef, type PlannedStage } from './planner';
+import { planBuild, platformArgs, type BuildPlan, type FromRef, type PlannedStage } from './planner';
 import { withRootfs } from './rootfs';
 import { runContainer } from './run';
+import { atLine, mountSourcesKey, prepareRunMounts, runMounts, stubSkipper, type SshSource } from './runmounts';
 
 export interface BuilderDeps {
   images: ImageService;
   containers: ContainerService;
-  /** The builder's own directory (cache, scratch space), e.g. <data-root>/build. */
+  /** The builder's own directory (cache, scratch space, cache mounts), e.g. <data-root>/build. */
   root: string;
+  /** A directory on a tmpfs for RUN secrets (under the exec root), never on disk. */
+  secretsRoot: string;
+  /** berthd --allow-insecure-entitlement values. */
+  entitlements: readonly string[];
 }
 
 export interface BuildRequest {
@@ -49,6 +57,12 @@ export interface BuildRequest {
   rm: boolean;
   forceRm: boolean;
   quiet: boolean;
+  /** `--platform` normalized (os/arch[/variant]); the host's when absent. */
+  platform?: string;
+  /** `--secret` values by id (RUN --mount=type=secret). */
+  secrets: ReadonlyMap<string, Buffer>;
+  /** `--ssh` sources by id (RUN --mount=type=ssh). */
+  ssh: ReadonlyMap<string, SshSource>;
 }
 
 /** A build failure; `code` is the exit status docker's CLI takes (a failed RUN's exit code). */
@@ -57,9 +71,6 @@ export class BuildError extends Error {
     super(message);
   }
 }
-
-/** Paths a container runtime creates as mount points: not part of a RUN layer when the image lacks them and they are empty. */
-const MOUNT_TARGETS = new Set(['etc', 'etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'dev', 'proc', 'sys']);
 
 const SOURCE_DATE_EPOCH = 'SOURCE_DATE_EPOCH';
 
@@ -83,13 +94,32 @@ interface StageRun {
 
 export class Builder {
   private readonly cache: BuildCache;
+  private readonly cacheMounts: CacheMounts;
   private readonly tmp: string;
 
   constructor(private readonly d: BuilderDeps) {
     this.cache = new BuildCache(path.join(d.root, 'cache'));
+    this.cacheMounts = new CacheMounts(path.join(d.root, 'mounts'));
+    fs.rmSync(d.secretsRoot, { recursive: true, force: true });
     this.tmp = path.join(d.root, 'tmp');
     fs.rmSync(this.tmp, { recursive: true, force: true }); // what a crashed build left
     fs.mkdirSync(this.tmp, { recursive: true });
+  }
+
+  /**
+   * POST /build/prune: remove unused cache mounts (last used before `before`; beyond `keepStorage` bytes) and forget
+   * cached steps (with `all`, or when no cap is set). The layers cached steps point at are images of the store,
+   * reclaimed by image prune once nothing else holds them.
+   */
+  async prune(opts: { before?: number; keepStorage?: number; all: boolean }): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }> {
+    const mounts = await this.cacheMounts.prune(opts);
+    const steps = opts.all || opts.keepStorage === undefined ? this.cache.prune(opts.before) : [];
+    return { CachesDeleted: [...mounts.removed, ...steps], SpaceReclaimed: mounts.reclaimed };
+  }
+
+  /** GET /system/df's BuildCache: the cache mounts. */
+  cacheRecords(): Promise<CacheRecord[]> {
+    return this.cacheMounts.records();
   }
 
   /** A scratch dir for one build's context and temp files (removed by the caller with `release`). */
@@ -113,19 +143,25 @@ export class Builder {
   /** Runs a build; returns the image ID. Errors before the first message are thrown as is (an HTTP error). */
   async build(req: BuildRequest, emit: Emit): Promise<string> {
     const tags = Builder.parseTags(req.tags);
-    const dfPath = path.join(req.contextDir, req.dockerfile);
-    let text: string;
+    // Both are read inside the context, symlinks resolved there (as docker's FollowSymlinkInScope): a context whose
+    // Dockerfile is a symlink to a host file must not get that file's text back in an error.
+    let text: string | undefined;
     try {
-      text = fs.readFileSync(dfPath, 'utf8');
+      text = readInRoot(req.contextDir, req.dockerfile);
     } catch {
-      throw new BuildError(`Cannot locate specified Dockerfile: ${req.dockerfile}`);
+      text = undefined;
     }
-    const ignoreText = fs.existsSync(path.join(req.contextDir, '.dockerignore')) ? fs.readFileSync(path.join(req.contextDir, '.dockerignore'), 'utf8') : '';
+    if (text === undefined) throw new BuildError(`Cannot locate specified Dockerfile: ${req.dockerfile}`);
+    const ignoreText = readInRoot(req.contextDir, '.dockerignore') ?? '';
     const ignore = IgnoreMatcher.fromText(ignoreText);
     const epoch = parseEpoch(req.buildArgs[SOURCE_DATE_EPOCH]);
     let plan: BuildPlan;
     try {
-      plan = planBuild(text, { buildArgs: req.buildArgs, target: req.target, file: path.basename(req.dockerfile) });
+      const host = formatPlatform(hostPlatform());
+      if (req.platform && req.platform !== host) {
+        throw new BuildError(`platform ${req.platform} is not supported: no emulator for it is registered (this builder runs ${host})`);
+      }
+      plan = planBuild(text, { buildArgs: req.buildArgs, target: req.target, file: path.basename(req.dockerfile), automaticArgs: platformArgs(host, host) });
     } catch (e) {
       if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
       throw new BuildError((e as Error).message);
@@ -189,6 +225,7 @@ export class Builder {
       const s = plan.stages[i];
       const refs: Array<{ ref: FromRef; line: number; kind: string }> = [{ ref: s.base, line: s.from.loc.startLine, kind: 'FROM' }];
       for (const [k, r] of s.copyFrom) refs.push({ ref: r, line: s.instructions[k].loc.startLine, kind: 'COPY --from' });
+      for (const [k, m] of s.mountFrom) for (const r of m.values()) refs.push({ ref: r, line: s.instructions[k].loc.startLine, kind: 'RUN --mount from' });
       for (const { ref, line, kind } of refs) {
         if (ref.kind !== 'image' || ref.ref === 'scratch' || found.has(ref.ref)) continue;
         const rec = this.d.images.resolve(ref.ref);
@@ -236,7 +273,7 @@ export class Builder {
     scope: StageScope, facts: StageFacts): Promise<ImageState> {
     const inst = evaluateInstruction(raw, scope, ctx.plan.escapeToken).inst;
     const args = { ...scope.argValues(), ...(ctx.epoch !== undefined ? { [`\0${SOURCE_DATE_EPOCH}`]: String(ctx.epoch) } : {}) };
-    if (inst.kind === 'RUN') return this.runStep(ctx, run, state, inst, scope, args);
+    if (inst.kind === 'RUN') return this.runStep(ctx, run, state, inst, scope, args, index);
     if (inst.kind === 'COPY' || inst.kind === 'ADD') return this.copyStep(ctx, run, state, inst, index, args);
     return this.metadataStep(ctx, state, inst, facts, args, run.write, scope.envList());
   }
@@ -286,9 +323,14 @@ export class Builder {
   }
 
   private async runStep(ctx: BuildCtx, run: StageRun, state: ImageState, inst: Extract<Instruction, { kind: 'RUN' }>,
-    scope: StageScope, args: Record<string, string>): Promise<ImageState> {
+    scope: StageScope, args: Record<string, string>, index: number): Promise<ImageState> {
     const { req } = ctx;
-    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args });
+    const mountList = runMounts(inst, this.d.entitlements);
+    const mountFrom = (from: string): { lowers: string[]; id: string } => {
+      const st = this.imageState(ctx, run.stage.mountFrom.get(index)?.get(from) ?? { kind: 'image', ref: from });
+      return { lowers: this.lowers(st), id: st.id ?? 'scratch' };
+    };
+    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: await mountSourcesKey(mountList, ctx.req.contextDir, ctx.ignore, mountFrom) });
     const hit = this.cached(ctx, key, run.write);
     if (hit) return hit;
     const cfg = state.config.config ?? {};
@@ -299,29 +341,41 @@ export class Builder {
       if (!container) return;
       run.write(`Removing intermediate container ${shortId(container)}\n`);
       await containers.remove(container, true);
+      container = undefined;
     };
+    const stepId = crypto.randomBytes(6).toString('hex');
+    const scratch = path.join(ctx.scratch, stepId);
     let layer: NewLayer;
+    let kept = false;
+    const mounts = await prepareRunMounts(mountList, {
+      cacheMounts: this.cacheMounts, contextDir: req.contextDir, source: mountFrom, secrets: req.secrets, ssh: req.ssh,
+      secretsDir: path.join(this.d.secretsRoot, stepId), scratch: path.join(scratch, 'mounts'),
+    }).catch((e: unknown) => {
+      throw atLine(inst, e);
+    });
     try {
+      const network = inst.network === undefined || inst.network === 'default' ? req.network : inst.network;
       const { id, code } = await runContainer(containers, {
         image, command: runCommandLine(inst), shell: cfg.Shell?.length ? cfg.Shell : DEFAULT_SHELL,
-        env: [...(cfg.Env ?? []), ...scope.runEnv()], user: cfg.User, workdir: cfg.WorkingDir,
-        network: inst.network ?? req.network, extraHosts: req.extraHosts, scratch: path.join(ctx.scratch, crypto.randomBytes(4).toString('hex')),
+        env: [...(cfg.Env ?? []), ...scope.runEnv(), ...mounts.env], user: cfg.User, workdir: cfg.WorkingDir,
+        network, extraHosts: req.extraHosts, scratch,
+        mounts: mounts.mounts, tmpfs: mounts.tmpfs, privileged: inst.security === 'insecure',
       }, run.write, (id) => {
         container = id;
         run.write(` ---> Running in ${shortId(id)}\n`);
       });
       if (code !== 0) throw new BuildError(`The command '${runText(inst, cfg)}' returned a non-zero code: ${code}`, code);
       const lowers = this.lowers(state);
-      const upper = containers.store.paths(id).upper;
-      const skip = (rel: string): boolean => MOUNT_TARGETS.has(rel) && !lowers.some((l) => fs.existsSync(path.join(l, rel))) &&
-        isEmptyMountTarget(path.join(upper, rel), (child) => skip(`${rel}/${child}`));
-      layer = await commitLayer(this.d.images.store, diffTar(upper, { epoch: ctx.epoch, skip }));
-    } catch (e) {
+      layer = await commitLayer(this.d.images.store, diffTar(containers.store.paths(id).upper, {
+        epoch: ctx.epoch, skip: stubSkipper(lowers, containers.store.paths(id).upper, mounts.targets),
+      }));
+      // A container that saw a secret in its environment is never kept (--rm=false notwithstanding).
+      kept = !(req.rm || req.forceRm || mounts.env.length);
+    } finally {
       // Unlike docker's legacy builder, a failed step leaves no container (or mount) behind (issue #4).
-      await remove().catch(() => undefined);
-      throw e;
+      if (!kept) await remove().catch(() => undefined);
+      await mounts.release();
     }
-    if (req.rm || req.forceRm) await remove();
     return this.commit(ctx, key, state, cfg, createdBy(inst, cfg, { args: scope.argValues() }), run.write, layer);
   }
 
@@ -368,13 +422,4 @@ interface BuildCtx {
   bases: Map<string, string>;
   results: Map<number, ImageState>;
   scratch: string;
-}
-
-/** An empty file, or a directory holding only such (`skipChild`), as a runtime leaves mount points it had to create. */
-function isEmptyMountTarget(p: string, skipChild: (name: string) => boolean): boolean {
-  const st = fs.lstatSync(p, { throwIfNoEntry: false });
-  if (!st) return false;
-  if (st.isFile()) return st.size === 0;
-  if (st.isDirectory()) return fs.readdirSync(p).every(skipChild);
-  return false;
 }

@@ -23,6 +23,10 @@ export interface LexResult {
   used: Set<string>;
 }
 
+/** What the variables substituted into one word may add up to: ARG a1=$a0$a0…, a2=$a1$a1… grows tenfold a line, and
+ *  without a bound a few lines block berthd for minutes building a string that cannot exist (a hostile Dockerfile). */
+export const MAX_EXPANSION = 1 << 20;
+
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);
 const isSpace = (c: string): boolean => /\s/u.test(c);
 const isNameChar = (c: string): boolean => /[\p{L}\p{N}_]/u.test(c);
@@ -60,6 +64,7 @@ class WordSplitter {
 
 class Lexer {
   private pos = 0;
+  private expanded = 0;
   private readonly chars: string[];
   readonly used = new Set<string>();
 
@@ -160,7 +165,10 @@ class Lexer {
 
   private get(name: string): string | undefined {
     this.used.add(name);
-    return this.lookup(name);
+    const value = this.lookup(name);
+    this.expanded += value?.length ?? 0;
+    if (this.expanded > MAX_EXPANSION) throw new Error(`variable expansion is larger than ${MAX_EXPANSION} bytes`);
+    return value;
   }
 
   private dollar(): string {

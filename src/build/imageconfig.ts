@@ -2,7 +2,7 @@
  * What each Dockerfile instruction does to the image config (the runtime `config` part) and the history text docker's
  * legacy builder records for it (`/bin/sh -c #(nop)  CMD ["sh"]`). Pure: the executor owns the side effects.
  */
-import type { ContainerConfig } from '../image/types';
+import type { ContainerConfig } from '../schema/container';
 import type { Instruction, RunInst } from './instructions';
 
 export const DEFAULT_SHELL = ['/bin/sh', '-c'];

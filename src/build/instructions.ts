@@ -3,8 +3,11 @@
  * builder-side variable expansion of each instruction, and small value parsers (durations, ports, chmod).
  */
 import * as path from 'node:path';
+import { parseGoDuration } from '../common/duration';
+import { isProtocol, portKeys, portRange, splitPortProto } from '../common/ports';
 import { DockerfileError, heredocBody, parseDockerfile, parseHeredocMarker, type Heredoc, type Location, type Node } from './parser';
 import { processWord, type Lookup, type StageScope } from './expand';
+import { parseRunMounts } from './mounts';
 
 interface Base {
   loc: Location;
@@ -34,7 +37,7 @@ export interface RunInst extends Base {
   shellForm: boolean;
   heredocs: Heredoc[];
   network?: 'default' | 'none' | 'host';
-  /** `--mount` values: accepted by the parser, not supported by this builder (see RUN_MOUNT_UNSUPPORTED). */
+  /** `--mount` values as written (variables substituted by expandInstruction); parseRunMounts reads them. */
   mounts: string[];
   security?: string;
 }
@@ -56,6 +59,10 @@ export interface CopyInst extends Base {
   chown?: string;
   chmod?: string;
   link: boolean;
+  /** COPY --parents: sources keep their context path under the destination. */
+  parents: boolean;
+  /** --exclude patterns (.dockerignore syntax). */
+  exclude: string[];
   checksum?: string;
   keepGitDir: boolean;
 }
@@ -85,8 +92,6 @@ export interface DockerfileDef {
   syntax?: string;
   warnings: string[];
 }
-
-export const RUN_MOUNT_UNSUPPORTED = 'RUN --mount is not supported by this builder';
 
 // ---- flags -------------------------------------------------------------------------------------------------------
 
@@ -121,37 +126,9 @@ const str = (v: FlagValues[string]): string | undefined => (typeof v === 'string
 
 // ---- value parsers -----------------------------------------------------------------------------------------------
 
-const UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** Go's time.ParseDuration, in nanoseconds ("1m30s", "1.5h", "300ms", "0"). */
-export function parseDuration(s: string): number {
-  const quoted = JSON.stringify(s);
-  let rest = s;
-  let sign = 1;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    if (rest[0] === '-') sign = -1;
-    rest = rest.slice(1);
-  }
-  if (rest === '0') return 0;
-  if (rest === '') throw new Error(`time: invalid duration ${quoted}`);
-  let total = 0;
-  while (rest !== '') {
-    const m = /^(\d*)(?:\.(\d*))?/.exec(rest) as RegExpExecArray;
-    if (m[0] === '' || m[0] === '.' || (m[1] === '' && (m[2] ?? '') === '')) throw new Error(`time: invalid duration ${quoted}`);
-    rest = rest.slice(m[0].length);
-    const u = /^[^\d.]+/.exec(rest);
-    if (!u) throw new Error(`time: missing unit in duration ${quoted}`);
-    const scale = UNITS[u[0]];
-    if (scale === undefined) throw new Error(`time: unknown unit ${JSON.stringify(u[0])} in duration ${quoted}`);
-    rest = rest.slice(u[0].length);
-    total += Number(`${m[1] || '0'}.${m[2] || '0'}`) * scale;
-  }
-  return sign * Math.round(total);
-}
-
 function healthInterval(flag: string, value: string | undefined): number {
   if (value === undefined || value === '') return 0;
-  const d = parseDuration(value);
+  const d = parseGoDuration(value);
   if (d === 0) return 0;
   if (d < 1e6) throw new Error(`Interval "${flag}" cannot be less than 1ms`);
   return d;
@@ -161,15 +138,11 @@ function healthInterval(flag: string, value: string | undefined): number {
 export function parseExposedPorts(specs: readonly string[]): string[] {
   const out: string[] = [];
   for (const spec of specs) {
-    const slash = spec.lastIndexOf('/');
-    const ports = slash < 0 ? spec : spec.slice(0, slash);
-    const proto = (slash < 0 ? 'tcp' : spec.slice(slash + 1)).toLowerCase();
-    if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new Error(`invalid proto: ${proto}`);
-    const m = /^(\d+)(?:-(\d+))?$/.exec(ports);
-    const lo = m ? Number(m[1]) : NaN;
-    const hi = m && m[2] !== undefined ? Number(m[2]) : lo;
-    if (!m || lo > 65535 || hi > 65535 || hi < lo) throw new Error(`invalid containerPort: ${ports}`);
-    for (let p = lo; p <= hi; p++) out.push(`${p}/${proto}`);
+    const { ports, proto } = splitPortProto(spec);
+    if (!isProtocol(proto)) throw new Error(`invalid proto: ${proto}`);
+    const r = portRange(ports);
+    if (!r) throw new Error(`invalid containerPort: ${ports}`);
+    out.push(...portKeys(r, proto));
   }
   return out;
 }
@@ -208,8 +181,8 @@ function shellDependent(node: Node): { cmd: string[]; shellForm: boolean } {
 
 function copyInst(node: Node, base: Base, kind: 'COPY' | 'ADD'): CopyInst {
   const spec: Record<string, FlagKind> = kind === 'COPY'
-    ? { from: 'string', chown: 'string', chmod: 'string', link: 'bool' }
-    : { chown: 'string', chmod: 'string', link: 'bool', checksum: 'string', 'keep-git-dir': 'bool' };
+    ? { from: 'string', chown: 'string', chmod: 'string', link: 'bool', parents: 'bool', exclude: 'strings' }
+    : { chown: 'string', chmod: 'string', link: 'bool', checksum: 'string', 'keep-git-dir': 'bool', exclude: 'strings' };
   const f = parseFlags(node.flags, spec);
   if (node.args.length < 2) {
     throw new Error(`${kind} requires at least two arguments, but only one was provided. Destination could not be determined.`);
@@ -230,7 +203,8 @@ function copyInst(node: Node, base: Base, kind: 'COPY' | 'ADD'): CopyInst {
   }
   return {
     ...base, kind, sources, heredocs, dest,
-    from: str(f.from), chown: str(f.chown), chmod: str(f.chmod), link: f.link === true,
+    from: str(f.from), chown: str(f.chown), chmod: str(f.chmod), link: f.link === true, parents: f.parents === true,
+    exclude: (f.exclude as string[] | undefined) ?? [],
     checksum: str(f.checksum), keepGitDir: f['keep-git-dir'] === true,
   };
 }
@@ -301,9 +275,15 @@ function build(node: Node, base: Base): Instruction {
       if (network !== undefined && !['default', 'none', 'host'].includes(network)) {
         throw new Error(`unsupported network mode "${network}"`);
       }
+      const security = str(f.security);
+      if (security !== undefined && security !== 'sandbox' && security !== 'insecure') {
+        throw new Error(`unsupported security mode ${JSON.stringify(security)} (use sandbox or insecure)`);
+      }
+      const mounts = (f.mount as string[] | undefined) ?? [];
+      parseRunMounts(mounts.filter((m) => !m.includes('$'))); // errors now; values with variables once substituted
       return {
         ...base, kind: 'RUN', ...shellDependent(node), heredocs: node.heredocs,
-        network: network as RunInst['network'], mounts: (f.mount as string[] | undefined) ?? [], security: str(f.security),
+        network: network as RunInst['network'], mounts, security,
       };
     }
     case 'cmd':
@@ -459,12 +439,20 @@ export function expandInstruction<T extends Instruction>(inst: T, scope: StageSc
     case 'ADD': {
       const chmod = opt(i.chmod);
       if (chmod !== undefined && chmod !== '') parseChmod(chmod);
+      const checksum = opt(i.checksum);
+      if (checksum !== undefined && !/^sha256:[a-f0-9]{64}$/.test(checksum)) {
+        throw new Error(`invalid checksum ${JSON.stringify(checksum)}: expected sha256: and 64 hex digits`);
+      }
       out = {
-        ...i, sources: i.sources.map((s) => word(s)), dest: word(i.dest), from: opt(i.from), chown: opt(i.chown), chmod,
+        ...i, sources: i.sources.map((s) => word(s)), dest: word(i.dest), from: opt(i.from), chown: opt(i.chown), chmod, checksum,
+        exclude: i.exclude.map((x) => word(x)),
         heredocs: i.heredocs.map((h) => (h.expand ? { ...h, content: word(h.content, scope.lookup, true) } : h)),
       };
       break;
     }
+    case 'RUN':
+      out = { ...i, mounts: i.mounts.map((m) => word(m, scope.lookup, true)) };
+      break;
     case 'WORKDIR':
       out = { ...i, path: word(i.path) };
       break;

@@ -58,6 +58,16 @@ export class DockerfileError extends Error {
 }
 
 const HEREDOC_CMDS = new Set(['run', 'copy', 'add']);
+/** The frontends Berth's built-in one stands for: docker/dockerfile 1.x (any 1.x tag, -labs, a pinned digest). */
+const BUILTIN_FRONTEND = /^(?:docker\.io\/)?docker\/dockerfile(?:-upstream)?(?::1(?:\.\d+){0,2}(?:-labs)?)?(?:@sha256:[a-f0-9]{64})?$/;
+
+/** `# syntax=`: the built-in frontend is used without fetching anything; another frontend image is refused. */
+function checkSyntax(value: string, file: string, lineNo: number): string {
+  if (BUILTIN_FRONTEND.test(value)) return value;
+  throw new DockerfileError(file, lineNo, `syntax directive names the frontend image ${JSON.stringify(value)}: Berth builds with its ` +
+    'built-in Dockerfile frontend (docker/dockerfile:1.x) and fetches no other frontend; remove the line or name docker/dockerfile:1');
+}
+
 const RE_DIRECTIVE = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
 const RE_HEREDOC = /^(\d*)<<(-?)([^<]*)$/;
 const RE_WS = /[\t\v\f\r ]+/;
@@ -303,7 +313,7 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): ParseResult 
     }
     if (seen.has(key)) throw new DockerfileError(file, lineNo, `only one ${key} parser directive can be used`);
     seen.add(key);
-    if (key === 'syntax') syntax = m[2];
+    if (key === 'syntax') syntax = checkSyntax(m[2], file, lineNo);
     else {
       if (m[2] !== '`' && m[2] !== '\\') {
         throw new DockerfileError(file, lineNo, `invalid escape token '${m[2]}' does not match \` or \\`);

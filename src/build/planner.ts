@@ -4,6 +4,7 @@
  */
 import { DockerfileError } from './parser';
 import { StageScope, PROXY_ARGS } from './expand';
+import { parseRunMounts } from './mounts';
 import { evaluateInstruction, parseInstructions, type DockerfileDef, type FromInst, type Instruction } from './instructions';
 
 export type FromRef = { kind: 'stage'; index: number } | { kind: 'image'; ref: string };
@@ -20,6 +21,8 @@ export interface PlannedStage {
   instructions: Instruction[];
   /** Where COPY --from reads, keyed by the index of the COPY in `instructions`. */
   copyFrom: Map<number, FromRef>;
+  /** Where RUN --mount=...,from=X reads, keyed by the index of the RUN, then by X as written. */
+  mountFrom: Map<number, Map<string, FromRef>>;
   /** Indexes of the stages this one needs, ascending. */
   deps: number[];
 }
@@ -46,9 +49,24 @@ export interface PlanOptions {
   target?: string;
   /** Dockerfile name used in errors. */
   file?: string;
+  /**
+   * BuildKit's automatic args (TARGETPLATFORM, BUILDARCH, ...): global without a declaration (FROM lines), in a
+   * stage once it declares them; a --build-arg of the same name wins; never reported as unused.
+   */
+  automaticArgs?: Readonly<Record<string, string>>;
 }
 
-function located(inst: Instruction, fn: () => FromRef): FromRef {
+/** The automatic platform args of a build on `build` for `target` (os/arch[/variant]). */
+export function platformArgs(target: string, build: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [prefix, platform] of [['TARGET', target], ['BUILD', build]] as const) {
+    const [os, arch, variant = ''] = platform.split('/');
+    Object.assign(out, { [`${prefix}PLATFORM`]: platform, [`${prefix}OS`]: os, [`${prefix}ARCH`]: arch, [`${prefix}VARIANT`]: variant });
+  }
+  return out;
+}
+
+function located<T>(inst: Instruction, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
@@ -62,7 +80,9 @@ export function planBuild(dockerfile: string | DockerfileDef, opts: PlanOptions 
   const def = typeof dockerfile === 'string' ? parseInstructions(dockerfile, opts.file) : dockerfile;
   const buildArgs = opts.buildArgs ?? {};
   const escape = def.escapeToken;
+  const automatic = opts.automaticArgs ?? {};
   const globalArgs = StageScope.globals(def.globalArgs.flatMap((a) => a.args), buildArgs, escape);
+  for (const [k, v] of Object.entries(automatic)) if (!globalArgs.has(k)) globalArgs.set(k, buildArgs[k] ?? v);
   const byName = new Map<string, number>();
   const stages: PlannedStage[] = [];
   const warnings = [...def.warnings];
@@ -81,14 +101,10 @@ export function planBuild(dockerfile: string | DockerfileDef, opts: PlanOptions 
     // Stage-local scope (without the base image's ENV, unknown until it is pulled) to resolve COPY --from values.
     const scope = new StageScope(buildArgs, globalArgs);
     const copyFrom = new Map<number, FromRef>();
+    const mountFrom = new Map<number, Map<string, FromRef>>();
     s.instructions.forEach((inst, i) => {
       if (inst.kind === 'ARG' || inst.kind === 'ENV') evaluateInstruction(inst, scope, escape);
-      if (inst.kind === 'RUN' && inst.mounts.length > 0) {
-        warnings.push(`${inst.loc.file}:${inst.loc.startLine}: RUN --mount is not supported by this builder`);
-      }
-      if (inst.kind !== 'COPY' || inst.from === undefined) return;
-      const value = evaluateInstruction(inst, scope, escape).inst.from as string;
-      copyFrom.set(i, located(inst, () => {
+      const fromRef = (value: string): FromRef => located(inst, () => {
         if (/^\d+$/.test(value)) {
           const n = Number(value);
           if (n === index) throw new Error(`invalid from flag value ${value}: refers to current build stage`);
@@ -97,12 +113,21 @@ export function planBuild(dockerfile: string | DockerfileDef, opts: PlanOptions 
         }
         if (value.toLowerCase() === s.from.name) throw new Error(`invalid from flag value ${value}: refers to current build stage`);
         return ref(value);
-      }));
+      });
+      if (inst.kind === 'RUN' && inst.mounts.length > 0) {
+        const mounts = located(inst, () => {
+          const run = evaluateInstruction(inst, scope, escape).inst;
+          return new Map(parseRunMounts(run.mounts).filter((m) => m.from !== undefined).map((m) => [m.from as string, fromRef(m.from as string)]));
+        });
+        if (mounts.size) mountFrom.set(i, mounts);
+      }
+      if (inst.kind !== 'COPY' || inst.from === undefined) return;
+      copyFrom.set(i, fromRef(evaluateInstruction(inst, scope, escape).inst.from as string));
     });
 
     const deps = new Set<number>();
-    for (const r of [base, ...copyFrom.values()]) if (r.kind === 'stage') deps.add(r.index);
-    stages.push({ index, name: from.name, from, base, instructions: s.instructions, copyFrom, deps: [...deps].sort((a, b) => a - b) });
+    for (const r of [base, ...copyFrom.values(), ...[...mountFrom.values()].flatMap((m) => [...m.values()])]) if (r.kind === 'stage') deps.add(r.index);
+    stages.push({ index, name: from.name, from, base, instructions: s.instructions, copyFrom, mountFrom, deps: [...deps].sort((a, b) => a - b) });
     if (from.name !== undefined) {
       if (byName.has(from.name)) throw new DockerfileError(from.loc.file, from.loc.startLine, `duplicate name ${from.name}`, 'FROM');
       byName.set(from.name, index);
@@ -130,7 +155,7 @@ export function planBuild(dockerfile: string | DockerfileDef, opts: PlanOptions 
 
   const declared = new Set<string>(def.globalArgs.flatMap((a) => a.args.map((x) => x.name)));
   for (const s of def.stages) for (const inst of s.instructions) if (inst.kind === 'ARG') for (const a of inst.args) declared.add(a.name);
-  const unusedBuildArgs = Object.keys(buildArgs).filter((k) => !declared.has(k) && !PROXY_ARGS.has(k)).sort();
+  const unusedBuildArgs = Object.keys(buildArgs).filter((k) => !declared.has(k) && !PROXY_ARGS.has(k) && !(k in automatic)).sort();
 
   return { stages, target, needed: order, levels, globalArgs, unusedBuildArgs, escapeToken: escape, warnings };
 }

@@ -10,19 +10,25 @@ import { readInRoot } from '../common/rootpath';
 const run = promisify(execFile);
 
 /**
- * Runs `fn` with the merged root of these layer dirs (top layer first): no layer is an empty dir, one layer is used
- * as is, more are mounted as a read-only overlay (no upper dir) under `scratch`, unmounted afterwards.
+ * The merged root of these layer dirs (top layer first): no layer is an empty dir, one layer is used as is, more are
+ * mounted as a read-only overlay (no upper dir) under `scratch`; `release` unmounts it.
  */
-export async function withRootfs<T>(lowers: readonly string[], scratch: string, fn: (root: string) => Promise<T>): Promise<T> {
+export async function mountRootfs(lowers: readonly string[], scratch: string): Promise<{ root: string; release: () => Promise<void> }> {
   fs.mkdirSync(scratch, { recursive: true });
-  if (lowers.length <= 1) return fn(lowers[0] ?? scratch);
+  if (lowers.length <= 1) return { root: lowers[0] ?? scratch, release: async () => undefined };
   const target = path.join(scratch, 'rootfs');
   fs.mkdirSync(target, { recursive: true });
   await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowers.join(':')}`, target]);
+  return { root: target, release: async () => unmountOverlay(target) };
+}
+
+/** Runs `fn` with the merged root of these layer dirs (mountRootfs), unmounted afterwards. */
+export async function withRootfs<T>(lowers: readonly string[], scratch: string, fn: (root: string) => Promise<T>): Promise<T> {
+  const { root, release } = await mountRootfs(lowers, scratch);
   try {
-    return await fn(target);
+    return await fn(root);
   } finally {
-    await unmountOverlay(target);
+    await release();
   }
 }
 

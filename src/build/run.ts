@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import type { MountSpec } from '../schema/container';
 import type { ContainerService } from '../engine/containers/service';
 import type { RunCommandLine } from './instructions';
 
@@ -21,6 +22,10 @@ export interface RunStep {
   extraHosts: string[];
   /** Where a heredoc script is written on the host before it is bind-mounted at /dev/pipes/<name>. */
   scratch: string;
+  /** RUN --mount's mounts (runmounts.ts) and --security=insecure. */
+  mounts: MountSpec[];
+  tmpfs: Record<string, string>;
+  privileged: boolean;
 }
 
 const RED = '\u001b[91m';
@@ -44,7 +49,10 @@ export async function runContainer(containers: ContainerService, step: RunStep, 
   const { Id: id } = containers.create({
     Image: step.image, Cmd: argv, Entrypoint: [], Env: step.env, User: step.user ?? '', WorkingDir: step.workdir ?? '',
     AttachStdout: true, AttachStderr: true,
-    HostConfig: { NetworkMode: step.network, ExtraHosts: step.extraHosts, Binds: binds },
+    HostConfig: {
+      NetworkMode: step.network, ExtraHosts: step.extraHosts, Binds: binds, Mounts: step.mounts, Tmpfs: step.tmpfs,
+      Privileged: step.privileged,
+    },
   }, null);
   onCreated(id);
   const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };

@@ -1,5 +1,5 @@
 /** What every command gets: its name for messages, output streams, and a connected EngineClient. */
-import type { EngineClient } from '../client/engine';
+import type { EngineClient, HostFlags } from '../client/engine';
 import type { FlagSpec, ParsedFlags } from './flags';
 
 /** Ends the command with `code`, printing `message` (if any) on stderr, like docker's cli.StatusError. */
@@ -32,8 +32,19 @@ const START_WAIT_MS = 10_000;
 export class Ctx {
   private connected: Promise<EngineClient> | null = null;
 
+  private context?: string;
+
   /** `path` is the command as typed ("berth run", "berth container run"). */
-  constructor(readonly path: string, private readonly hostFlag?: string) {}
+  constructor(readonly path: string, private readonly hostFlags: HostFlags & { context?: string } = {}) {}
+
+  /** The context this command uses (-c, DOCKER_HOST, DOCKER_CONTEXT, config.json), as docker decides it. */
+  contextName(): string {
+    if (this.context === undefined) {
+      const { contextName, ContextStore } = require('./contexts') as typeof import('./contexts');
+      this.context = contextName(this.hostFlags, process.env, new ContextStore().current());
+    }
+    return this.context;
+  }
 
   /** The client, after a successful /_ping. On the default socket a missing daemon is started first. */
   client(): Promise<EngineClient> {
@@ -47,16 +58,40 @@ export class Ctx {
     return new StatusError(code, `berth: ${msg}\n\nRun '${this.path} --help' for more information`);
   }
 
+  /** The connection flags: those given, or those of the context in use (then as explicit as -H). */
+  private async hostFlagsOfContext(): Promise<HostFlags> {
+    const { ContextError, contextHostFlags, ContextStore, DEFAULT_CONTEXT } = await import('./contexts');
+    try {
+      const name = this.contextName();
+      return name === DEFAULT_CONTEXT ? this.hostFlags : contextHostFlags(new ContextStore(), name);
+    } catch (e) {
+      if (e instanceof ContextError) throw new StatusError(1, e.message);
+      throw e;
+    }
+  }
+
   private async connect(): Promise<EngineClient> {
     // loaded here, not at the top: node:http is most of a command's start-up and --version/--help need none of it
     const { ConnectError, EngineClient, resolveHost } = await import('../client/engine');
-    const { socketPath, explicit } = resolveHost(process.env, this.hostFlag);
-    const client = new EngineClient({ socketPath, apiVersion: process.env.DOCKER_API_VERSION || undefined });
+    const { endpoint, explicit } = resolveHost(process.env, await this.hostFlagsOfContext());
+    let client: EngineClient;
+    let tunnel: import('../client/ssh').SshTunnel | undefined;
+    if ('ssh' in endpoint) {
+      const { formatSsh, SshTunnel } = await import('../client/ssh');
+      tunnel = new SshTunnel(endpoint.ssh);
+      await tunnel.listen();
+      client = new EngineClient({ endpoint: { socketPath: tunnel.socketPath }, apiVersion: process.env.DOCKER_API_VERSION || undefined, label: formatSsh(endpoint.ssh) });
+    } else {
+      client = new EngineClient({ endpoint, apiVersion: process.env.DOCKER_API_VERSION || undefined });
+    }
     try {
       await client.connect();
       return client;
     } catch (e) {
-      if (explicit || !(e instanceof ConnectError)) throw e;
+      if (tunnel?.failure) throw new StatusError(1, tunnel.failure);
+      // a socket the user may not open is a permission problem, not a missing daemon; a non-root user may start only
+      // their own rootless daemon (startDaemon refuses otherwise)
+      if (explicit || !(e instanceof ConnectError) || e.code === 'EACCES') throw e;
     }
     await startDaemon(client, ConnectError);
     return client;
@@ -68,8 +103,15 @@ async function startDaemon(client: EngineClient, ConnectError: typeof import('..
   const [{ spawn }, fs, path] = await Promise.all([import('node:child_process'), import('node:fs'), import('node:path')]);
   const daemon = path.resolve(__dirname, '../../../bin/berthd');
   if (!fs.existsSync(daemon)) throw new ConnectError(client.host, 'ENOENT');
-  const log = fs.openSync(DAEMON_LOG, 'a');
-  const child = spawn(daemon, [], { detached: true, stdio: ['ignore', log, log] });
+  const { rootlessPaths } = await import('../common/rootless');
+  // A non-root user's daemon is rootless and logs in its exec root (root's goes to /var/log).
+  const rootless = process.getuid?.() !== 0 ? rootlessPaths(process.env, (await import('node:os')).homedir()) : undefined;
+  if (process.getuid?.() !== 0 && !rootless) throw new Error(`${client.host}: no daemon, and XDG_RUNTIME_DIR is not set to start your rootless one (see berth system rootless-check)`);
+  const logFile = rootless ? path.join(rootless.execRoot, 'berthd.log') : DAEMON_LOG;
+  fs.mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
+  // berthd writes (and rotates) its own log; stderr catches what is not logged (a crash's stack trace).
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(daemon, ['--log-file', logFile], { detached: true, stdio: ['ignore', 'ignore', log] });
   fs.closeSync(log);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));
@@ -83,7 +125,7 @@ async function startDaemon(client: EngineClient, ConnectError: typeof import('..
       if (!(e instanceof ConnectError)) throw e;
       if (exited !== null || Date.now() > deadline) {
         const why = exited !== null ? `berthd exited with status ${exited}` : 'berthd did not answer within 10s';
-        throw new Error(`${e.message} (${why}; see ${DAEMON_LOG})`);
+        throw new Error(`${e.message} (${why}; see ${logFile})`);
       }
     }
     await new Promise((r) => setTimeout(r, 50));

@@ -12,6 +12,7 @@ type Entry = [string, string, string];
 const TOP: Record<string, Entry> = {
   attach: ['attach', 'attach', 'Attach local standard input, output, and error streams to a running container'],
   build: ['build', 'build', 'Build an image from a Dockerfile'],
+  compose: ['compose', 'compose', 'Define and run multi-container applications'],
   commit: ['container-ops', 'commit', "Create a new image from a container's changes"],
   cp: ['cp', 'cp', 'Copy files/folders between a container and the local filesystem'],
   create: ['run', 'create', 'Create a new container'],
@@ -72,6 +73,10 @@ const GROUPS: Record<string, { short: string; cmds: Record<string, Entry> }> = {
       rm: e('rmi'), remove: e('rmi'), save: e('save'), tag: e('tag'), pull: e('pull'), push: e('push'),
     },
   },
+  builder: {
+    short: 'Manage builds',
+    cmds: { prune: ['builder', 'builderPrune', 'Remove build cache'], build: e('build') },
+  },
   registry: {
     short: 'Run a registry (no daemon needed)',
     cmds: {
@@ -99,15 +104,39 @@ const GROUPS: Record<string, { short: string; cmds: Record<string, Entry> }> = {
       prune: ['volume', 'volumePrune', 'Remove unused local volumes'],
     },
   },
+  context: {
+    short: 'Manage contexts',
+    cmds: {
+      create: ['context', 'contextCreate', 'Create a context'], export: ['context', 'contextExport', 'Export a context to a tar archive FILE or a tar stream on STDOUT.'],
+      import: ['context', 'contextImport', 'Import a context from a tar or zip file'],
+      inspect: ['context', 'contextInspect', 'Display detailed information on one or more contexts'],
+      ls: ['context', 'contextLs', 'List contexts'], list: ['context', 'contextLs', 'List contexts'],
+      rm: ['context', 'contextRm', 'Remove one or more contexts'], remove: ['context', 'contextRm', 'Remove one or more contexts'],
+      update: ['context', 'contextUpdate', 'Update a context'], use: ['context', 'contextUse', 'Set the current docker context'],
+    },
+  },
   system: {
     short: 'Manage Berth',
-    cmds: { events: e('events'), info: e('info'), prune: ['system', 'systemPrune', 'Remove unused data'] },
+    cmds: {
+      check: ['system', 'systemCheck', 'Verify images, containers and their state; find and remove leftovers'],
+      events: e('events'), info: e('info'), prune: ['system', 'systemPrune', 'Remove unused data'],
+      install: ['service', 'install', 'Install Berth as a systemd service and create the berth group'],
+      uninstall: ['service', 'uninstall', 'Stop and remove the Berth systemd units'],
+      'dial-stdio': ['service', 'dialStdio', 'Proxy the stdio stream to the daemon connection'],
+      'rootless-check': ['rootless', 'rootlessCheck', 'Check that this user can run a rootless berthd'],
+    },
   },
 };
 
 const GLOBAL_FLAGS: FlagSpec[] = [
+  { name: 'context', short: 'c', kind: 'string', usage: 'Name of the context to use to connect to the daemon (overrides DOCKER_HOST env var and default context set with "berth context use")' },
   { name: 'host', short: 'H', kind: 'list', usage: 'Daemon socket to connect to' },
   { name: 'debug', short: 'D', kind: 'bool', usage: 'Enable debug mode' },
+  { name: 'tls', kind: 'bool', usage: 'Use TLS; implied by --tlsverify' },
+  { name: 'tlscacert', kind: 'string', usage: 'Trust certs signed only by this CA (default "$DOCKER_CERT_PATH/ca.pem")' },
+  { name: 'tlscert', kind: 'string', usage: 'Path to TLS certificate file (default "$DOCKER_CERT_PATH/cert.pem")' },
+  { name: 'tlskey', kind: 'string', usage: 'Path to TLS key file (default "$DOCKER_CERT_PATH/key.pem")' },
+  { name: 'tlsverify', kind: 'bool', usage: 'Use TLS and verify the remote' },
   { name: 'log-level', short: 'l', kind: 'string', usage: 'Set the logging level ("debug", "info", "warn", "error", "fatal")', default: 'info' },
   { name: 'version', short: 'v', kind: 'bool', usage: 'Print version information and quit' },
 ];
@@ -198,8 +227,18 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   checkArgs(path, cmd, parsed.args.length);
-  const host = (global.values.host as string[]).at(-1);
-  const code = await cmd.run(new Ctx(path, host), parsed);
+  const g = global.values;
+  const hostFlags = {
+    host: (g.host as string[]).at(-1),
+    tls: g.tls as boolean,
+    // only an explicit --tlsverify overrides $DOCKER_TLS_VERIFY
+    tlsverify: global.changed.has('tlsverify') ? (g.tlsverify as boolean) : undefined,
+    tlscacert: g.tlscacert as string,
+    tlscert: g.tlscert as string,
+    tlskey: g.tlskey as string,
+    context: g.context as string,
+  };
+  const code = await cmd.run(new Ctx(path, hostFlags), parsed);
   return code ?? 0;
 }
 

@@ -1,10 +1,17 @@
 /**
- * Docker Engine API client over a unix socket, speaking as the docker CLI does: `HEAD /_ping` first (falling back
- * to GET on 405), API version negotiated from the Api-Version header, then `/vX.Y/...` on a keep-alive connection.
+ * Docker Engine API client over a unix socket or TCP (plain or TLS, with a client certificate as docker's
+ * --tlsverify), speaking as the docker CLI does: `HEAD /_ping` first (falling back to GET on 405), API version
+ * negotiated from the Api-Version header, then `/vX.Y/...` on a keep-alive connection.
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import type * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { parseSshUrl, type SshTarget } from './ssh';
+import { rootlessPaths } from '../common/rootless';
 import { readNdjson } from './stream';
 
 export const DEFAULT_SOCKET = '/run/berth/berth.sock';
@@ -24,9 +31,33 @@ export class EngineError extends Error {
 /** The daemon socket could not be reached at all. */
 export class ConnectError extends Error {
   constructor(readonly host: string, readonly code: string) {
-    super(`Cannot connect to the Berth daemon at ${host}. Is the berth daemon running?`);
+    super(
+      code === 'EACCES' ? permissionDenied(host.replace(/^unix:\/\//, '')) : `Cannot connect to the Berth daemon at ${host}. Is the berth daemon running?`,
+    );
   }
 }
+
+/** A root daemon's socket is opened through its group; a rootless daemon's belongs to its user alone. */
+function permissionDenied(socket: string): string {
+  let owner: number;
+  try {
+    owner = fs.statSync(socket).uid;
+  } catch {
+    return `permission denied on ${socket}: a directory on its path is closed to you (another user's runtime directory?)`;
+  }
+  return owner === 0
+    ? `permission denied on ${socket}: add yourself to the berth group or use sudo`
+    : `permission denied on ${socket}: it is the rootless daemon of user ${owner}; use your own (unset DOCKER_HOST)`;
+}
+
+/** A TLS handshake failed: one line naming the reason and the files to check. */
+export class TlsError extends Error {
+  constructor(host: string, reason: string) {
+    super(`error during connect: TLS with ${host} failed: ${reason}; check --tlscacert, --tlscert and --tlskey (or the files in DOCKER_CERT_PATH)`);
+  }
+}
+
+const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|CERT_|ERR_OSSL_)/;
 
 export interface PingInfo { apiVersion: string; osType: string; experimental: boolean; server: string }
 
@@ -42,14 +73,76 @@ export interface RequestOptions {
   onSent?: () => void;
 }
 
-/** Where the daemon listens: $DOCKER_HOST (unix:// only) or the default socket. */
-export function resolveHost(env: NodeJS.ProcessEnv = process.env, flagHost?: string): { socketPath: string; explicit: boolean } {
-  const host = flagHost || env.DOCKER_HOST;
-  if (!host) return { socketPath: DEFAULT_SOCKET, explicit: false };
-  if (!host.startsWith('unix://')) throw new Error(`unsupported DOCKER_HOST ${JSON.stringify(host)}: only unix:// sockets are supported`);
-  const socketPath = host.slice('unix://'.length);
-  if (!socketPath) throw new Error(`invalid DOCKER_HOST ${JSON.stringify(host)}: empty socket path`);
-  return { socketPath, explicit: true };
+/** TLS towards a TCP daemon: `verify` checks its certificate against `ca` (docker's --tlsverify). */
+export interface TlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  verify: boolean;
+}
+
+/** The daemon's address: a unix socket, or TCP (TLS when `tls` is set). */
+export type Endpoint = { socketPath: string } | { host: string; port: number; tls?: TlsOptions };
+/** What a host names: an endpoint, or an ssh:// target (reached through a local tunnel, see ./ssh). */
+export type HostTarget = Endpoint | { ssh: SshTarget };
+
+/** docker's global connection flags (-H, --tls, --tlsverify, --tlscacert, --tlscert, --tlskey). */
+export interface HostFlags {
+  host?: string;
+  tls?: boolean;
+  tlsverify?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+}
+
+/** A non-root user's own rootless daemon (`$XDG_RUNTIME_DIR/berth/berth.sock`), root's system daemon otherwise. */
+export function defaultSocket(env: NodeJS.ProcessEnv, uid: number): string {
+  return (uid !== 0 && rootlessPaths(env, os.homedir())?.socket) || DEFAULT_SOCKET;
+}
+
+/**
+ * Where the daemon listens, as docker's CLI decides it: -H, else $DOCKER_HOST, else the default socket (defaultSocket). TLS is on
+ * with --tls, --tlsverify or $DOCKER_TLS_VERIFY (any non-empty value); the PEM files default to ca.pem, cert.pem and
+ * key.pem in $DOCKER_CERT_PATH or ~/.docker. Without --tlsverify a missing client cert is no error (docker's --tls).
+ */
+export function resolveHost(env: NodeJS.ProcessEnv = process.env, flags: HostFlags = {}, uid = process.getuid?.() ?? 0): { endpoint: HostTarget; explicit: boolean } {
+  const host = flags.host || env.DOCKER_HOST;
+  if (!host) return { endpoint: { socketPath: defaultSocket(env, uid) }, explicit: false };
+  if (host.startsWith('ssh://')) return { endpoint: { ssh: parseSshUrl(host) }, explicit: true };
+  if (host.startsWith('unix://')) {
+    const socketPath = host.slice('unix://'.length);
+    if (!socketPath) throw new Error(`invalid DOCKER_HOST ${JSON.stringify(host)}: empty socket path`);
+    return { endpoint: { socketPath }, explicit: true };
+  }
+  if (!host.startsWith('tcp://')) throw new Error(`unsupported DOCKER_HOST ${JSON.stringify(host)}: use unix://, tcp:// or ssh://`);
+  let u: URL;
+  try {
+    u = new URL(host.replace(/^tcp:/, 'http:'));
+  } catch {
+    throw new Error(`invalid DOCKER_HOST ${JSON.stringify(host)}`);
+  }
+  const verify = flags.tlsverify ?? !!env.DOCKER_TLS_VERIFY;
+  const useTls = verify || !!flags.tls;
+  const hostname = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = Number(u.port || (useTls ? 2376 : 2375));
+  if (!useTls) return { endpoint: { host: hostname, port }, explicit: true };
+  const dir = env.DOCKER_CERT_PATH || path.join(os.homedir(), '.docker');
+  const read = (file: string, required: boolean): Buffer | undefined => {
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new Error(`could not read TLS file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const tls: TlsOptions = {
+    verify,
+    ca: read(flags.tlscacert || path.join(dir, 'ca.pem'), verify),
+    cert: read(flags.tlscert || path.join(dir, 'cert.pem'), verify),
+    key: read(flags.tlskey || path.join(dir, 'key.pem'), verify),
+  };
+  return { endpoint: { host: hostname, port, tls }, explicit: true };
 }
 
 /** Go's url.Values.Encode: keys sorted, QueryEscape (space as '+', !'()* escaped). */
@@ -67,22 +160,35 @@ export function encodeQuery(q: Query | undefined): string {
 }
 
 const isConnectFailure = (e: unknown): e is NodeJS.ErrnoException =>
-  ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+  ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH', 'ENETUNREACH'].includes((e as NodeJS.ErrnoException)?.code ?? '');
+
+/** node:https only when TLS is used: loading it costs start-up time every other command would pay. */
+const loadHttps = (): typeof https => require('node:https') as typeof https;
 
 export class EngineClient {
-  readonly socketPath: string;
-  private readonly agent = new http.Agent({ keepAlive: true });
+  readonly endpoint: Endpoint;
+  private readonly agent: http.Agent;
   private version: string | null;
   private negotiating: Promise<PingInfo> | null = null;
 
-  /** `apiVersion` pins the prefix (like DOCKER_API_VERSION); the ping still happens first. */
-  constructor(opts: { socketPath?: string; apiVersion?: string } = {}) {
-    this.socketPath = opts.socketPath ?? DEFAULT_SOCKET;
+  private readonly label?: string;
+
+  /**
+   * `apiVersion` pins the prefix (like DOCKER_API_VERSION); the ping still happens first. `label` names the host in
+   * messages when the endpoint is a stand-in (the local end of an ssh tunnel).
+   */
+  constructor(opts: ({ socketPath?: string } | { endpoint: Endpoint }) & { apiVersion?: string; label?: string } = {}) {
+    this.endpoint = 'endpoint' in opts ? opts.endpoint : { socketPath: opts.socketPath ?? DEFAULT_SOCKET };
+    this.label = opts.label;
+    const tls = 'host' in this.endpoint ? this.endpoint.tls : undefined;
+    this.agent = tls ? new (loadHttps().Agent)({ keepAlive: true, ...tlsOptions(tls) }) : new http.Agent({ keepAlive: true });
     this.version = opts.apiVersion ?? null;
   }
 
+  /** As docker prints it in "Cannot connect" messages. */
   get host(): string {
-    return `unix://${this.socketPath}`;
+    if (this.label) return this.label;
+    return 'socketPath' in this.endpoint ? `unix://${this.endpoint.socketPath}` : `tcp://${formatHost(this.endpoint.host)}:${this.endpoint.port}`;
   }
 
   /** The negotiated API version ("1.43"); valid after the first request. */
@@ -178,27 +284,57 @@ export class EngineClient {
   }
 
   private makeRequest(method: string, path: string, opts: RequestOptions, pooled: boolean): http.ClientRequest {
-    const headers: Record<string, string> = { Host: 'api.moby.localhost', 'User-Agent': USER_AGENT, ...opts.headers };
+    const ep = this.endpoint;
+    // Over a unix socket docker's client names no real host; over TCP node sends host:port as docker's does.
+    const headers: Record<string, string> = { ...('socketPath' in ep ? { Host: 'api.moby.localhost' } : {}), 'User-Agent': USER_AGENT, ...opts.headers };
     const body = opts.body;
     if (body !== undefined && !isReadable(body) && !Buffer.isBuffer(body)) headers['Content-Type'] = 'application/json';
     if (opts.contentType) headers['Content-Type'] = opts.contentType;
-    const req = http.request({
-      socketPath: this.socketPath,
-      method,
-      path: path + encodeQuery(opts.query),
-      headers,
-      agent: pooled ? this.agent : false,
+    const common = { method, path: path + encodeQuery(opts.query), headers, agent: pooled ? this.agent : false };
+    let req: http.ClientRequest;
+    if ('socketPath' in ep) {
       // an explicit (empty) TLS server name spares the agent an isIP() check whose regex costs ~5 ms at start-up
-      servername: '',
-    } as http.RequestOptions);
+      req = http.request({ ...common, socketPath: ep.socketPath, servername: '' } as http.RequestOptions);
+    } else if (ep.tls) {
+      req = loadHttps().request({ ...common, host: ep.host, port: ep.port, ...(pooled ? {} : tlsOptions(ep.tls)) });
+    } else {
+      req = http.request({ ...common, host: ep.host, port: ep.port });
+    }
     if (opts.onSent) req.once('finish', opts.onSent);
     return req;
   }
 
   private connectError(e: Error): Error {
-    return isConnectFailure(e) ? new ConnectError(this.host, (e as NodeJS.ErrnoException).code as string) : e;
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (isConnectFailure(e)) return new ConnectError(this.host, code);
+    if ('host' in this.endpoint && this.endpoint.tls) {
+      if (TLS_CODES.test(code) || /alert|certificate/i.test(e.message)) return new TlsError(this.host, e.message.replace(/^.*SSL routines::/, ''));
+      // Under TLS 1.3 a refused client certificate shows as the connection closing right after the handshake.
+      if (code === 'ECONNRESET' || e.message === 'socket hang up') {
+        return new TlsError(this.host, 'the daemon closed the connection (it refuses this client certificate: missing, expired or from another CA)');
+      }
+    }
+    return e;
   }
 }
+
+/** A raw byte stream to the daemon (dial-stdio), connected or rejected with the same errors as a request. */
+export function rawConnection(ep: Endpoint): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    let conn: Socket;
+    if ('socketPath' in ep) conn = (require('node:net') as typeof import('node:net')).connect(ep.socketPath);
+    else if (ep.tls) conn = (require('node:tls') as typeof import('node:tls')).connect({ host: ep.host, port: ep.port, ...tlsOptions(ep.tls) });
+    else conn = (require('node:net') as typeof import('node:net')).connect(ep.port, ep.host);
+    conn.once('host' in ep && ep.tls ? 'secureConnect' : 'connect', () => resolve(conn));
+    conn.once('error', reject);
+  });
+}
+
+function tlsOptions(tls: TlsOptions): https.AgentOptions {
+  return { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify };
+}
+
+const formatHost = (h: string): string => (h.includes(':') ? `[${h}]` : h);
 
 function isReadable(v: unknown): v is Readable {
   return typeof (v as Readable)?.pipe === 'function';

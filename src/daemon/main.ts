@@ -1,71 +1,116 @@
 #!/usr/bin/env node
-/** berthd: owns all state and serves the Docker Engine API on a unix socket. */
+/**
+ * berthd: owns all state and serves the Docker Engine API on unix sockets, sockets passed by systemd, and TCP with
+ * TLS. As a systemd service (Type=notify) it reports READY=1 once listening and STOPPING=1 on shutdown.
+ */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { log, setLogLevel } from '../common/log';
-import { enterRuntimeNamespace } from '../runtime/cgroups';
+import { log, setLogFile, setLogFormat, setLogLevel } from '../common/log';
+import { isRootless, ROOTLESS_ENV, rootlessPaths } from '../common/rootless';
+import { enterRuntimeNamespace, watchWrapper } from '../runtime/cgroups';
+import { enterRootless } from '../rootless/enter';
 import { parseDaemonArgs, USAGE, type DaemonConfig } from './config';
 import { startDaemon } from './daemon';
+import { installFailClosed } from './fail-closed';
+import { notify, selectFds, takeSystemdEnv } from './activation';
+import { listenerOptions, planListener, socketGid } from './listeners';
+import { DataRootBusy } from './lock';
 
 const VERSION: string = (require('../../../package.json') as { version: string }).version;
 
 function main(): void {
   let cfg: DaemonConfig | 'help' | 'version';
+  const rootless = isRootless() || process.getuid?.() !== 0;
+  const paths = rootless ? rootlessPaths(process.env, os.homedir()) : undefined;
   try {
-    cfg = parseDaemonArgs(process.argv.slice(2));
+    cfg = parseDaemonArgs(process.argv.slice(2), paths && { dataRoot: paths.dataRoot, execRoot: paths.execRoot });
   } catch (e) {
     process.stderr.write(`berthd: ${(e as Error).message}\n\n${USAGE}`);
     process.exit(125);
   }
   if (cfg === 'help') return void process.stdout.write(USAGE);
   if (cfg === 'version') return void process.stdout.write(`berthd version ${VERSION}\n`);
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('berthd: must run as root\n');
-    process.exit(1);
-  }
-  if (!enterRuntimeNamespace()) return;
+  if (isRootless()) watchWrapper(Number(process.env[ROOTLESS_ENV]));
+  else if (rootless) return enterRootless({ dataRoot: cfg.dataRoot, execRoot: cfg.execRoot });
+  else if (!enterRuntimeNamespace()) return;
   setLogLevel(cfg.logLevel);
+  setLogFormat(cfg.logFormat);
+  if (cfg.logFile) setLogFile(cfg.logFile);
   void run(cfg);
 }
 
 async function run(cfg: DaemonConfig): Promise<void> {
-  const sockets = cfg.hosts.filter((h) => h.startsWith('unix://')).map((h) => h.slice('unix://'.length));
-  for (const s of sockets) {
-    if (await answers(s)) {
-      log.error('another daemon is already listening', { socket: s });
+  installFailClosed();
+  // Every -H is checked (its TLS files read, its group and activated sockets found) before any state is touched.
+  let listeners;
+  let gid: number | undefined;
+  try {
+    const activated = takeSystemdEnv();
+    listeners = cfg.hosts.map((h) => {
+      const plan = planListener(h, cfg.tls);
+      const fds = plan.kind === 'fd' ? selectFds(h, activated) : [];
+      return { h, plan, fds, options: listenerOptions(plan, cfg.tls) };
+    });
+    // a rootless daemon's socket is its user's alone (the host's groups are not mapped into its user namespace)
+    if (!isRootless() && listeners.some((l) => l.plan.kind === 'unix')) gid = socketGid(cfg.group, readGroupFile());
+  } catch (e) {
+    log.error((e as Error).message);
+    process.exit(1);
+  }
+  for (const { plan } of listeners) {
+    if (plan.kind === 'unix' && (await answers(plan.path))) {
+      log.error('another daemon is already listening', { socket: plan.path });
       process.exit(1);
     }
   }
-  const daemon = await startDaemon(cfg, VERSION);
+  let daemon: Awaited<ReturnType<typeof startDaemon>>;
+  try {
+    daemon = await startDaemon(cfg, VERSION);
+  } catch (e) {
+    if (!(e instanceof DataRootBusy)) throw e;
+    process.stderr.write(`berthd: ${e.message}\n`);
+    process.exit(1);
+  }
   const listening: net.Server[] = [];
-  for (const h of cfg.hosts) {
-    const server = daemon.newServer();
-    if (h.startsWith('unix://')) {
-      const sock = h.slice('unix://'.length);
-      fs.mkdirSync(path.dirname(sock), { recursive: true, mode: 0o711 });
-      fs.rmSync(sock, { force: true });
-      // Not world-writable: the socket is root's (docker's is root:docker 0660).
+  for (const { h, plan, fds, options } of listeners) {
+    if (plan.kind === 'fd') {
+      for (const { fd, name } of fds) {
+        const server = daemon.newServer(options);
+        await listen(server, { fd });
+        listening.push(server);
+        log.info('API listening (socket activation)', { host: h, fd, name, tls: plan.tls });
+      }
+      continue;
+    }
+    const server = daemon.newServer(options);
+    if (plan.kind === 'unix') {
+      fs.mkdirSync(path.dirname(plan.path), { recursive: true, mode: 0o711 });
+      fs.rmSync(plan.path, { force: true });
+      // root:<group> 0660 as docker's root:docker socket; root only without a group
       const oldMask = process.umask(0o117);
-      await new Promise<void>((resolve) => server.listen(sock, resolve));
+      await listen(server, { path: plan.path });
       process.umask(oldMask);
-    } else if (h.startsWith('tcp://')) {
-      const u = new URL(h.replace(/^tcp:/, 'http:'));
-      await new Promise<void>((resolve) => server.listen(Number(u.port || 2375), u.hostname, resolve));
-      log.warn('listening on TCP without TLS', { host: h });
+      if (gid !== undefined) fs.chownSync(plan.path, 0, gid);
     } else {
-      throw new Error(`unsupported host ${h}: use unix:// or tcp://`);
+      await listen(server, { port: plan.port, host: plan.host });
+      if (!plan.tls) log.warn('listening on loopback TCP without TLS (--tls=false): any local user can reach the API', { host: h });
+      else if (!plan.verify) log.warn('listening on TCP with TLS but without client certificates (--tlsverify not set): anyone who can reach it has root', { host: h });
     }
     listening.push(server);
-    log.info('API listening', { host: h });
+    log.info('API listening', { host: h, tls: plan.kind === 'tcp' && plan.tls, verify: plan.kind === 'tcp' && plan.verify, ...(plan.kind === 'unix' ? { gid: gid ?? 0 } : {}) });
   }
-  // One request's failure (a client gone mid-stream, a bug in a handler) must never take the daemon and its
-  // bookkeeping down: log it and go on, as dockerd does.
-  process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: String((e as Error)?.stack ?? e) }));
-  process.on('uncaughtException', (e) => log.error('uncaught exception', { error: String(e?.stack ?? e) }));
+  notify(`READY=1\nMAINPID=${process.pid}`);
   const shutdown = (sig: string) => {
     log.info('shutting down; containers keep running', { signal: sig });
+    notify('STOPPING=1');
     for (const s of listening) s.close();
+    // Releasing networks runs netavark; a stuck tool must not keep a stopping daemon (and its data-root lock) alive.
+    setTimeout(() => {
+      log.warn('shutdown cleanup did not finish within 20 s; exiting anyway');
+      process.exit(0);
+    }, 20_000).unref();
     daemon
       .shutdown()
       .catch((e) => log.warn('shutdown cleanup failed', { error: String(e) }))
@@ -73,6 +118,33 @@ async function run(cfg: DaemonConfig): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * Listen, or exit with the reason (an address in use is a start-up failure). Later server errors (accept failing
+ * on EMFILE) concern one connection and are logged.
+ */
+function listen(server: net.Server, at: net.ListenOptions | { fd: number }): Promise<void> {
+  return new Promise((resolve) => {
+    let up = false;
+    server.on('error', (e) => {
+      if (up) return log.error('API server error', { error: e.message });
+      log.error('cannot listen', { address: 'fd' in at ? `fd ${at.fd}` : at.path ?? `${at.host} ${at.port}`, error: e.message });
+      process.exit(1);
+    });
+    server.listen(at as net.ListenOptions, () => {
+      up = true;
+      resolve();
+    });
+  });
+}
+
+function readGroupFile(): string {
+  try {
+    return fs.readFileSync('/etc/group', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function answers(sock: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 /** Docker's event stream: lifecycle events of containers, images, networks, volumes; kept in a bounded history. */
 import { EventEmitter } from 'node:events';
+import { labelMatches } from '../common/filters';
 
 export interface EngineEvent {
   Type: 'container' | 'image' | 'network' | 'volume' | 'daemon';
@@ -43,6 +44,11 @@ export class EventBus {
   }
 
   /** Past events from `sinceNs` on, then live ones until the returned function is called. */
+  /** How many clients follow the events now (/info's NEventsListener). */
+  subscribers(): number {
+    return this.emitter.listenerCount('event');
+  }
+
   subscribe(sinceNs: number | undefined, listener: (ev: EngineEvent) => void): () => void {
     if (sinceNs !== undefined) for (const ev of this.history) if (ev.timeNano >= sinceNs) listener(ev);
     this.emitter.on('event', listener);
@@ -62,9 +68,7 @@ export function eventMatches(ev: EngineEvent, filters: Record<string, string[]>)
     any('image', (v) => attrs.image === v || (ev.Type === 'image' && idOrName(v))) &&
     any('network', (v) => ev.Type === 'network' && idOrName(v)) &&
     any('volume', (v) => ev.Type === 'volume' && ev.Actor.ID === v) &&
-    any('label', (v) => {
-      const [k, val] = v.split('=', 2);
-      return val === undefined ? k in attrs : attrs[k] === val;
-    })
+    // several label filters are ANDed, as docker's MatchKVList
+    (filters.label ?? []).every((v) => labelMatches(attrs, v))
   );
 }

@@ -10,7 +10,8 @@ import type { OciProcess } from '../spec/oci';
 import { containerUser } from './containers/bundle';
 import type { ContainerRecord, ContainerStore } from './containers/record';
 import type { EventBus } from './events';
-import type { OutputSink } from '../api/stream';
+import type { OutputSink } from '../common/output';
+import { execFailure } from './containers/exec-error';
 import { bridge, sessionDetachKeys, type AttachClient } from './containers/attach';
 
 export interface ExecConfig {
@@ -98,9 +99,9 @@ export class ExecService {
         id: rec.Id, runtime: rec.Runtime, process: this.processFor(rec, cfg, ex.size), tty, stdin: !!stdin, attach: !!io,
       });
     } catch (e) {
-      const msg = (e as Error).message;
-      ex.exitCode = /not found|no such file or directory/i.test(msg) ? 127 : 126;
-      throw new ApiError(500, `OCI runtime exec failed: exec failed: unable to start container process: ${execMessage(msg)}: unknown`);
+      const f = execFailure((e as Error).message, cfg.Cmd![0], 126);
+      ex.exitCode = f.exitCode;
+      throw new ApiError(500, `OCI runtime exec failed: exec failed: unable to start container process: ${f.reason}: unknown`);
     }
     ex.handle = handle;
     // a resize that arrived while conmon was starting (the CLI sends one right after upgrading)
@@ -176,7 +177,7 @@ export class ExecService {
       terminal: tty,
       ...(tty && size ? { consoleSize: { height: size[0], width: size[1] } } : {}),
       args: cfg.Cmd!,
-      env: processEnv([...(rec.Config.Env ?? []), ...(cfg.Env ?? [])], rec.Config.Hostname, tty),
+      env: processEnv([...inheritedEnv(base.env, rec), ...(cfg.Env ?? [])], rec.Config.Hostname, tty),
       cwd: cfg.WorkingDir || base.cwd,
       user,
       capabilities: { bounding: caps, effective: caps, permitted: caps },
@@ -189,8 +190,11 @@ function assertRunning(rec: ContainerRecord): void {
   if (rec.State.Paused) throw conflict(`Container ${rec.Id} is paused, unpause the container before exec`);
 }
 
-/** crun's "executable file `x` not found in $PATH" in docker's wording. */
-function execMessage(msg: string): string {
-  const m = /executable file [`'"]?([^`'"]+)[`'"]? not found/.exec(msg);
-  return m ? `exec: "${m[1]}": executable file not found in $PATH` : msg;
+/**
+ * The container process's variables an exec starts from (docker: its own env, link variables included), less the TERM
+ * the container's TTY added: the exec's own TTY decides that.
+ */
+function inheritedEnv(env: string[], rec: ContainerRecord): string[] {
+  const ownTerm = (rec.Config.Env ?? []).some((v) => v.startsWith('TERM='));
+  return env.filter((v) => ownTerm || !v.startsWith('TERM='));
 }

@@ -8,11 +8,14 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Filters } from '../api/http';
+import { checkFilterKeys, labelMatches, type Filters } from '../common/filters';
+import { treeSize } from '../common/tree-size';
 import { readJson, removeStaleTemps, writeJsonAtomic } from '../common/atomic';
 import { ApiError, badRequest, conflict, notFound } from '../common/errors';
 import { log } from '../common/log';
+import { resolveInRoot } from '../common/rootpath';
 import { isMountPoint } from '../store/overlay';
+import { Trash } from '../store/trash';
 import type { ContainerRecord, ContainerStore } from './containers/record';
 import { mountPoints, planMounts, type DockerMountPoint, type PlannedMount, type VolumeMount } from './volume-mounts';
 
@@ -68,13 +71,6 @@ export function validateDriverOpts(opts: Record<string, string>): void {
   }
 }
 
-/** docker's `label` filter values: `key` or `key=value`. */
-function hasLabel(labels: Record<string, string> | null, want: string): boolean {
-  const i = want.indexOf('=');
-  const l = labels ?? {};
-  return i < 0 ? want in l : l[want.slice(0, i)] === want.slice(i + 1);
-}
-
 function boolFilter(filters: Filters, key: string): boolean | undefined {
   const vals = filters[key];
   if (!vals?.length) return undefined;
@@ -84,12 +80,10 @@ function boolFilter(filters: Filters, key: string): boolean | undefined {
   throw badRequest(`invalid filter '${key}=${vals[vals.length - 1]}'`);
 }
 
-function checkKeys(filters: Filters, allowed: string[]): void {
-  for (const k of Object.keys(filters)) if (!allowed.includes(k)) throw badRequest(`invalid filter '${k}'`);
-}
-
 export class VolumeService {
   private readonly byName = new Map<string, VolumeRecord>();
+  /** Beside the root, as the daemon's `<data-root>/trash` is: same filesystem, so removal is one rename. */
+  private readonly trash: Trash;
 
   constructor(
     private readonly root: string,
@@ -99,6 +93,7 @@ export class VolumeService {
     private readonly owner?: { uid: number; gid: number },
   ) {
     fs.mkdirSync(root, { recursive: true, mode: 0o701 });
+    this.trash = new Trash(path.join(path.dirname(root), 'trash'));
     this.load();
   }
 
@@ -172,13 +167,13 @@ export class VolumeService {
   }
 
   list(filters: Filters): { Volumes: DockerVolume[]; Warnings: null } {
-    checkKeys(filters, ['name', 'label', 'dangling', 'driver']);
+    checkFilterKeys(filters, ['name', 'label', 'dangling', 'driver']);
     const dangling = boolFilter(filters, 'dangling');
     const used = dangling === undefined ? undefined : this.usedNames();
     const vols = this.records().filter((v) =>
       (!filters.name?.length || filters.name.some((n) => new RegExp(n).test(v.Name))) &&
       (!filters.driver?.length || filters.driver.includes('local')) &&
-      (filters.label ?? []).every((l) => hasLabel(v.Labels, l)) &&
+      (filters.label ?? []).every((l) => labelMatches(v.Labels, l)) &&
       (used === undefined || used.has(v.Name) !== dangling));
     return { Volumes: vols.map((v) => this.view(v)), Warnings: null };
   }
@@ -199,25 +194,24 @@ export class VolumeService {
     this.unmount(v);
     // Never recurse into a mount (a bind-driver volume holds host data): unmount() failing stops us above.
     if (isMountPoint(this.mountpoint(v.Name))) throw new ApiError(500, `remove ${v.Name}: ${this.mountpoint(v.Name)} is still mounted`);
-    // The record goes first: a crash half-way leaves a directory without a record, removed at the next start.
-    fs.rmSync(path.join(this.dir(v.Name), 'volume.json'), { force: true });
+    // One rename takes record and data out of sight; a crash after it leaves only trash, emptied at the next start.
+    this.trash.discard(this.dir(v.Name), 'volume', v.Name);
     this.byName.delete(v.Name);
-    fs.rmSync(this.dir(v.Name), { recursive: true, force: true });
     this.emit('destroy', v.Name, { driver: 'local' });
   }
 
   /** POST /volumes/prune: unused anonymous volumes, or all unused ones with `all=true` (docker 23+). */
   prune(filters: Filters): { VolumesDeleted: string[] | null; SpaceReclaimed: number } {
-    checkKeys(filters, ['label', 'label!', 'all']);
+    checkFilterKeys(filters, ['label', 'label!', 'all']);
     const all = boolFilter(filters, 'all') ?? false;
     const used = this.usedNames();
     const gone: string[] = [];
     let space = 0;
     for (const v of this.records()) {
-      if (used.has(v.Name) || (!all && !v.Anonymous && !hasLabel(v.Labels, ANONYMOUS_LABEL))) continue;
-      if (!(filters.label ?? []).every((l) => hasLabel(v.Labels, l))) continue;
-      if ((filters['label!'] ?? []).some((l) => hasLabel(v.Labels, l))) continue;
-      space += diskUsage(this.mountpoint(v.Name));
+      if (used.has(v.Name) || (!all && !v.Anonymous && !labelMatches(v.Labels, ANONYMOUS_LABEL))) continue;
+      if (!(filters.label ?? []).every((l) => labelMatches(v.Labels, l))) continue;
+      if ((filters['label!'] ?? []).some((l) => labelMatches(v.Labels, l))) continue;
+      space += treeSize(this.mountpoint(v.Name));
       this.destroy(v);
       gone.push(v.Name);
     }
@@ -265,7 +259,7 @@ export class VolumeService {
         run('mount', ['-t', o.type, ...(o.o ? ['-o', o.o] : []), o.device, data]);
         this.emit('mount', vol.Name, { driver: 'local', container: rec.Id, destination: m.target });
       }
-      if (!m.noCopy) copyUp(path.join(rootfs, m.target), rootfs, data);
+      if (!m.noCopy) copyUp(rootfs, m.target, data);
     } catch (e) {
       throw new ApiError(500, `error while mounting volume '${data}': ${(e as Error).message}`);
     }
@@ -337,22 +331,17 @@ export class VolumeService {
 
 /**
  * docker's copy-up (moby container.CopyImagePathContent): when the volume is empty and the image has a directory at
- * the target, copy its content in with owners, modes, xattrs, symlinks and hard links (GNU cp -a), then give the
- * volume's root the directory's owner and mode. The source must resolve inside the rootfs.
+ * the target, copy its content in with owners, modes, xattrs, symlinks and hard links (GNU cp -a, which never
+ * follows a link inside), then give the volume's root the directory's owner and mode. The target is resolved inside
+ * the rootfs (an image symlink there leads to the image's directory, never the host's); the container is not
+ * running yet, so nothing changes the tree meanwhile.
  */
-export function copyUp(source: string, rootfs: string, volume: string): void {
+export function copyUp(rootfs: string, target: string, volume: string): void {
   if (fs.readdirSync(volume).length > 0) return;
-  let real: string;
-  try {
-    real = fs.realpathSync(source);
-  } catch {
-    return; // nothing at the target in the image
-  }
-  const rootReal = fs.realpathSync(rootfs);
-  if (real !== rootReal && !real.startsWith(rootReal + '/')) return;
-  const st = fs.statSync(real);
-  if (!st.isDirectory()) return;
-  if (fs.readdirSync(real).length > 0) run('cp', ['-a', '--', `${real}/.`, `${volume}/`]);
+  const source = path.join(rootfs, resolveInRoot(rootfs, target));
+  const st = fs.lstatSync(source, { throwIfNoEntry: false });
+  if (!st?.isDirectory()) return; // nothing (or no directory) at the target in the image
+  if (fs.readdirSync(source).length > 0) run('cp', ['-a', '--', `${source}/.`, `${volume}/`]);
   fs.chownSync(volume, st.uid, st.gid);
   fs.chmodSync(volume, st.mode & 0o7777);
 }
@@ -368,11 +357,3 @@ function run(cmd: string, args: string[]): void {
 }
 
 /** Bytes in the volume's files (docker's directory.Size: directories themselves count for nothing). */
-function diskUsage(dir: string): number {
-  try {
-    const sizes = execFileSync('find', [dir, '-xdev', '-type', 'f', '-printf', '%s\n'], { encoding: 'utf8' });
-    return sizes.split('\n').reduce((sum, n) => sum + (Number(n) || 0), 0);
-  } catch {
-    return 0;
-  }
-}

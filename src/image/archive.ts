@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { pipeline, type Readable, type Writable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { decompressed, sniffFile } from '../store/compression';
+import { isStorableDigest } from '../store/content';
 import type { Lease } from '../store/leases';
 import { components } from '../store/tarpolicy';
 import { familiarName, familiarString, fullString, parseNormalizedNamed, type Reference } from './reference';
@@ -125,7 +126,8 @@ export async function readArchive(store: ImageStore, src: Readable, lease: Lease
   const files = new Map<string, Spooled>();
   const links = new Map<string, string>();
   try {
-    await spool(store, (await decompressed(src)).stream, files, links); // docker load also takes .tar.gz
+    // docker load also takes .tar.gz; the layer limits bound what a compressed archive may expand to on disk
+    await spool(store, (await decompressed(src, store.layers.limits)).stream, files, links);
     const get = (name: string): Spooled => {
       let n = path.posix.normalize(name).replace(/^\.\//, '');
       for (let hops = 0; links.has(n); hops++) {
@@ -163,6 +165,8 @@ export async function readArchive(store: ImageStore, src: Readable, lease: Lease
       if (!Array.isArray(diffIds) || diffIds.length !== img.layerNames.length) {
         throw new ArchiveError(`config ${img.configName} names ${diffIds?.length ?? 0} layers but the manifest has ${img.layerNames.length}`);
       }
+      const bad = diffIds.find((d) => typeof d !== 'string' || !isStorableDigest(d));
+      if (bad !== undefined) throw new ArchiveError(`config ${img.configName}: invalid diffID ${JSON.stringify(bad)}`);
       const layers: Descriptor[] = [];
       for (const [i, name] of img.layerNames.entries()) {
         const f = get(name);

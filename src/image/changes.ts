@@ -3,7 +3,8 @@
  * config (CMD ENTRYPOINT ENV WORKDIR USER EXPOSE LABEL VOLUME STOPSIGNAL), applied to a ContainerConfig. Pure.
  */
 import * as path from 'node:path';
-import type { ContainerConfig } from './types';
+import { inBounds, isProtocol, parsePortRange, portKeys, splitPortProto } from '../common/ports';
+import type { ContainerConfig } from '../schema/container';
 
 export class ChangeError extends Error {}
 
@@ -72,12 +73,11 @@ function keyValues(instr: string, rest: string): [string, string][] {
 function exposePorts(args: string[]): string[] {
   const out: string[] = [];
   for (const a of args) {
-    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(a);
-    if (!m) throw new ChangeError(`invalid containerPort: ${a}`);
-    const lo = Number(m[1]);
-    const hi = m[2] ? Number(m[2]) : lo;
-    if (hi < lo || hi > 65535) throw new ChangeError(`invalid range specified for container port: ${a}`);
-    for (let p = lo; p <= hi; p++) out.push(`${p}/${(m[3] ?? 'tcp').toLowerCase()}`);
+    const { ports, proto } = splitPortProto(a);
+    const r = parsePortRange(ports);
+    if (!r || !isProtocol(proto)) throw new ChangeError(`invalid containerPort: ${a}`);
+    if (!inBounds(r)) throw new ChangeError(`invalid range specified for container port: ${a}`);
+    out.push(...portKeys(r, proto));
   }
   return out;
 }

@@ -1,10 +1,13 @@
 /** The image service behind /images/*: lookups, listing, tag/untag, remove/prune with docker's rules, import, save, load. */
 import type { Readable, Writable } from 'node:stream';
 import { ApiError, badRequest, conflict, notFound } from '../common/errors';
+import { parseTimestamp } from '../common/duration';
+import { checkFilterKeys, type Filters } from '../common/filters';
 import { shortId } from '../common/ids';
 import { log } from '../common/log';
-import { sniffFile } from '../store/compression';
+import { sniffFile, type DecompressionLimits } from '../store/compression';
 import { Leases, type Lease } from '../store/leases';
+import type { Trash } from '../store/trash';
 import { ArchiveError, readArchive, save as saveArchive, type SaveItem } from './archive';
 import { applyChanges } from './changes';
 import {
@@ -15,7 +18,6 @@ import { layerMediaType, type ImageConfig } from './types';
 import * as view from './view';
 
 export type Emit = (action: string, id: string, attrs: Record<string, string>) => void;
-export type Filters = view.Filters;
 
 /** A container using an image; a bare id counts as a stopped container. */
 export type ContainerUse = string | { id: string; running: boolean };
@@ -56,8 +58,9 @@ export class ImageService {
   readonly store: ImageStore;
   private readonly leases = new Leases();
 
-  constructor(root: string, private readonly emit: Emit) {
-    this.store = new ImageStore(root);
+  /** `limits`: what an untrusted layer or archive may decompress to (berthd --max-layer-size, --max-layer-ratio). */
+  constructor(root: string, private readonly emit: Emit, limits?: DecompressionLimits, trash?: Trash) {
+    this.store = new ImageStore(root, limits, trash);
   }
 
   // ---- lookups ----
@@ -108,11 +111,11 @@ export class ImageService {
   list(opts: { all?: boolean; filters?: Filters } = {}): view.ImageSummary[] {
     const filters = opts.filters ?? {};
     const { dangling, before, since } = asBadRequest(() => {
-      view.checkFilterKeys(filters, ['dangling', 'label', 'before', 'since', 'reference', 'until']);
+      checkFilterKeys(filters, ['dangling', 'label', 'before', 'since', 'reference', 'until']);
       const at = (key: string): number | undefined => (filters[key]?.length ? Date.parse(this.config(this.get(filters[key][0]).id).created ?? '') : undefined);
       return { dangling: view.danglingFilter(filters), before: at('before'), since: at('since') };
     });
-    const until = filters.until?.length ? asBadRequest(() => view.parseTimestamp(filters.until[0])) : undefined;
+    const until = filters.until?.length ? asBadRequest(() => parseTimestamp(filters.until[0])) : undefined;
     const hasChildren = new Set(this.store.all().map((r) => r.parent).filter(Boolean));
     const out: view.ImageSummary[] = [];
     for (const rec of this.store.all()) {
@@ -133,6 +136,24 @@ export class ImageService {
       out.push(view.summary(this.store, rec, refs));
     }
     return out.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
+  }
+
+  /**
+   * Disk usage (GET /system/df): the bytes of every stored layer, and the top-level images with `SharedSize`, the
+   * bytes of their layers that another image uses too (as dockerd counts them).
+   */
+  usage(): { layersSize: number; images: view.ImageSummary[] } {
+    const users = new Map<string, number>();
+    for (const rec of this.store.all()) {
+      for (const d of new Set(this.config(rec.id).rootfs.diff_ids)) users.set(d, (users.get(d) ?? 0) + 1);
+    }
+    const images = this.list().map((img) => {
+      const layers = new Set(this.config(img.Id).rootfs.diff_ids);
+      const shared = [...layers].filter((d) => (users.get(d) ?? 0) > 1).reduce((n, d) => n + this.store.layers.size(d), 0);
+      return { ...img, SharedSize: shared };
+    });
+    const layersSize = this.store.layers.list().reduce((n, d) => n + this.store.layers.size(d), 0);
+    return { layersSize, images };
   }
 
   inspect(ref: string): Record<string, unknown> {
@@ -235,8 +256,13 @@ export class ImageService {
     // Unlike docker, a forced removal keeps an image a stopped container still runs from: its layers are its rootfs.
     if (uses.length) return;
     const rec = this.store.get(id) as ImageRecord;
-    for (const r of this.store.refsOf(id)) this.untag(id, r, records);
-    const removedLayers = this.dropImage(rec);
+    const refs = this.store.refsOf(id);
+    const attrs = this.attrs(id, id);
+    const removedLayers = this.dropImage(rec); // the record first, its references with it (ImageStore.deleteRecord)
+    for (const r of refs) {
+      records.push({ Untagged: familiarString(r) });
+      this.emit('untag', id, attrs);
+    }
     this.emit('delete', id, { name: id });
     records.push({ Deleted: id });
     for (const l of removedLayers) records.push({ Deleted: l });
@@ -270,8 +296,8 @@ export class ImageService {
   async prune(opts: { dangling?: boolean; filters?: Filters }, usedBy: UsedBy): Promise<{ ImagesDeleted: DeleteItem[] | null; SpaceReclaimed: number }> {
     const filters = opts.filters ?? {};
     const { danglingOnly, until } = asBadRequest(() => {
-      view.checkFilterKeys(filters, ['dangling', 'label', 'label!', 'until']);
-      return { danglingOnly: opts.dangling ?? view.danglingFilter(filters) ?? true, until: filters.until?.length ? view.parseTimestamp(filters.until[0]) : undefined };
+      checkFilterKeys(filters, ['dangling', 'label', 'label!', 'until']);
+      return { danglingOnly: opts.dangling ?? view.danglingFilter(filters) ?? true, until: filters.until?.length ? parseTimestamp(filters.until[0]) : undefined };
     });
     const records: DeleteItem[] = [];
     let space = 0;
@@ -404,6 +430,23 @@ export class ImageService {
       p.layers.forEach((l) => layers.add(l));
     }
     return { blobs, layers };
+  }
+
+  /** An import, load, pull, commit or build is writing pieces (their temps and unrecorded pieces are not leftovers). */
+  busy(): boolean {
+    return this.leases.active.size > 0;
+  }
+
+  /** `system check --repair`: remove an image found broken, and its pieces no other image uses. */
+  removeBroken(id: string): void {
+    const rec = this.store.get(id);
+    if (!rec) return;
+    try {
+      this.dropImage(rec);
+    } catch {
+      this.store.deleteRecord(id); // its manifest is unreadable: its pieces are found unreferenced by repair()
+    }
+    this.emit('delete', id, { name: id });
   }
 
   // ---- crash repair ----

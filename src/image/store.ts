@@ -6,9 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJson, removeStaleTemps, writeJsonAtomic } from '../common/atomic';
+import type { DecompressionLimits } from '../store/compression';
 import { ContentStore } from '../store/content';
 import { LayerStore, syncfs } from '../store/layers';
 import type { Lease } from '../store/leases';
+import { Trash } from '../store/trash';
 import { fullString, parseStored, repoName, type Reference } from './reference';
 import { MediaType, type Descriptor, type ImageConfig, type Manifest } from './types';
 
@@ -53,10 +55,11 @@ export class ImageStore {
   private readonly root: string;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(root: string) {
+  /** `trash`: where removals go first (the data root's, shared with the other stores; its own under `root` otherwise). */
+  constructor(root: string, limits?: DecompressionLimits, private readonly trash = new Trash(path.join(root, 'trash'))) {
     this.root = root;
     this.content = new ContentStore(root);
-    this.layers = new LayerStore(root);
+    this.layers = new LayerStore(root, limits);
     this.dir = path.join(root, 'images');
     fs.mkdirSync(this.dir, { recursive: true });
     this.reposFile = path.join(this.dir, 'repositories.json');
@@ -162,9 +165,11 @@ export class ImageStore {
     this.records.set(rec.id, rec);
   }
 
+  /** The record goes first, in one rename into the trash: a crash after it leaves references to nothing, which the
+   *  next start drops (repairRecords); a crash before it leaves the image whole, every tag still on it. */
   deleteRecord(id: string): void {
+    this.trash.discard(path.join(this.dir, `${id.slice(7)}.json`), 'image', id.slice(7));
     for (const ref of this.refsOf(id)) this.removeRef(ref);
-    fs.rmSync(path.join(this.dir, `${id.slice(7)}.json`), { force: true });
     this.records.delete(id);
     this.configs.delete(id);
   }
@@ -179,6 +184,11 @@ export class ImageStore {
     const out: Reference[] = [];
     for (const refs of Object.values(this.repos)) for (const [ref, target] of Object.entries(refs)) if (target === id) out.push(parseStored(ref));
     return out.sort((a, b) => Number(!!a.digest) - Number(!!b.digest) || fullString(a).localeCompare(fullString(b)));
+  }
+
+  /** Every reference with the image id it points at. */
+  references(): { ref: Reference; id: string }[] {
+    return Object.values(this.repos).flatMap((refs) => Object.entries(refs).map(([ref, id]) => ({ ref: parseStored(ref), id })));
   }
 
   /** Tags of one repository (for `save busybox`). */

@@ -1,4 +1,5 @@
 /** OCI image types (image-spec v1.1), also covering Docker schema2 which shares the config shape. */
+import type { ContainerConfig } from '../schema/container';
 
 export interface Descriptor {
   mediaType: string;
@@ -14,22 +15,6 @@ export interface Manifest {
   config: Descriptor;
   layers: Descriptor[];
   annotations?: Record<string, string>;
-}
-
-/** The runtime part of an image config (OCI `config`, Docker `Config`). */
-export interface ContainerConfig {
-  User?: string;
-  ExposedPorts?: Record<string, object>;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Volumes?: Record<string, object>;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number };
-  OnBuild?: string[] | null;
-  Shell?: string[];
 }
 
 export interface HistoryEntry {

@@ -1,9 +1,9 @@
 /** Docker Engine API JSON shapes for images (GET /images/json, /images/{name}/json, /images/{name}/history). */
 import { familiarName, familiarString, type Reference } from './reference';
 import type { ImageRecord, ImageStore } from './store';
-import type { ContainerConfig, HistoryEntry, ImageConfig } from './types';
-
-export type Filters = Record<string, string[]>;
+import type { HistoryEntry, ImageConfig } from './types';
+import { labelMatches, type Filters } from '../common/filters';
+import type { ContainerConfig } from '../schema/container';
 
 export interface ImageSummary {
   Containers: number;
@@ -138,38 +138,17 @@ export function globMatch(pattern: string, s: string): boolean {
 /** reference.FamiliarMatch: the pattern against `name:tag` or against the name alone. */
 export const referenceMatches = (pattern: string, r: Reference): boolean => globMatch(pattern, familiarString(r)) || globMatch(pattern, familiarName(r));
 
-/** `label=key` / `label=key=value` against image labels. */
-export function labelsMatch(wanted: string[], labels: Record<string, string> | undefined): boolean {
-  return wanted.every((w) => {
-    const eq = w.indexOf('=');
-    if (eq < 0) return labels !== undefined && w in labels;
-    return labels?.[w.slice(0, eq)] === w.slice(eq + 1);
-  });
-}
-
-/** `until` / `before` style timestamps: unix seconds, RFC 3339, or a Go duration ago (`24h`, `10m30s`). */
-export function parseTimestamp(v: string, now = Date.now()): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const dur = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(v);
-  if (dur && v) return now - ((Number(dur[1] ?? 0) * 60 + Number(dur[2] ?? 0)) * 60 + Number(dur[3] ?? 0)) * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new Error(`failed to parse value as time or duration: "${v}"`);
-  return t;
-}
-
-/** Reject filter keys the endpoint does not know, with docker's wording. */
-export function checkFilterKeys(filters: Filters, allowed: string[]): void {
-  for (const k of Object.keys(filters)) if (!allowed.includes(k)) throw new Error(`invalid filter '${k}'`);
-}
+/** `label=key` / `label=key=value` against image labels: all must match. */
+export const labelsMatch = (wanted: string[], labels: Record<string, string> | undefined): boolean => wanted.every((w) => labelMatches(labels, w));
 
 /** The single boolean value of the `dangling` filter, or undefined. */
 export function danglingFilter(filters: Filters): boolean | undefined {
   const v = filters.dangling;
   if (!v?.length) return undefined;
   const set = new Set(v.map((x) => x.toLowerCase()));
-  for (const x of set) if (!['true', 'false', '1', '0'].includes(x)) throw new Error(`Invalid filter 'dangling=${x}'`);
-  if (set.size > 1 && !(set.size === 2 && ((set.has('true') && set.has('1')) || (set.has('false') && set.has('0'))))) {
-    throw new Error(`Invalid filter 'dangling=${v.join(',')}'`);
-  }
+  // docker 24 prints the values as Go prints a []string
+  const invalid = () => new Error(`invalid filter 'dangling=[${v.join(' ')}]'`);
+  for (const x of set) if (!['true', 'false', '1', '0'].includes(x)) throw invalid();
+  if (set.size > 1 && !(set.size === 2 && ((set.has('true') && set.has('1')) || (set.has('false') && set.has('0'))))) throw invalid();
   return set.has('true') || set.has('1');
 }

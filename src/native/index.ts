@@ -1,7 +1,9 @@
 /**
- * Typed wrappers over native/berth.c, the addon for what Node 20 lacks: mknod, xattrs (l* variants: a final
- * symlink is never followed) and SOCK_SEQPACKET unix sockets. Errors are Node-style: Error with .code ('ENOENT'),
- * .errno, .syscall and .path. The addon is loaded on first use, so importing this module never fails.
+ * Typed wrappers over native/berth.c, native/openat2.c and native/service.c, the addon for what Node 20 lacks: mknod,
+ * xattrs (l* variants: a final symlink is never followed), flock, SOCK_SEQPACKET unix sockets, openat2 with the *at
+ * calls that keep an operation below a directory fd, and sd_notify/FD_CLOEXEC for systemd. Errors are Node-style:
+ * Error with .code ('ENOENT'), .errno, .syscall and .path. The addon is loaded on first use, so importing this module
+ * never fails.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -23,6 +25,7 @@ interface Binding {
   mknod(path: string, mode: number, major: number, minor: number): void;
   mountOverlay(target: string, options: string): void;
   umount(target: string, detach: boolean): void;
+  flock(fd: number, op: number): void;
   setxattr(path: string, name: string, value: Buffer): void;
   getxattr(path: string, name: string): Buffer | undefined;
   listxattr(path: string): string[];
@@ -34,6 +37,16 @@ interface Binding {
   socketSend(handle: SocketHandle, packet: Buffer): number;
   socketShutdown(handle: SocketHandle): void;
   socketClose(handle: SocketHandle): void;
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  mkdirat(dirfd: number, name: string, mode: number): void;
+  symlinkat(target: string, dirfd: number, name: string): void;
+  linkat(olddirfd: number, oldname: string, newdirfd: number, newname: string): void;
+  unlinkat(dirfd: number, name: string, isDir: boolean): void;
+  fchownat(dirfd: number, name: string, uid: number, gid: number): void;
+  fchmodat(dirfd: number, name: string, mode: number): void;
+  utimensat(dirfd: number, name: string, atime: number, mtime: number): void;
+  sdNotify(socketPath: string, message: string): void;
+  setCloexec(fd: number): void;
 }
 
 /** dist/src/native/index.js -> native/build/Release/berth_native.node */
@@ -79,6 +92,21 @@ export function mountOverlay(target: string, options: string): void {
 /** umount2(2); `detach` = MNT_DETACH (lazy). */
 export function umount(target: string, detach = false): void {
   addon().umount(checkString('target', target), detach);
+}
+
+/** flock(2) operations (sys/file.h). */
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/**
+ * flock(2) on an open fd, never blocking (LOCK_NB is added: a wait would stall the event loop). Throws EWOULDBLOCK
+ * (code 'EAGAIN') when another open file description holds a conflicting lock.
+ */
+export function flock(fd: number, op: number): void {
+  if (![LOCK_SH, LOCK_EX, LOCK_UN].includes(op & ~LOCK_NB)) throw new RangeError(`flock operation must be LOCK_SH, LOCK_EX or LOCK_UN, got ${op}`);
+  addon().flock(checkUint('fd', fd, 0x7fffffff), op | LOCK_NB);
 }
 
 /** lsetxattr(2), e.g. `setxattr(dir, 'trusted.overlay.opaque', 'y')`. Strings are written as UTF-8. */
@@ -155,4 +183,65 @@ export function socketShutdown(handle: SocketHandle): void {
 /** Stops polling and closes the fd; idempotent. */
 export function socketClose(handle: SocketHandle): void {
   addon().socketClose(handle);
+}
+
+// ---- *at calls (native/openat2.c) ----
+
+/** openat2(2) `resolve` bits (linux/openat2.h). */
+export const RESOLVE = { NO_XDEV: 0x01, NO_MAGICLINKS: 0x02, NO_SYMLINKS: 0x04, BENEATH: 0x08, IN_ROOT: 0x10 } as const;
+/** O_PATH, which fs.constants lacks: a handle for *at calls and fstat, no I/O. */
+export const O_PATH = 0o10000000;
+
+const checkFd = (fd: number): number => {
+  if (!Number.isInteger(fd) || fd < -100 || fd > 0x7fffffff) throw new RangeError(`bad fd ${String(fd)}`);
+  return fd;
+};
+
+/** openat2(2), always O_CLOEXEC; retried while the kernel answers EAGAIN (a concurrent rename). Returns the fd. */
+export function openat2(dirfd: number, file: string, flags: number, mode: number, resolve: number): number {
+  return addon().openat2(checkFd(dirfd), checkString('path', file), flags, checkUint('mode', mode), checkUint('resolve', resolve));
+}
+
+/** mkdirat(2): `name` in the directory `dirfd`; a symlink there is never followed (EEXIST). */
+export function mkdirat(dirfd: number, name: string, mode: number): void {
+  addon().mkdirat(checkFd(dirfd), checkString('name', name), checkUint('mode', mode));
+}
+
+export function symlinkat(target: string, dirfd: number, name: string): void {
+  addon().symlinkat(checkString('symlink target', target), checkFd(dirfd), checkString('name', name));
+}
+
+/** linkat(2) without AT_SYMLINK_FOLLOW: a symlink at the old name is linked itself. */
+export function linkat(olddirfd: number, oldname: string, newdirfd: number, newname: string): void {
+  addon().linkat(checkFd(olddirfd), checkString('old name', oldname), checkFd(newdirfd), checkString('new name', newname));
+}
+
+/** unlinkat(2); `isDir` = AT_REMOVEDIR (an empty directory). */
+export function unlinkat(dirfd: number, name: string, isDir = false): void {
+  addon().unlinkat(checkFd(dirfd), checkString('name', name), isDir);
+}
+
+/** fchownat(2) with AT_SYMLINK_NOFOLLOW: a symlink gets the owner itself. */
+export function fchownat(dirfd: number, name: string, uid: number, gid: number): void {
+  addon().fchownat(checkFd(dirfd), checkString('name', name), checkUint('uid', uid), checkUint('gid', gid));
+}
+
+/** fchmodat(2) with AT_SYMLINK_NOFOLLOW (EOPNOTSUPP on a symlink). */
+export function fchmodat(dirfd: number, name: string, mode: number): void {
+  addon().fchmodat(checkFd(dirfd), checkString('name', name), checkUint('mode', mode, 0o7777));
+}
+
+/** utimensat(2) with AT_SYMLINK_NOFOLLOW; times in seconds (fractions kept to the nanosecond). */
+export function utimensat(dirfd: number, name: string, atime: number, mtime: number): void {
+  addon().utimensat(checkFd(dirfd), checkString('name', name), atime, mtime);
+}
+
+/** Sends one datagram to a systemd notify socket (`$NOTIFY_SOCKET`; a leading '@' is the abstract namespace). */
+export function sdNotify(socketPath: string, message: string): void {
+  addon().sdNotify(checkString('socket path', socketPath), checkString('message', message));
+}
+
+/** Sets FD_CLOEXEC on an inherited fd (systemd's listeners), so child processes do not inherit it. */
+export function setCloexec(fd: number): void {
+  addon().setCloexec(checkUint('fd', fd, 0x7fffffff));
 }

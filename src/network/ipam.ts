@@ -79,9 +79,9 @@ export function checkNoOverlap(subnet: Cidr, others: Cidr[]): void {
   if (others.some((o) => overlaps(o, subnet))) throw new ApiError(403, 'invalid pool request: Pool overlaps with other one on this address space');
 }
 
-/** Gateway: the given one (must sit inside the subnet and be a host address) or the first host address. */
-export function chooseGateway(subnet: Cidr, gateway?: string): number {
-  if (!gateway) return subnet.base + 1;
+/** Gateway: the given one (must sit inside the subnet and be a host address) or, as docker's IPAM, the first free address of the range. */
+export function chooseGateway(subnet: Cidr, gateway?: string, range: Cidr = subnet, reserved: ReadonlySet<number> = new Set()): number {
+  if (!gateway) return allocateAddress(subnet, reserved, undefined, range);
   const g = parseIp(gateway);
   if (g === undefined) throw badRequest(`invalid gateway address: ${gateway}`);
   if (!contains(subnet, g) || g === subnet.base || g === subnet.base + size(subnet) - 1) throw badRequest(`no matching subnet for gateway ${gateway}`);
@@ -89,20 +89,40 @@ export function chooseGateway(subnet: Cidr, gateway?: string): number {
 }
 
 /**
- * A container address. `requested` (docker `--ip`) is checked against the subnet and `used`; otherwise the lowest
- * free host address is taken. `used` holds the addresses already handed out (the gateway is excluded implicitly).
+ * A container address. `requested` (docker `--ip`) is checked against the subnet and `used` (it may lie outside the
+ * ip-range, as in docker); otherwise the lowest free host address of `range` (docker `--ip-range`, default the whole
+ * subnet) is taken. `used` holds the addresses already handed out and reserved (gateway, auxiliary addresses).
  */
-export function allocateAddress(subnet: Cidr, gateway: number, used: ReadonlySet<number>, requested?: string): number {
+export function allocateAddress(subnet: Cidr, used: ReadonlySet<number>, requested?: string, range: Cidr = subnet): number {
   const last = subnet.base + size(subnet) - 1; // broadcast
   if (requested) {
     const ip = parseIp(requested);
     if (ip === undefined) throw badRequest(`invalid IPv4 address: ${requested}`);
     if (!contains(subnet, ip) || ip === subnet.base || ip === last) throw badRequest(`no configured subnet or ip-range contain the IP address ${requested}`);
-    if (ip === gateway || used.has(ip)) throw new ApiError(403, 'Address already in use');
+    if (used.has(ip)) throw new ApiError(403, 'Address already in use');
     return ip;
   }
-  for (let ip = subnet.base + 1; ip < last; ip++) if (ip !== gateway && !used.has(ip)) return ip;
+  // The network and broadcast addresses of the subnet are never handed out, even at the edges of a range.
+  for (let ip = range.base; ip < range.base + size(range); ip++) if (ip !== subnet.base && ip !== last && !used.has(ip)) return ip;
   throw new ApiError(403, `no available IPv4 addresses on this network's address pools: ${formatCidr(subnet)}`);
+}
+
+/** docker `--ip-range`: a CIDR inside the subnet that container addresses come from. */
+export function parseRange(s: string, subnet: Cidr): Cidr {
+  const c = parseCidrLoose(s);
+  if (!c || !s.includes('/')) throw badRequest(`invalid ip-range ${s}: invalid CIDR address`);
+  if (c.prefix < subnet.prefix || !contains(subnet, c.base)) throw badRequest(`invalid ip-range ${s}: it must be inside subnet ${formatCidr(subnet)}`);
+  return c;
+}
+
+/** docker `--aux-address name=ip`: addresses inside the subnet that are never given to a container. */
+export function parseAuxAddresses(aux: Record<string, string>, subnet: Cidr, network: string): number[] {
+  return Object.entries(aux).map(([k, v]) => {
+    const ip = parseIp(v);
+    if (ip === undefined) throw badRequest(`non parsable secondary ip address (${k}:${v}) passed for network ${network}`);
+    if (!contains(subnet, ip)) throw new ApiError(403, `auxiliary address: (${k}:${v}) must belong to the master pool: ${formatCidr(subnet)}`);
+    return ip;
+  });
 }
 
 /** docker's MAC for an IPv4 address: 02:42 followed by the four address bytes. */

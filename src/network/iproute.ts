@@ -23,3 +23,13 @@ export async function deleteLink(name: string): Promise<void> {
     if (!/Cannot find device/.test(e.message)) throw e;
   });
 }
+
+/**
+ * Docker's `enable_icc=false`: containers on the bridge cannot reach each other, only the gateway and beyond. Here
+ * by the bridge's port isolation (isolated ports forward to the bridge itself, never to one another), which needs
+ * no firewall rule and goes with the veth. Idempotent: every port of the bridge is isolated.
+ */
+export async function isolateBridgePorts(bridge: string): Promise<void> {
+  const ports = (JSON.parse((await ip(['-j', 'link', 'show', 'master', bridge])) || '[]') as { ifname: string }[]).map((l) => l.ifname);
+  for (const p of ports) await ip(['link', 'set', 'dev', p, 'type', 'bridge_slave', 'isolated', 'on']);
+}

@@ -3,10 +3,11 @@ import { execFile } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { ApiError, badRequest } from '../common/errors';
-import type { PortBinding } from '../api/types';
+import { isProtocol, portRange, splitPortProto, type PortRange, type Protocol } from '../common/ports';
+import type { PortBinding } from '../schema/container';
 import { parseIp } from './ipam';
 
-export type Protocol = 'tcp' | 'udp' | 'sctp';
+export type { Protocol };
 
 /** One published container port. hostIp "" means every host address (docker reports it as 0.0.0.0). */
 export interface PortMapping { hostIp: string; hostPort: number; containerPort: number; protocol: Protocol }
@@ -17,21 +18,17 @@ export interface NetavarkPortMapping { host_ip: string; container_port: number; 
 /** Finds a free host port for `proto` on `hostIp`, within [lo, hi] when given. */
 export type FreePortFinder = (proto: Protocol, hostIp: string, range?: [number, number]) => Promise<number>;
 
-interface PortRange { start: number; end: number }
-
 function parseRange(s: string, what: string): PortRange {
-  const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(s);
-  const start = m ? Number(m[1]) : NaN;
-  const end = m?.[2] ? Number(m[2]) : start;
-  if (!m || start < 1 || end > 65535 || end < start) throw badRequest(`invalid ${what}: ${s}`);
-  return { start, end };
+  const r = portRange(s, 1);
+  if (!r) throw badRequest(`invalid ${what}: ${s}`);
+  return r;
 }
 
 /** "80/tcp", "80" (tcp), "8000-8010/udp" → ports and protocol. */
 export function parsePortKey(key: string): PortRange & { proto: Protocol } {
-  const [ports, proto = 'tcp', extra] = key.split('/');
-  if (extra !== undefined || !['tcp', 'udp', 'sctp'].includes(proto.toLowerCase())) throw badRequest(`invalid proto: ${proto}`);
-  return { ...parseRange(ports, 'containerPort'), proto: proto.toLowerCase() as Protocol };
+  const { ports, proto } = splitPortProto(key);
+  if (!isProtocol(proto)) throw badRequest(`invalid proto: ${proto}`);
+  return { ...parseRange(ports, 'containerPort'), proto };
 }
 
 const keyOf = (port: number, proto: Protocol): string => `${port}/${proto}`;
@@ -103,25 +100,10 @@ export function checkPortConflicts(mappings: PortMapping[], existing: PortMappin
 export async function assertHostPortsFree(mappings: PortMapping[]): Promise<void> {
   for (const m of mappings) {
     const host = m.hostIp || '0.0.0.0';
-    const err = await tryBind(m.protocol, host, m.hostPort);
-    if (!err) continue;
+    if (typeof (await bindProbe(m.protocol, host, m.hostPort)) === 'number') continue;
     const holder = await portHolder(m.protocol, m.hostPort);
     throw new ApiError(500, `driver failed programming external connectivity: Error starting userland proxy: listen ${m.protocol}4 ${host}:${m.hostPort}: bind: address already in use${holder ? ` (held by ${holder})` : ''}`);
   }
-}
-
-function tryBind(proto: Protocol, host: string, port: number): Promise<Error | undefined> {
-  return new Promise((resolve) => {
-    if (proto === 'udp') {
-      const sock = dgram.createSocket('udp4');
-      sock.once('error', (e) => resolve(e));
-      sock.bind(port, host, () => sock.close(() => resolve(undefined)));
-      return;
-    }
-    const srv = net.createServer();
-    srv.once('error', (e) => resolve(e));
-    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(undefined)));
-  });
 }
 
 /** `python3 (pid 1234)` from `ss -lnp`, or undefined. */
@@ -168,24 +150,31 @@ export function dockerListPorts(exposedPorts: Record<string, unknown> | null | u
   });
 }
 
-/** The port if it can be bound on `hostIp` right now, undefined if in use (udp probes a datagram socket; tcp stands in for sctp). */
-function probe(proto: Protocol, hostIp: string, port: number): Promise<number | undefined> {
-  const address = hostIp || '0.0.0.0';
-  return new Promise((resolve, reject) => {
-    const failed = (e: NodeJS.ErrnoException): void => {
-      if (e.code === 'EADDRINUSE' || e.code === 'EACCES') resolve(undefined);
-      else reject(badRequest(`cannot publish a port on host address ${address}: ${e.code ?? e.message}`));
-    };
+/**
+ * Bind `port` (0: the kernel picks one) on `address` and release it at once: the bound port, or the bind error.
+ * udp probes a datagram socket; tcp stands in for sctp.
+ */
+function bindProbe(proto: Protocol, address: string, port: number): Promise<number | NodeJS.ErrnoException> {
+  return new Promise((resolve) => {
     if (proto === 'udp') {
       const s = dgram.createSocket('udp4');
-      s.once('error', (e) => { s.close(); failed(e); });
+      s.once('error', (e) => { s.close(); resolve(e); });
       s.bind({ port, address, exclusive: true }, () => { const p = s.address().port; s.close(() => resolve(p)); });
       return;
     }
     const s = net.createServer();
-    s.once('error', failed);
+    s.once('error', resolve);
     s.listen({ port, host: address, exclusive: true }, () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
   });
+}
+
+/** The port if it can be bound on `hostIp` right now, undefined if in use. */
+async function probe(proto: Protocol, hostIp: string, port: number): Promise<number | undefined> {
+  const address = hostIp || '0.0.0.0';
+  const r = await bindProbe(proto, address, port);
+  if (typeof r === 'number') return r;
+  if (r.code === 'EADDRINUSE' || r.code === 'EACCES') return undefined;
+  throw badRequest(`cannot publish a port on host address ${address}: ${r.code ?? r.message}`);
 }
 
 /**

@@ -6,18 +6,25 @@
 import * as fs from 'node:fs';
 import { ApiError, badRequest, conflict, notFound } from '../common/errors';
 import { newId, shortId } from '../common/ids';
+import { parseTimestamp } from '../common/duration';
+import { checkFilterKeys, labelMatches, type Filters } from '../common/filters';
 import { log } from '../common/log';
-import type { PortBinding } from '../api/types';
+import type { PortBinding } from '../schema/container';
 import {
   AddressPool, Cidr, DEFAULT_BRIDGE_SUBNET, DEFAULT_POOLS, allocateAddress, checkNoOverlap, chooseGateway, formatCidr, formatIp,
-  hostRouteSubnets, macForIp, nextSubnet, parseIp, parseMac, parseSubnet,
+  hostRouteSubnets, macForIp, nextSubnet, parseAuxAddresses, parseIp, parseMac, parseRange, parseSubnet,
 } from './ipam';
-import { bridgeNames, deleteLink, ip, routesJson } from './iproute';
+import { bridgeNames, deleteLink, ip, isolateBridgePorts, routesJson } from './iproute';
+import { deleteRule, portRules } from './iptables';
 import { Netavark, NetavarkConfig, NetavarkOptions } from './netavark';
 import { createNetns, listNetns, netnsName, netnsPath, removeNetns } from './netns';
 import { assertHostPortsFree, checkPortConflicts, DockerListPort, dockerListPorts, dockerPortMap, hostPortFinder, PortMapping, resolvePortMappings, toNetavarkPorts } from './ports';
 import { DnsOverrides, extraHostLines, parseResolvConf, renderHosts, renderResolvConf } from './dnsfiles';
 import { EndpointRecord, NetworkRecord, NetworkStore } from './store';
+import type { CreateNetworkBody } from './create-request';
+import { BRIDGE_NAME, bridgeSettings } from './bridge-options';
+import type { Trash } from '../store/trash';
+import type { HostPortPublisher } from '../rootless/ports';
 
 export interface NetworkServiceConfig {
   /** records: <root>/networks, <root>/endpoints */
@@ -33,17 +40,18 @@ export interface NetworkServiceConfig {
   netavark?: Omit<NetavarkOptions, 'configDir'>;
   hostResolvConf?: string; // /etc/resolv.conf
   hostHosts?: string; // /etc/hosts
+  /** where removed network records go first (the data root's) */
+  trash?: Trash;
+  /** A rootless daemon's host side of published ports (netavark's rules only reach its own network namespace). */
+  hostPorts?: HostPortPublisher;
 }
 
-export interface CreateNetworkBody {
-  Name?: string;
-  Driver?: string;
-  IPAM?: { Driver?: string; Options?: Record<string, string> | null; Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] | null } | null;
-  Internal?: boolean;
-  EnableIPv6?: boolean;
-  Labels?: Record<string, string> | null;
-  Options?: Record<string, string> | null;
-  CheckDuplicate?: boolean;
+/** Something of this daemon's left in the kernel (see NetworkService.leftovers). */
+export interface NetworkLeftover {
+  kind: 'endpoint' | 'netns' | 'bridge' | 'veth' | 'iptables';
+  name: string;
+  detail: string;
+  repair: () => Promise<void>;
 }
 
 export interface AttachOptions {
@@ -99,10 +107,10 @@ export interface DockerNetwork {
   Name: string;
   Id: string;
   Created: string;
-  Scope: 'local';
+  Scope: string;
   Driver: string;
   EnableIPv6: false;
-  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: { Subnet: string; Gateway: string }[] };
+  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: DockerIpamConfig[] };
   Internal: boolean;
   Attachable: boolean;
   Ingress: boolean;
@@ -113,12 +121,9 @@ export interface DockerNetwork {
   Labels: Record<string, string>;
 }
 
-/** docker's filters: {"name":{"x":true}} (API) or {"name":["x"]}. */
-export type Filters = Record<string, string[] | Record<string, boolean>>;
+export interface DockerIpamConfig { Subnet: string; IPRange?: string; Gateway: string; AuxiliaryAddresses?: Record<string, string> }
 
 const PREDEFINED = ['bridge', 'host', 'none'];
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
 
 export class NetworkService {
   private readonly store: NetworkStore;
@@ -131,7 +136,7 @@ export class NetworkService {
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly cfg: NetworkServiceConfig) {
-    this.store = new NetworkStore(cfg.root);
+    this.store = new NetworkStore(cfg.root, cfg.trash);
     this.netavark = new Netavark({ ...cfg.netavark, configDir: cfg.runDir });
     this.defaultBridge = cfg.defaultBridge ?? 'berth0';
     this.defaultSubnet = cfg.defaultSubnet ?? DEFAULT_BRIDGE_SUBNET;
@@ -160,29 +165,38 @@ export class NetworkService {
         if (name === 'bridge') {
           const subnet = parseSubnet(this.defaultSubnet);
           Object.assign(rec, { subnet: formatCidr(subnet), gateway: formatIp(chooseGateway(subnet)), bridge: this.defaultBridge });
-          rec.options = { 'com.docker.network.bridge.default_bridge': 'true', [BRIDGE_NAME_OPTION]: this.defaultBridge };
+          rec.options = { 'com.docker.network.bridge.default_bridge': 'true', [BRIDGE_NAME]: this.defaultBridge };
         }
         this.store.saveNetwork(rec);
       }
     });
   }
 
+  /** docker 24's checks and wording (daemon/network.go, libnetwork's controller, bridge driver and IPAM). */
   create(body: CreateNetworkBody): Promise<{ Id: string; Warning: string }> {
     return this.locked(async () => {
       const name = body.Name ?? '';
-      if (!NAME_RE.test(name)) throw badRequest(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      if ([...PREDEFINED, 'default'].includes(name)) throw new ApiError(403, `operation is not permitted on predefined ${name} network `);
       const driver = body.Driver || 'bridge';
+      const networks = this.store.listNetworks();
+      const same = networks.find((n) => n.name === name);
+      // API < 1.44: a duplicate name is refused only when the client asks (the docker CLI always does)
+      if (same && body.CheckDuplicate) throw conflict(`network with name ${name} already exists`);
+      if (!name.trim()) throw badRequest(`invalid name: ${name}`);
       if (driver === 'host' || driver === 'null') throw new ApiError(403, `only one instance of "${driver}" network is allowed`);
       if (driver !== 'bridge') throw notFound(`plugin "${driver}" not found`);
+      if (body.Scope === 'swarm') throw new ApiError(403, 'cannot create a swarm scoped network when swarm is not active');
+      if (body.Ingress) throw new ApiError(403, 'Ingress network can only be global scope network');
       if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw notFound(`plugin "${body.IPAM.Driver}" not found`);
       if (body.EnableIPv6) throw badRequest('IPv6 networks are not supported by Berth');
-      const networks = this.store.listNetworks();
-      if (networks.some((n) => n.name === name)) throw conflict(`network with name ${name} already exists`);
+      const options = { ...(body.Options ?? {}) };
+      const settings = bridgeSettings(options);
       const configs = body.IPAM?.Config ?? [];
-      if (configs.length > 1) throw badRequest('Berth supports one IPv4 subnet per network');
+      if (configs.length > 1) throw new ApiError(403, 'bridge driver doesn\'t support multiple subnets');
       const ipam = configs[0] ?? {};
-      if (ipam.IPRange) throw badRequest('--ip-range is not supported by Berth');
-      if (ipam.Gateway && !ipam.Subnet) throw badRequest('every ip-range or gateway must have a corresponding subnet');
+      if ((ipam.Gateway || ipam.IPRange || Object.keys(ipam.AuxiliaryAddresses ?? {}).length) && !ipam.Subnet) {
+        throw badRequest('every ip-range, gateway or auxiliary address must have a corresponding subnet');
+      }
       const taken = networks.flatMap((n) => (n.subnet ? [parseSubnet(n.subnet)] : []));
       let subnet: Cidr;
       if (ipam.Subnet) {
@@ -191,21 +205,26 @@ export class NetworkService {
       } else {
         subnet = nextSubnet(this.pools, [...taken, ...hostRouteSubnets(await routesJson())]);
       }
+      const range = ipam.IPRange ? parseRange(ipam.IPRange, subnet) : undefined;
+      const aux = ipam.AuxiliaryAddresses ?? {};
+      const gateway = chooseGateway(subnet, ipam.Gateway, range, new Set(parseAuxAddresses(aux, subnet, name)));
       const id = newId();
-      const options = { ...(body.Options ?? {}) };
-      const bridge = options[BRIDGE_NAME_OPTION] || `${this.bridgePrefix}-${id}`.slice(0, 15);
+      const bridge = settings.bridgeName || `${this.bridgePrefix}-${id}`.slice(0, 15);
       if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) throw badRequest(`invalid bridge name: ${bridge}`);
-      if (networks.some((n) => n.bridge === bridge)) throw conflict(`bridge name ${bridge} is already used by another network`);
+      const clash = networks.find((n) => n.bridge === bridge);
+      if (clash) throw new ApiError(403, `cannot create network ${id} (${bridge}): conflicts with network ${clash.id} (${bridge}): networks have same bridge name`);
       this.store.saveNetwork({
-        id, name, driver: 'bridge', subnet: formatCidr(subnet), gateway: formatIp(chooseGateway(subnet, ipam.Gateway)), userSubnet: !!ipam.Subnet,
+        id, name, driver: 'bridge', subnet: formatCidr(subnet), gateway: formatIp(gateway), userSubnet: !!ipam.Subnet,
+        ...(range ? { ipRange: formatCidr(range) } : {}), ...(Object.keys(aux).length ? { auxAddresses: aux } : {}),
+        ipamOptions: body.IPAM?.Options ?? {}, scope: body.Scope || undefined, attachable: !!body.Attachable,
         bridge, internal: !!body.Internal, labels: body.Labels ?? {}, options, created: new Date().toISOString(), predefined: false,
       });
-      return { Id: id, Warning: '' };
+      return { Id: id, Warning: same ? `Network with name ${name} (id : ${same.id}) already exists` : '' };
     });
   }
 
-  list(filters: Filters = {}): DockerNetwork[] {
-    const f = normalizeFilters(filters, ['name', 'id', 'driver', 'label', 'type', 'dangling', 'scope']);
+  list(f: Filters = {}): DockerNetwork[] {
+    checkFilterKeys(f, ['name', 'id', 'driver', 'label', 'type', 'dangling', 'scope']);
     const endpoints = this.store.listEndpoints();
     return this.store.listNetworks().filter((n) => {
       const used = endpoints.some((e) => e.networkId === n.id);
@@ -242,14 +261,16 @@ export class NetworkService {
     });
   }
 
-  /** docker network prune: every unused user network. Filters: label, until (RFC 3339 or unix seconds). */
-  prune(filters: Filters = {}): Promise<{ NetworksDeleted: string[] }> {
-    const f = normalizeFilters(filters, ['label', 'until']);
+  /** docker network prune: every unused user network. Filters: label, label!, until (timestamp or duration ago). */
+  prune(f: Filters = {}): Promise<{ NetworksDeleted: string[] }> {
+    checkFilterKeys(f, ['label', 'label!', 'until']);
+    if ((f.until?.length ?? 0) > 1) throw badRequest('more than one until filter specified');
+    const until = f.until?.[0] ? parseUntil(f.until[0]) : Infinity;
     return this.locked(async () => {
-      const until = f.until?.[0] ? parseUntil(f.until[0]) : Infinity;
       const deleted: string[] = [];
       for (const n of this.store.listNetworks()) {
-        if (n.predefined || this.endpointsOn(n.id).length || Date.parse(n.created) >= until || !matchLabels(n.labels, f.label)) continue;
+        if (n.predefined || this.endpointsOn(n.id).length || Date.parse(n.created) > until || !matchLabels(n.labels, f.label)) continue;
+        if (f['label!']?.length && matchLabels(n.labels, f['label!'])) continue;
         await this.releaseBridge(n);
         this.store.deleteNetwork(n.id);
         await this.deleteOwnBridge(n.bridge);
@@ -297,14 +318,13 @@ export class NetworkService {
       if (o.ip && !n.userSubnet) throw badRequest('user specified IP address is supported only when connecting to networks with user configured subnets');
       if (o.aliases?.length && n.predefined) throw badRequest('network-scoped aliases are only supported for user-defined networks');
       const subnet = parseSubnet(n.subnet!);
-      const gateway = parseIp(n.gateway!)!;
       const others = this.store.listEndpoints();
-      const used = new Set(others.filter((e) => e.networkId === n.id && e.ip).map((e) => parseIp(e.ip!)!));
-      const ip = allocateAddress(subnet, gateway, used, o.ip);
+      const ip = this.allocate(n, o.ip);
       const existingPorts = others.flatMap((e) => e.ports);
       const ports = await resolvePortMappings(o.exposedPorts, o.portBindings, !!o.publishAll, hostPortFinder(new Set(existingPorts.map((p) => `${p.protocol}/${p.hostPort}`))));
       checkPortConflicts(ports, existingPorts);
-      await assertHostPortsFree(ports);
+      // rootless: the daemon's namespace is not the host's; slirp4netns's listen on the host is the check
+      if (!this.cfg.hostPorts) await assertHostPortsFree(ports);
       const dns = !n.predefined;
       Object.assign(rec, {
         ip: formatIp(ip), prefixLen: subnet.prefix, gateway: n.gateway, mac: o.mac ? parseMac(o.mac) : macForIp(ip), ports,
@@ -321,9 +341,19 @@ export class NetworkService {
         this.store.deleteEndpoint(containerId, n.id);
         throw new ApiError(500, `failed to set up network ${n.name} for container ${name}: ${(e as Error).message}`);
       }
+      if (this.cfg.hostPorts && ports.length) {
+        try {
+          rec.hostForwards = await this.cfg.hostPorts.publish(ports);
+        } catch (e) {
+          await this.teardown(rec).catch((te: Error) => log.warn('teardown after failed setup', { error: te.message }));
+          this.store.deleteEndpoint(containerId, n.id);
+          throw e;
+        }
+      }
       rec.setupDone = true;
       this.store.saveEndpoint(rec);
       await this.keepBridge(n);
+      if (!bridgeSettings(n.options).icc) await isolateBridgePorts(n.bridge!);
       return this.endpointInfo(rec, n);
     });
   }
@@ -342,6 +372,18 @@ export class NetworkService {
       await this.teardown(e);
       this.store.deleteEndpoint(containerId, n.id);
       return this.endpointInfo(e, n);
+    });
+  }
+
+  /** docker's forced disconnect of a container that is gone: its endpoint on the network, found by container name or id. */
+  forceEndpointDelete(container: string, network: string): Promise<{ containerId: string; networkId: string; networkName: string }> {
+    return this.locked(async () => {
+      const n = this.find(network === 'default' ? 'bridge' : network);
+      const e = this.endpointsOn(n.id).find((x) => x.containerName === container || x.containerId === container);
+      if (!e) throw notFound(`endpoint ${container} not found`);
+      await this.teardown(e);
+      this.store.deleteEndpoint(e.containerId, n.id);
+      return { containerId: e.containerId, networkId: n.id, networkName: n.name };
     });
   }
 
@@ -401,6 +443,45 @@ export class NetworkService {
     });
   }
 
+  /**
+   * For `system check`: this daemon's network leftovers (its netns prefix, its bridges, its network ids, never
+   * another daemon's): endpoints and netns of containers not running, Berth-named bridges no network owns, veths on
+   * its bridges whose peer is in no live netns, and netavark port rules of its networks for containers not running.
+   * Each comes with its removal; the first three are what reconcile removes.
+   */
+  leftovers(liveContainerIds: Iterable<string>): Promise<NetworkLeftover[]> {
+    const live = new Set(liveContainerIds);
+    return this.locked(async () => {
+      const out: NetworkLeftover[] = [];
+      const repair = () => this.reconcile(live);
+      for (const e of this.store.listEndpoints()) {
+        if (!live.has(e.containerId)) out.push({ kind: 'endpoint', name: `${shortId(e.containerId)} on ${shortId(e.networkId)}`, detail: 'endpoint of a container that is not running', repair });
+      }
+      const liveNs = new Set([...live].map((id) => netnsName(this.netnsPrefix, id)));
+      for (const ns of await listNetns(this.netnsPrefix)) {
+        if (!liveNs.has(ns)) out.push({ kind: 'netns', name: ns, detail: 'network namespace of a container that is not running', repair });
+      }
+      const networks = this.store.listNetworks();
+      const owned = new Set(networks.map((n) => n.bridge).filter((b): b is string => !!b));
+      const bridges = (await bridgeNames()).filter((b) => owned.has(b) || this.isBerthBridgeName(b));
+      for (const b of bridges) if (!owned.has(b)) out.push({ kind: 'bridge', name: b, detail: 'bridge no network owns', repair });
+      // A container's veth dies with its netns (reported above); one whose peer is in the host's namespace and is not
+      // the bridge's keeper was made by an interrupted setup.
+      const veths = JSON.parse((await ip(['-j', 'link', 'show', 'type', 'veth'])) || '[]') as { ifname: string; master?: string; link_netnsid?: number }[];
+      for (const v of veths) {
+        if (!v.master || !bridges.includes(v.master) || v.ifname === keeperName(v.master) || v.link_netnsid !== undefined) continue;
+        out.push({ kind: 'veth', name: v.ifname, detail: `on bridge ${v.master}, its peer in no container`, repair: () => deleteLink(v.ifname) });
+      }
+      const ours = new Set(networks.map((n) => n.id));
+      for (const rule of await portRules()) {
+        if (ours.has(rule.network) && !live.has(rule.container)) {
+          out.push({ kind: 'iptables', name: `nat ${rule.chain}`, detail: `port rule of container ${shortId(rule.container)}, which is not running`, repair: () => deleteRule('nat', rule.spec) });
+        }
+      }
+      return out;
+    });
+  }
+
   // ---- internals ----
 
   /** Bridges Berth names itself; a user-chosen com.docker.network.bridge.name may be a pre-existing host bridge. */
@@ -441,6 +522,7 @@ export class NetworkService {
    * throwaway container is set up and torn down so that netavark removes the bridge, NAT rules and DNS itself.
    */
   private async teardown(e: EndpointRecord): Promise<void> {
+    if (e.hostForwards?.length) await this.cfg.hostPorts?.unpublish(e.hostForwards);
     if (!e.netavark) return;
     if (fs.existsSync(e.netnsPath)) {
       try {
@@ -487,8 +569,7 @@ export class NetworkService {
   /** Make netavark drop a network's bridge, rules and DNS entry: one throwaway container in, then out. */
   private async flushNetwork(n: NetworkRecord): Promise<void> {
     const subnet = parseSubnet(n.subnet!);
-    const used = new Set(this.endpointsOn(n.id).flatMap((e) => (e.ip ? [parseIp(e.ip)!] : [])));
-    const ip = allocateAddress(subnet, parseIp(n.gateway!)!, used);
+    const ip = this.allocate(n);
     const probeId = newId();
     const rec: EndpointRecord = {
       containerId: probeId, containerName: `flush-${shortId(probeId)}`, networkId: n.id, endpointId: probeId, netnsPath: '',
@@ -499,6 +580,16 @@ export class NetworkService {
       await this.netavark.setup(p, config);
       await this.netavark.teardown(p, config);
     });
+  }
+
+  /** A free address of the network (or the requested one): not the gateway, an auxiliary address or a container's. */
+  private allocate(n: NetworkRecord, requested?: string): number {
+    const subnet = parseSubnet(n.subnet!);
+    const used = new Set([
+      parseIp(n.gateway!)!, ...parseAuxAddresses(n.auxAddresses ?? {}, subnet, n.name),
+      ...this.endpointsOn(n.id).flatMap((e) => (e.ip ? [parseIp(e.ip)!] : [])),
+    ]);
+    return allocateAddress(subnet, used, requested, n.ipRange ? parseRange(n.ipRange, subnet) : subnet);
   }
 
   private async withScratchNetns(id: string, fn: (p: string) => Promise<void>): Promise<void> {
@@ -515,6 +606,7 @@ export class NetworkService {
   private netavarkConfig(e: EndpointRecord, n: NetworkRecord): NetavarkConfig {
     // Keyed by network id, not name: netavark derives iptables chain names and aardvark files from this key, and
     // ids are unique across Berth instances (two daemons may both have a network called "bridge").
+    const { mtu } = bridgeSettings(n.options);
     const config: NetavarkConfig = {
       container_id: e.containerId,
       container_name: e.containerName,
@@ -524,7 +616,7 @@ export class NetworkService {
           name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge!, subnets: [{ subnet: n.subnet!, gateway: n.gateway! }],
           ipv6_enabled: false, internal: n.internal, dns_enabled: !n.predefined, ipam_options: { driver: 'host-local' },
           // Docker isolates bridge networks from each other (netavark's NETAVARK_ISOLATION chains).
-          options: { isolate: 'true' },
+          options: { isolate: 'true', ...(mtu ? { mtu: String(mtu) } : {}) },
         },
       },
     };
@@ -546,18 +638,24 @@ export class NetworkService {
 
   private toDocker(n: NetworkRecord, containers: DockerNetwork['Containers']): DockerNetwork {
     return {
-      Name: n.name, Id: n.id, Created: n.created, Scope: 'local', Driver: n.driver, EnableIPv6: false,
-      IPAM: { Driver: 'default', Options: n.predefined ? null : {}, Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway! }] : [] },
-      Internal: n.internal, Attachable: false, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
+      Name: n.name, Id: n.id, Created: n.created, Scope: n.scope || 'local', Driver: n.driver, EnableIPv6: false,
+      IPAM: {
+        Driver: 'default', Options: n.predefined ? null : n.ipamOptions ?? {},
+        Config: n.subnet ? [{ Subnet: n.subnet, ...(n.ipRange ? { IPRange: n.ipRange } : {}), Gateway: n.gateway!, ...(n.auxAddresses ? { AuxiliaryAddresses: n.auxAddresses } : {}) }] : [],
+      },
+      Internal: n.internal, Attachable: !!n.attachable, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
       Containers: containers, Options: n.options, Labels: n.labels,
     };
   }
 
-  /** Full id, exact name, then unique id prefix (docker's order). */
+  /** Full id, exact name (unique: CheckDuplicate=false makes duplicates), then unique id prefix (docker's order). */
   private find(idOrName: string): NetworkRecord {
     const all = this.store.listNetworks();
-    const hit = all.find((n) => n.id === idOrName) ?? all.find((n) => n.name === idOrName);
-    if (hit) return hit;
+    const byId = all.find((n) => n.id === idOrName);
+    if (byId) return byId;
+    const byName = all.filter((n) => n.name === idOrName);
+    if (byName.length > 1) throw badRequest(`network ${idOrName} is ambiguous (${byName.length} matches found based on name)`);
+    if (byName.length === 1) return byName[0];
     const byPrefix = idOrName ? all.filter((n) => n.id.startsWith(idOrName)) : [];
     if (byPrefix.length === 1) return byPrefix[0];
     if (byPrefix.length > 1) throw badRequest(`network ${idOrName} is ambiguous (${byPrefix.length} matches found based on ID prefix)`);
@@ -578,27 +676,15 @@ export class NetworkService {
 const unique = (xs: string[]): string[] => [...new Set(xs)];
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function normalizeFilters(filters: Filters, allowed: string[]): Record<string, string[] | undefined> {
-  const out: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(filters)) {
-    if (!allowed.includes(k)) throw badRequest(`invalid filter '${k}'`);
-    out[k] = Array.isArray(v) ? v : Object.keys(v).filter((x) => v[x]);
-  }
-  return out;
-}
-
-/** label filters: "key" (present) or "key=value"; all must match. */
-function matchLabels(labels: Record<string, string>, wanted?: string[]): boolean {
-  return (wanted ?? []).every((w) => {
-    const i = w.indexOf('=');
-    return i < 0 ? w in labels : labels[w.slice(0, i)] === w.slice(i + 1);
-  });
-}
+/** label filters: all must match. */
+const matchLabels = (labels: Record<string, string>, wanted?: string[]): boolean => (wanted ?? []).every((w) => labelMatches(labels, w));
 
 function parseUntil(v: string): number {
-  const t = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
-  if (Number.isNaN(t)) throw badRequest(`invalid until filter: ${v}`);
-  return t;
+  try {
+    return parseTimestamp(v);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
 }
 
 /** The veth end that keeps a bridge alive (its peer adds `p`; interface names have at most 15 characters). */

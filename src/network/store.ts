@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { readJson, removeStaleTemps, writeJsonAtomic, fsyncDir } from '../common/atomic';
 import type { NetavarkConfig } from './netavark';
 import type { PortMapping } from './ports';
+import { Trash } from '../store/trash';
 
 export type NetworkDriver = 'bridge' | 'host' | 'null';
 
@@ -16,6 +17,14 @@ export interface NetworkRecord {
   gateway?: string;
   /** the subnet came from the user (--subnet): only then is --ip allowed, as in docker */
   userSubnet: boolean;
+  /** docker --ip-range: container addresses come from here (absent: the whole subnet) */
+  ipRange?: string;
+  /** docker --aux-address: reserved, never given to a container */
+  auxAddresses?: Record<string, string>;
+  ipamOptions?: Record<string, string>;
+  /** as given at create ("" or absent: the driver's, local) */
+  scope?: string;
+  attachable?: boolean;
   bridge?: string;
   internal: boolean;
   labels: Record<string, string>;
@@ -49,6 +58,8 @@ export interface EndpointRecord {
   setupDone: boolean;
   /** the container's interface for this network: eth0, eth1, ... (absent in records of one-network days: eth0) */
   iface?: string;
+  /** ids of the host-side forwards of `ports` (a rootless daemon's slirp4netns) */
+  hostForwards?: number[];
 }
 
 const ID_FILE = /^[0-9a-f]{64}\.json$/;
@@ -59,7 +70,8 @@ export class NetworkStore {
   private readonly networksDir: string;
   private readonly endpointsDir: string;
 
-  constructor(root: string) {
+  /** `trash`: where removals go first (the data root's, shared with the other stores; its own under `root` otherwise). */
+  constructor(root: string, private readonly trash = new Trash(path.join(root, 'trash'))) {
     this.networksDir = path.join(root, 'networks');
     this.endpointsDir = path.join(root, 'endpoints');
     for (const d of [this.networksDir, this.endpointsDir]) {
@@ -78,8 +90,9 @@ export class NetworkStore {
   saveNetwork(n: NetworkRecord): void {
     writeJsonAtomic(this.file(this.networksDir, n.id), n);
   }
+  /** One rename into the trash: a crash leaves the network whole or gone (its bridge, then unowned, goes at reconcile). */
   deleteNetwork(id: string): void {
-    this.remove(this.networksDir, id);
+    this.trash.discard(this.file(this.networksDir, id), 'network', id);
   }
 
   /** Every endpoint, or one container's, in interface order (eth0 first). */
@@ -121,9 +134,5 @@ export class NetworkStore {
       const r = readJson<T>(path.join(dir, f));
       return r ? [r] : [];
     });
-  }
-  private remove(dir: string, id: string): void {
-    fs.rmSync(this.file(dir, id), { force: true });
-    fsyncDir(dir);
   }
 }

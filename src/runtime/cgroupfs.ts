@@ -7,6 +7,13 @@ import * as path from 'node:path';
 import { cgroupsPathFor, detectCgroupMode } from './cgroups';
 
 const ROOT = '/sys/fs/cgroup';
+const CGROUP_MAGIC = [0x27e0eb, 0x63677270]; // cgroup (v1), cgroup2
+
+/** rmdir a cgroup (fails while it has processes); a plain directory crun made on a tmpfs goes with its files. */
+export function removeCgroupDir(dir: string): void {
+  if (CGROUP_MAGIC.includes(fs.statfsSync(dir).type)) fs.rmdirSync(dir);
+  else fs.rmSync(dir, { recursive: true, force: true });
+}
 
 export class ContainerCgroup {
   readonly v2: boolean;
@@ -19,6 +26,27 @@ export class ContainerCgroup {
   dir(controller: string): string {
     const rel = cgroupsPathFor(this.id);
     return this.v2 ? path.join(this.root, rel) : path.join(this.root, controller, rel);
+  }
+
+  /** The group's directories that exist now, one per mounted v1 hierarchy (symlinked co-mounts once) or the v2 one. */
+  existingDirs(): string[] {
+    const rel = cgroupsPathFor(this.id);
+    const roots = this.v2 ? [this.root] : fs.readdirSync(this.root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(this.root, e.name));
+    return roots.map((r) => path.join(r, rel)).filter((d) => fs.existsSync(d));
+  }
+
+  /**
+   * After the runtime deleted the container: remove what is left. On hybrid hosts crun also makes `unified/berth/<id>`
+   * on the /sys/fs/cgroup tmpfs (the cgroup2 mount is hidden in berthd's namespace) and never removes it.
+   */
+  removeLeftovers(): void {
+    for (const d of this.existingDirs()) {
+      try {
+        removeCgroupDir(d);
+      } catch {
+        // still busy (a process not yet reaped): system check finds and removes it later
+      }
+    }
   }
 
   read(controller: string, file: string): string | undefined {

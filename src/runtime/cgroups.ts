@@ -82,7 +82,7 @@ export function enterRuntimeNamespace(): boolean {
 }
 
 /** If the wrapper dies without relaying (SIGKILL), we get re-parented: stop too rather than run on unseen. */
-function watchWrapper(wrapperPid: number): void {
+export function watchWrapper(wrapperPid: number): void {
   if (!Number.isInteger(wrapperPid) || wrapperPid <= 0) return;
   const timer = setInterval(() => {
     if (parentPid() !== wrapperPid) {

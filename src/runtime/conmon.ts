@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { log } from '../common/log';
+import { rootlessRuntimeArgs } from '../rootless/cgroups';
 import { connectAttach, type AttachSocket } from './attach-socket';
 import type { ContainerRuntime, CreateRequest, ExecHandle, ExecRequest, RuntimeName, RuntimeState } from './types';
 
@@ -26,10 +27,44 @@ export interface ConmonOptions {
 /** Error from a runtime or conmon, carrying the tool's own message (e.g. crun's "executable file `x` not found"). */
 export class RuntimeError extends Error {}
 
+export interface RuntimeInventory {
+  states: { id: string; runtime: RuntimeName }[];
+  /** ctr/<id> */
+  dirs: string[];
+  exits: string[];
+  /** conmon processes of this run root (their --socket-dir-path is ours); `exec`: an exec session's. */
+  conmons: { pid: number; id: string; exec: boolean }[];
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function conmonProcesses(sockDir: string): RuntimeInventory['conmons'] {
+  const out: RuntimeInventory['conmons'] = [];
+  for (const name of listDir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (path.basename(argv[0]) !== 'conmon' || argv[argv.indexOf('--socket-dir-path') + 1] !== sockDir) continue;
+    out.push({ pid: Number(name), id: argv[argv.indexOf('-c') + 1] ?? '', exec: argv.includes('-e') });
+  }
+  return out;
+}
+
 /** sun_path is 108 bytes: the attach link name is a 12-hex prefix, so runRoot may be up to ~85 characters. */
 const SOCK_NAME_LEN = 12;
 const SUN_PATH_MAX = 107;
 const RESCAN_MS = 2000;
+const CONTAINER_ID = /^[0-9a-f]{64}$/;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class ConmonRuntime implements ContainerRuntime {
@@ -51,6 +86,11 @@ export class ConmonRuntime implements ContainerRuntime {
       throw new Error(`runRoot ${opts.runRoot} is too long for attach socket paths (max ${SUN_PATH_MAX} bytes)`);
     }
     for (const d of [this.exitDir, this.sockDir, this.ctrDir]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  }
+
+  /** The runtime's options before its command: state root, and crun's cgroup manager for a rootless daemon. */
+  private globalArgs(runtime: RuntimeName): string[] {
+    return ['--root', this.stateRoot(runtime), ...(runtime === 'crun' ? rootlessRuntimeArgs() : [])];
   }
 
   private stateRoot(runtime: RuntimeName): string {
@@ -75,7 +115,7 @@ export class ConmonRuntime implements ContainerRuntime {
   private run(runtime: RuntimeName, args: string[]): Promise<string> {
     const bin = this.opts.runtimePaths[runtime];
     return new Promise((resolve, reject) => {
-      execFile(bin, ['--root', this.stateRoot(runtime), ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      execFile(bin, [...this.globalArgs(runtime), ...args], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
         if (err) reject(new RuntimeError(cleanMessage(stderr) || `${runtime} ${args[0]} failed: ${err.message}`));
         else resolve(stdout);
       });
@@ -110,8 +150,7 @@ export class ConmonRuntime implements ContainerRuntime {
       '--exit-dir', this.exitDir,
       '-0', path.join(dir, 'persist'),
       '--socket-dir-path', this.sockDir,
-      '--runtime-arg', '--root',
-      '--runtime-arg', this.stateRoot(req.runtime),
+      ...this.globalArgs(req.runtime).flatMap((a) => ['--runtime-arg', a]),
       '--no-sync-log',
       '--log-level', this.opts.logLevel ?? 'warn',
     ];
@@ -211,8 +250,7 @@ export class ConmonRuntime implements ContainerRuntime {
       '-p', path.join(dir, 'pid'),
       '-l', 'none', // exec output is not part of the container's log (as docker)
       '--socket-dir-path', this.sockDir,
-      '--runtime-arg', '--root',
-      '--runtime-arg', this.stateRoot(req.runtime),
+      ...this.globalArgs(req.runtime).flatMap((a) => ['--runtime-arg', a]),
       '-e', '--exec-process-spec', spec, '--exec-attach',
       // conmon's forked child logs to the process's stderr: anything chattier than errors would end up in the output
       '--log-level', 'error',
@@ -260,6 +298,16 @@ export class ConmonRuntime implements ContainerRuntime {
     }
   }
 
+  /** What this run root holds, for `system check`: runtime states, per-container dirs, exit files, conmon processes. */
+  inventory(): RuntimeInventory {
+    return {
+      states: (Object.keys(this.opts.runtimePaths) as RuntimeName[]).flatMap((runtime) => listDir(this.stateRoot(runtime)).map((id) => ({ id, runtime }))),
+      dirs: listDir(this.ctrDir),
+      exits: listDir(this.exitDir),
+      conmons: conmonProcesses(this.sockDir),
+    };
+  }
+
   cleanup(id: string): void {
     fs.rmSync(path.join(this.exitDir, id), { force: true });
     fs.rmSync(this.sockLink(id), { force: true });
@@ -305,6 +353,8 @@ export class ConmonRuntime implements ContainerRuntime {
   }
 
   private check(id: string): void {
+    // conmon writes <id>.XXXXXX and renames it to <id>: a temporary name is no container's exit
+    if (!CONTAINER_ID.test(id)) return;
     const exit = readExitFile(path.join(this.exitDir, id));
     if (!exit || this.reported.get(id) === exit.identity) return;
     this.reported.set(id, exit.identity);

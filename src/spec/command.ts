@@ -2,7 +2,7 @@
  * Merge a create body's Config with the image's config the way dockerd does (daemon/commit.go merge +
  * mergeAndVerifyConfig), and build the process environment (container.CreateDaemonEnvironment).
  */
-import type { ContainerConfig } from '../image/types';
+import type { ContainerConfig } from '../schema/container';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

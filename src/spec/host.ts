@@ -47,3 +47,8 @@ export function defaultNofile(limits = fs.readFileSync('/proc/self/limits', 'utf
   const hard = !m || m[2] === 'unlimited' ? 1048576 : Math.min(Number(m[2]), 1048576);
   return { soft: hard, hard };
 }
+
+/** The init binary `--init` runs (Debian's tini), when installed. */
+export function initBinary(): string | undefined {
+  return ['/usr/bin/tini-static', '/usr/bin/tini'].find((p) => fs.existsSync(p));
+}

@@ -4,7 +4,7 @@
  * the volume service to resolve; they are not an error here.
  */
 import * as path from 'node:path';
-import type { MountSpec } from '../api/types';
+import type { MountSpec } from '../schema/container';
 
 const PROPAGATIONS = ['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared'] as const;
 export type Propagation = (typeof PROPAGATIONS)[number];

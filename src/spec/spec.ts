@@ -77,6 +77,8 @@ export interface SpecInput {
   noNewPrivileges?: boolean;
   /** A user namespace with these mappings (the daemon's --userns-remap). */
   userns?: { uidMappings: OciIdMapping[]; gidMappings: OciIdMapping[] };
+  /** The highest gid the daemon's own user namespace maps (a rootless daemon): the end of the ping range. */
+  maxGid?: number;
 }
 
 const INIT_PATH = '/sbin/docker-init';
@@ -200,7 +202,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   // docker): its gids cannot express the ping range and it has no rights in a netns the host made (the daemon writes
   // those: UsernsRemap.netnsDefaults).
   const sysctl: Record<string, string> =
-    input.network.mode === 'host' || input.userns ? {} : { 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv4.ip_unprivileged_port_start': '0' };
+    input.network.mode === 'host' || input.userns ? {} : { 'net.ipv4.ping_group_range': `0 ${input.maxGid ?? 2147483647}`, 'net.ipv4.ip_unprivileged_port_start': '0' };
   Object.assign(sysctl, input.sysctls ?? {});
 
   const [rows, cols] = input.consoleSize ?? [0, 0];

@@ -1,8 +1,9 @@
 /** Layer blob compression: sniffed from magic bytes, never trusted from a media type. */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { PassThrough, Readable, pipeline } from 'node:stream';
+import { Readable, Transform, pipeline } from 'node:stream';
+import { bytesSize } from '../common/units';
 import * as zlib from 'node:zlib';
+import { pipeThrough } from './pipe';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -48,34 +49,54 @@ async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: R
 }
 
 function zstdDecompress(src: Readable): Readable {
-  const out = new PassThrough();
-  const child = spawn('zstd', ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.on('error', (e: NodeJS.ErrnoException) =>
-    out.destroy(e.code === 'ENOENT' ? new Error('zstd-compressed layer: the zstd program is not installed (apt-get install zstd)') : e),
-  );
-  child.stdin.on('error', () => undefined); // EPIPE when zstd fails; its exit status reports why
-  src.on('error', (e) => out.destroy(e));
-  src.pipe(child.stdin);
-  child.stdout.pipe(out, { end: false });
-  child.on('close', (code) => {
-    if (code === 0) out.end();
-    else out.destroy(new Error(`zstd: ${stderr.trim() || `exit status ${code}`}`));
+  return pipeThrough(src, 'zstd', ['-dcq'], {
+    name: 'zstd',
+    spawnError: (e) => (e.code === 'ENOENT' ? new Error('zstd-compressed layer: the zstd program is not installed (apt-get install zstd)') : e),
   });
-  out.on('close', () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return out;
 }
 
-/** The uncompressed bytes of a (possibly gzip or zstd compressed) tar stream. */
-export async function decompressed(src: Readable): Promise<{ stream: Readable; compression: Compression }> {
+/** Bounds on what an untrusted compressed stream may expand to (a decompression bomb stops at them). */
+export interface DecompressionLimits {
+  /** Most bytes one stream may have once decompressed. */
+  maxSize: number;
+  /** Most decompressed bytes per compressed byte, checked once more than RATIO_GRACE bytes came out. */
+  maxRatio: number;
+}
+
+/**
+ * 64 GiB a layer (a 10 GB image passes) and 1000:1. gzip cannot do better than ~1030:1 (a run of zeros), so a gzip bomb
+ * stops after RATIO_GRACE bytes, as does any zstd bomb; real layers, even with large zero-filled files, stay far below.
+ */
+export const DEFAULT_LIMITS: DecompressionLimits = { maxSize: 64 * 2 ** 30, maxRatio: 1000 };
+export const RATIO_GRACE = 256 * 2 ** 20;
+
+/** Count bytes in and out and stop with an error at the first limit crossed. */
+function limited(compressed: Readable, out: Readable, compression: Compression, limits: DecompressionLimits): Readable {
+  let bytesIn = 0;
+  let bytesOut = 0;
+  compressed.on('data', (c: Buffer) => (bytesIn += c.length));
+  const check = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytesOut += chunk.length;
+      if (bytesOut > limits.maxSize) {
+        return cb(new Error(`decompressed data exceeds the limit of ${bytesSize(limits.maxSize)} (max-layer-size) after ${bytesIn} compressed bytes`));
+      }
+      if (compression !== 'none' && bytesOut > RATIO_GRACE && bytesOut > bytesIn * limits.maxRatio) {
+        return cb(new Error(`refusing a likely decompression bomb: ${bytesIn} compressed bytes expanded to more than ${limits.maxRatio} times as many (max-layer-ratio)`));
+      }
+      cb(null, chunk);
+    },
+  });
+  return pipeline(out, check, () => undefined);
+}
+
+/** The uncompressed bytes of a (possibly gzip or zstd compressed) tar stream, within `limits`. */
+export async function decompressed(src: Readable, limits: DecompressionLimits = DEFAULT_LIMITS): Promise<{ stream: Readable; compression: Compression }> {
   const { head, stream } = await peek(src, 4);
   const compression = sniff(head);
-  if (compression === 'none') return { stream, compression };
-  if (compression === 'zstd') return { stream: zstdDecompress(stream), compression };
+  if (compression === 'none') return { stream: limited(stream, stream, compression, limits), compression };
+  if (compression === 'zstd') return { stream: limited(stream, zstdDecompress(stream), compression, limits), compression };
   // 256 KiB output chunks: zlib's default 16 KiB makes gunzip of a big layer ~5x slower (per-chunk overhead)
   const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
-  return { stream: pipeline(stream, gunzip, () => undefined), compression };
+  return { stream: limited(stream, pipeline(stream, gunzip, () => undefined), compression, limits), compression };
 }

@@ -24,8 +24,11 @@ export interface BlobInfo {
 
 const digestRe = /^sha256:[a-f0-9]{64}$/;
 
+/** A digest the store can hold: sha256, lowercase hex. */
+export const isStorableDigest = (digest: string): boolean => digestRe.test(digest);
+
 export function checkDigest(digest: string): string {
-  if (!digestRe.test(digest)) throw new Error(`invalid digest: ${JSON.stringify(digest)}`);
+  if (!isStorableDigest(digest)) throw new Error(`invalid digest: ${JSON.stringify(digest)}`);
   return digest;
 }
 

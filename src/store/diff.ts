@@ -1,20 +1,20 @@
 /**
  * Layer tars made by Berth (build steps, commits): a deterministic OCI layer from a directory tree, in particular a
  * container's overlay upper dir, with overlay whiteouts turned back into OCI form (char device 0/0 -> `.wh.NAME`,
- * trusted.overlay.opaque=y -> `DIR/.wh..wh..opq`). Entries are sorted, headers normalized (numeric uid/gid, no
+ * trusted/user.overlay.opaque=y -> `DIR/.wh..wh..opq`). Entries are sorted, headers normalized (numeric uid/gid, no
  * names, mtime only, clamped to SOURCE_DATE_EPOCH when given), xattrs kept as SCHILY.xattr pax records, hardlinks
  * inside the layer written as links: the same tree always gives the same bytes, hence the same diffID.
  *
  * The tar writer is our own (ustar + pax) rather than tar-stream's pack: pax values must be able to carry binary
  * xattrs (security.capability) byte for byte, and every header field must be under our control.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { getxattr, listxattr } from '../native';
 import { opaqueXattr, isOverlayWhiteout } from './whiteout';
+import { pipeThrough } from './pipe';
 
 const BLOCK = 512;
 const READ_CHUNK = 1 << 20;
@@ -169,7 +169,7 @@ export function readXattrs(file: string): Map<string, Buffer> | undefined {
   }
   const out = new Map<string, Buffer>();
   for (const n of names.sort()) {
-    if (n.startsWith('trusted.overlay.')) continue;
+    if (n.startsWith('trusted.overlay.') || n.startsWith('user.overlay.')) continue;
     const v = getxattr(file, n);
     if (v !== undefined) out.set(n, v);
   }
@@ -268,26 +268,7 @@ export function gzipStream(src: Readable, opts: { useNative?: boolean; level?: n
     src.on('error', (e) => gz.destroy(e));
     return src.pipe(gz);
   }
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  const child = spawn(pigz, [`-${level}`, '-n', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.on('error', (e) => out.destroy(e));
-  child.stdin.on('error', () => undefined); // EPIPE when pigz dies; its exit status says why
-  src.on('error', (e) => {
-    out.destroy(e);
-    child.kill('SIGKILL');
-  });
-  src.pipe(child.stdin);
-  child.stdout.pipe(out, { end: false });
-  child.on('close', (code) => {
-    if (code === 0) out.end();
-    else out.destroy(new Error(`pigz: ${stderr.trim() || `exit status ${code}`}`));
-  });
-  out.on('close', () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return out;
+  return pipeThrough(src, pigz, [`-${level}`, '-n', '-c'], { name: 'pigz', highWaterMark: 1 << 20 });
 }
 
 /** Copy `src` to several writables, at the pace of the slowest; resolves when src has ended and all are ended. */

@@ -9,12 +9,13 @@ import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import * as tarStream from 'tar-stream';
 import { fsyncDir, readJson, writeJsonAtomic } from '../common/atomic';
-import { decompressed } from './compression';
+import { isRootless } from '../common/rootless';
+import { decompressed, DEFAULT_LIMITS, type DecompressionLimits } from './compression';
 import type { Durability } from './content';
 import type { Lease } from './leases';
 import { LayerError, TarPolicy } from './tarpolicy';
+import { TarScanner } from './tarscan';
 import { toOverlay } from './whiteout';
 
 export { LayerError } from './tarpolicy';
@@ -45,7 +46,7 @@ export class LayerStore {
   /** A layer was published without syncfs since the last ImageStore.flush. */
   dirty = false;
 
-  constructor(root: string) {
+  constructor(root: string, readonly limits: DecompressionLimits = DEFAULT_LIMITS) {
     this.dir = path.join(root, 'layers');
     fs.mkdirSync(this.dir, { recursive: true });
   }
@@ -100,15 +101,16 @@ export class LayerStore {
   }
 
   /**
-   * Unpack a layer tar (plain, gzip or zstd). Every entry is checked against TarPolicy before GNU tar receives its
-   * bytes; a refused tar leaves nothing behind. A layer already present is kept as is.
+   * Unpack a layer tar (plain, gzip or zstd), decompressed within `limits`. Every entry is read by TarScanner and
+   * checked against TarPolicy before GNU tar receives its bytes; a refused tar leaves nothing behind. A layer already
+   * present is kept as is.
    */
   async unpack(src: Readable, opts: UnpackOptions = {}): Promise<LayerInfo> {
     const tmp = path.join(this.dir, `${tmpPrefix}${crypto.randomBytes(8).toString('hex')}`);
     const diff = path.join(tmp, 'diff');
     fs.mkdirSync(diff, { recursive: true });
     try {
-      const { stream } = await decompressed(src);
+      const { stream } = await decompressed(src, this.limits);
       const policy = new TarPolicy();
       const { diffId, size } = await extract(stream, diff, policy);
       if (opts.expectedDiffId && opts.expectedDiffId !== diffId) {
@@ -145,11 +147,22 @@ export class LayerStore {
   }
 }
 
+/**
+ * GNU tar's options for an untrusted layer: xattrs only in the user namespace plus security.capability (file
+ * capabilities, as docker keeps them); never trusted.* nor user.overlay.* (overlayfs reads them as its own metadata, the
+ * latter under `userxattr` in a rootless daemon) nor other
+ * security.* (IMA/EVM, SELinux labels); no ACLs; owners by number. Existing files are replaced, never opened
+ * (no --overwrite, which would write through a symlink; no --keep-directory-symlink, which would extract into one);
+ * TarPolicy refuses every entry that would go through a symlink of the same layer.
+ */
+const TAR_EXTRACT_ARGS = [
+  '--extract', '--file=-', '--preserve-permissions', '--numeric-owner', '--no-acls', '--no-selinux',
+  '--xattrs', '--xattrs-include=user.*', '--xattrs-include=security.capability', '--xattrs-exclude=user.overlay.*',
+];
+
 /** Feed the tar to the checker and, once each chunk is checked, to GNU tar; hash it on the way (the diffID). */
 async function extract(input: Readable, dest: string, policy: TarPolicy): Promise<LayerInfo> {
-  const tar = spawn('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-xpf', '-', '-C', dest], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const tar = spawn('tar', [...TAR_EXTRACT_ARGS, '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   tar.stdin.on('error', () => undefined); // EPIPE if tar dies; its exit status says why
@@ -158,48 +171,30 @@ async function extract(input: Readable, dest: string, policy: TarPolicy): Promis
     tar.on('close', (code) => resolve(code));
   });
 
-  // highWaterMark 1: every write reports "not drained" until tar-stream has parsed it (and emitted its entries).
-  const checker = tarStream.extract({ highWaterMark: 1 });
-  let refused: Error | undefined;
-  checker.on('entry', (header, body, next) => {
-    if (!refused) {
-      try {
-        policy.check(header);
-      } catch (e) {
-        refused = e as Error;
-      }
-    }
-    body.on('end', () => next());
-    body.on('error', () => undefined); // a truncated tar errors the checker too; reported from there
-    body.resume();
-  });
-  let checkerError: Error | undefined;
-  checker.on('error', (e: Error) => (checkerError = e));
-  const checked = async (chunk: Buffer): Promise<void> => {
-    if (!checker.write(chunk)) await waitAny(checker, ['drain', 'close', 'error']);
-    if (checkerError) throw new LayerError(`invalid tar: ${checkerError.message}`);
-    if (refused) throw new LayerError(`refusing layer: ${refused.message}`);
-  };
-
+  const scanner = new TarScanner();
+  const devices = new Set<string>();
   const hash = crypto.createHash('sha256');
   let size = 0;
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
       hash.update(chunk);
       size += chunk.length;
-      await checked(chunk);
+      try {
+        for (const entry of scanner.push(chunk)) {
+          policy.check(entry);
+          if (entry.type === 'character-device' || entry.type === 'block-device') devices.add(entry.name);
+        }
+      } catch (e) {
+        throw new LayerError(`refusing layer: ${(e as Error).message}`);
+      }
       // Keep hashing after tar is done: it may stop reading at the end-of-archive blocks before the stream ends.
       if (tar.exitCode === null && !tar.stdin.write(chunk)) await Promise.race([waitAny(tar.stdin, ['drain', 'close']), exited]);
     }
-    checker.end(undefined);
-    await waitAny(checker, ['finish', 'close', 'error']);
-    if (checkerError) throw new LayerError(`invalid tar: ${checkerError.message}`);
-    if (refused) throw new LayerError(`refusing layer: ${refused.message}`);
+    scanner.end();
     tar.stdin.end();
     const code = await exited;
-    if (code !== 0) throw new LayerError(`tar: ${stderr.trim() || `exit status ${code}`}`);
+    if (code !== 0 && !(code === 2 && isRootless() && onlySkippedDevices(stderr, devices))) throw new LayerError(`tar: ${stderr.trim() || `exit status ${code}`}`);
   } catch (e) {
-    checker.destroy();
     if (tar.exitCode === null) tar.kill('SIGKILL');
     await exited.catch(() => undefined);
     throw e;
@@ -207,7 +202,20 @@ async function extract(input: Readable, dest: string, policy: TarPolicy): Promis
   return { diffId: `sha256:${hash.digest('hex')}`, size };
 }
 
-/** Resolve on the first of these events (never rejects: errors are read from state by the caller). */
+/**
+ * A rootless daemon cannot make device nodes (mknod needs the host's CAP_MKNOD): those entries are skipped, as
+ * rootless Docker does. True when tar's only complaints are the mknod refusals of device entries the layer holds.
+ */
+export function onlySkippedDevices(stderr: string, devices: ReadonlySet<string>): boolean {
+  const lines = stderr.trim().split('\n');
+  return lines.every((l) => {
+    if (l === 'tar: Exiting with failure status due to previous errors') return true;
+    const m = /^tar: (.*): Cannot mknod: Operation not permitted$/.exec(l);
+    return !!m && devices.has(m[1]);
+  });
+}
+
+/** Resolve on the first of these events. */
 function waitAny(em: NodeJS.EventEmitter, names: string[]): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {

@@ -1,6 +1,7 @@
 /** Container root filesystems: overlayfs of the image's layer dirs (read-only lowers) and a per-container upper. */
 import * as fs from 'node:fs';
 import { mountOverlay as mountSyscall, umount } from '../native';
+import { overlayMountOptions } from './whiteout';
 
 export interface OverlayPaths {
   upper: string;
@@ -12,7 +13,7 @@ export interface OverlayPaths {
 export function mountOverlay(lowers: string[], p: OverlayPaths, emptyLower: string): void {
   for (const d of [p.upper, p.work, p.target, emptyLower]) fs.mkdirSync(d, { recursive: true });
   const lowerdir = (lowers.length ? lowers : [emptyLower]).join(':');
-  const opts = `lowerdir=${lowerdir},upperdir=${p.upper},workdir=${p.work}`;
+  const opts = `lowerdir=${lowerdir},upperdir=${p.upper},workdir=${p.work}${overlayMountOptions}`;
   // mount(2) takes one page of options: deep images need shorter lower paths (a later improvement).
   if (opts.length > 4000) throw new Error(`too many image layers to mount (${lowers.length})`);
   mountSyscall(p.target, opts);
@@ -29,6 +30,16 @@ export function unmountOverlay(target: string): void {
 }
 
 export function isMountPoint(target: string): boolean {
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  return mounts.split('\n').some((line) => line.split(' ')[4] === target);
+  return mountPoints().includes(target);
+}
+
+/** Mount points at or below `dir` in this mount namespace, parents before children. */
+export function mountsUnder(dir: string): string[] {
+  return mountPoints().filter((m) => m === dir || m.startsWith(dir + '/'));
+}
+
+/** Mount points of this mount namespace, or of process `pid`'s (mountinfo's field 5, its octal escapes undone). */
+export function mountPoints(pid: number | 'self' = 'self'): string[] {
+  const lines = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').filter(Boolean);
+  return lines.map((l) => l.split(' ')[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
 }

@@ -3,11 +3,9 @@
  * Also collects the OCI whiteouts so they can be converted to overlay form afterwards.
  */
 import * as path from 'node:path';
-import type { Header } from 'tar-stream';
+import type { TarEntry } from './tarscan';
 
 export class LayerError extends Error {}
-
-const allowedTypes = new Set(['file', 'contiguous-file', 'directory', 'symlink', 'link', 'character-device', 'block-device', 'fifo', 'pax-global-header']);
 
 export const whiteoutPrefix = '.wh.';
 export const opaqueMarker = '.wh..wh..opq';
@@ -29,10 +27,9 @@ export class TarPolicy {
   /** AUFS metadata (`.wh..wh.plnk` ...): meaningless for overlay, removed after extraction. */
   readonly aufsMeta: string[] = [];
 
-  check(h: Header): void {
-    const type: string = h.type ?? 'unknown';
-    if (!allowedTypes.has(type)) throw new LayerError(`entry ${JSON.stringify(h.name)} has an unsupported type (${type})`);
-    if (type === 'pax-global-header') return;
+  /** Entry types are already restricted by TarScanner. */
+  check(h: TarEntry): void {
+    const type = h.type;
     const parts = components(h.name);
     if (parts.length === 0) {
       if (type === 'directory') return; // "./" itself
@@ -40,9 +37,9 @@ export class TarPolicy {
     }
     const rel = parts.join('/');
     this.refuseSymlinkAncestor(parts, `entry ${JSON.stringify(h.name)}`);
-    if (type === 'link') this.checkHardlink(h.name, h.linkname ?? '');
+    if (type === 'link') this.checkHardlink(h.name, h.linkname);
     if (type === 'symlink') {
-      this.checkSymlink(h.name, parts, h.linkname ?? '');
+      this.checkSymlink(h.name, parts, h.linkname);
       this.symlinks.add(rel);
     } else {
       this.symlinks.delete(rel);

@@ -1,9 +1,17 @@
-/** OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) <-> overlayfs form (char device 0/0, trusted.overlay.opaque=y). */
+/**
+ * OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) <-> overlayfs form (char device 0/0, trusted.overlay.opaque=y; a
+ * rootless daemon mounts with `userxattr` and uses user.overlay.*, since trusted.* needs the host's CAP_SYS_ADMIN).
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isRootless } from '../common/rootless';
 import { mknod, setxattr } from '../native';
 
-export const opaqueXattr = 'trusted.overlay.opaque';
+/** The xattr namespace overlayfs reads its metadata from in this daemon. */
+export const overlayXattrPrefix = isRootless() ? 'user.overlay.' : 'trusted.overlay.';
+export const opaqueXattr = `${overlayXattrPrefix}opaque`;
+/** Mount options that go with it. */
+export const overlayMountOptions = isRootless() ? ',userxattr' : '';
 
 /** Convert the whiteouts a layer tar carried (paths relative to `dir`, as TarPolicy collected them). */
 export function toOverlay(dir: string, whiteouts: string[], opaqueDirs: string[], aufsMeta: string[]): void {

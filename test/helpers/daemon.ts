@@ -19,6 +19,8 @@ export interface RunResult {
   stderr: string;
 }
 
+export type Launcher = (d: TestDaemon, berthdArgs: string[]) => { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
+
 export class TestDaemon {
   private proc?: ChildProcess;
   readonly dataRoot: string;
@@ -29,8 +31,11 @@ export class TestDaemon {
   readonly bridge: string;
   readonly subnet: string;
 
-  /** `extraArgs`: more berthd flags (e.g. `--userns-remap default`). */
-  constructor(readonly name: string, private readonly extraArgs: string[] = []) {
+  /**
+   * `extraArgs`: more berthd flags (e.g. `--userns-remap default`). `launch` wraps the command (systemd-socket-activate
+   * listening on `socket` for socket activation); its process must exec berthd.
+   */
+  constructor(readonly name: string, private readonly extraArgs: string[] = [], private readonly launch?: Launcher) {
     // a /24 no other daemon (another test file running in parallel) routes now
     const routes = spawnSync('ip', ['-o', 'route']).stdout?.toString() ?? '';
     let n = Math.floor(Math.random() * 250);
@@ -45,6 +50,11 @@ export class TestDaemon {
     this.logFile = path.join(this.dataRoot, 'berthd.log');
   }
 
+  /** The running berthd's pid (bin/berthd execs all the way, so it is the daemon's own). */
+  get pid(): number | undefined {
+    return this.proc?.exitCode === null && this.proc.signalCode === null ? this.proc.pid : undefined;
+  }
+
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, DOCKER_HOST: `unix://${this.socket}` };
   }
@@ -55,9 +65,8 @@ export class TestDaemon {
     args.push('--bridge', this.bridge, '--bip', this.subnet, '--bridge-prefix', this.bridge);
     args.push('--registries-loopback-only'); // tests never reach a registry off this machine
     args.push(...this.extraArgs);
-    this.proc = spawn(BERTHD, args, {
-      stdio: ['ignore', log, log],
-    });
+    const how = this.launch ? this.launch(this, args) : { cmd: BERTHD, args };
+    this.proc = spawn(how.cmd, how.args, { stdio: ['ignore', log, log], env: how.env ?? process.env });
     fs.closeSync(log);
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
@@ -76,6 +85,13 @@ export class TestDaemon {
     }
   }
 
+  /** Resolves with the daemon's exit code when it exits by itself. */
+  exited(): Promise<number | null> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve(p?.exitCode ?? null);
+    return new Promise((r) => p.once('exit', (code) => r(code)));
+  }
+
   /** kill -9 the daemon (containers keep running under conmon). */
   async crash(): Promise<void> {
     await this.kill('SIGKILL');
@@ -86,7 +102,13 @@ export class TestDaemon {
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const done = new Promise((r) => p.once('exit', r));
     p.kill(sig);
+    // a daemon that does not stop is a failure to report, not a reason to hang the suite
+    const stuck = setTimeout(() => {
+      process.stderr.write(`berthd ${p.pid} did not exit on ${sig} within 30 s; killing it. Its log ends:\n${this.log().slice(-4000)}\n`);
+      p.kill('SIGKILL');
+    }, 30_000);
     await done;
+    clearTimeout(stuck);
   }
 
   /** The berth CLI against this daemon. */

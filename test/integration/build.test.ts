@@ -7,7 +7,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BERTH, TestDaemon, type RunResult } from '../helpers/daemon';
+import { berthAsync, writeContext } from '../helpers/build';
+import { TestDaemon, type RunResult } from '../helpers/daemon';
 
 const d = new TestDaemon('build');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-build-test-'));
@@ -21,25 +22,9 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A context dir from a map of relative path -> content. */
-function context(name: string, files: Record<string, string>): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-    fs.writeFileSync(path.join(dir, rel), content);
-  }
-  return dir;
-}
+const context = (name: string, files: Record<string, string>): string => writeContext(path.join(tmp, name), files);
 
-/** The berth CLI without blocking this process (a loopback server in it must keep answering). */
-function berthAsync(args: string[]): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(BERTH, [...args], { env: d.env }, (err, stdout, stderr) => {
-      resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const asyncBerth = (args: string[]): Promise<RunResult> => berthAsync(args, d.env);
 
 const imageId = (out: string): string => {
   const m = /Successfully built ([0-9a-f]{12})/.exec(out);
@@ -178,11 +163,11 @@ describe('berth build', () => {
     const port = (server.address() as AddressInfo).port;
     try {
       fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox\nADD pkg.tar.gz /opt/\nADD http://127.0.0.1:${port}/files/hello.txt /data/\nCMD ["sh", "-c", "cat /opt/pkg/readme /data/hello.txt; stat -c %a /data/hello.txt"]\n`);
-      const r = await berthAsync(['build', '-t', 'added:1', dir]);
+      const r = await asyncBerth(['build', '-t', 'added:1', dir]);
       assert.equal(r.status, 0, r.stderr + r.stdout);
       assert.equal(d.berth(['run', '--rm', 'added:1']).stdout, 'from tar\nfrom url\n600\n');
       fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox\nADD http://127.0.0.1:${port}/missing /x\n`);
-      const missing = await berthAsync(['build', dir]);
+      const missing = await asyncBerth(['build', dir]);
       assert.equal(missing.status, 1);
       assert.match(missing.stderr, /ADD failed: failed to GET http:\/\/127\.0\.0\.1:\d+\/missing with status 404/);
     } finally {

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as bcrypt from 'bcryptjs';
 import { BERTH, TestDaemon, type RunResult } from '../helpers/daemon';
+import { freePort } from '../helpers/ports';
 
 const hasDebianRegistry = spawnSync('docker-registry', ['--version']).status === 0;
 const FLAKY_PROXY = `
@@ -38,16 +39,6 @@ http.createServer((req, res) => {
 }).listen(Number(port), '127.0.0.1', () => console.log('ready'));
 `;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 async function waitPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 15_000;

@@ -6,83 +6,11 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { BERTH, TestDaemon } from '../helpers/daemon';
-
-const HAVE_TMUX = spawnSync('tmux', ['-V']).status === 0;
-
-/** One tmux server (own socket) with one window running bash with a plain `$ ` prompt. */
-class Term {
-  private readonly sock: string;
-  constructor(name: string, env: NodeJS.ProcessEnv) {
-    this.sock = `berth-test-${name}-${process.pid}`;
-    const vars = ['DOCKER_HOST', 'PATH'].map((k) => ['-e', `${k}=${env[k] ?? ''}`]).flat();
-    this.tmux(['new-session', '-d', '-s', 't', '-x', '100', '-y', '30', ...vars, 'env', 'PS1=$ ', 'TERM=xterm', 'bash', '--norc', '--noprofile']);
-  }
-
-  tmux(args: string[]): string {
-    const r = spawnSync('tmux', ['-L', this.sock, ...args], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
-
-  /** Types text literally, then Enter. */
-  line(text: string): void {
-    this.tmux(['send-keys', '-t', 't', '-l', text]);
-    this.tmux(['send-keys', '-t', 't', 'Enter']);
-  }
-
-  keys(...keys: string[]): void {
-    this.tmux(['send-keys', '-t', 't', ...keys]);
-  }
-
-  screen(): string {
-    return this.tmux(['capture-pane', '-p', '-J', '-S', '-200', '-t', 't']);
-  }
-
-  /** Clears screen and history, and waits for the bare prompt. */
-  async clear(): Promise<void> {
-    this.line('clear');
-    const deadline = Date.now() + 10_000;
-    while (this.tmux(['capture-pane', '-p', '-t', 't']).trim() !== '$') {
-      if (Date.now() > deadline) throw new Error(`clear did not clear:\n${this.screen()}`);
-      await sleep(50);
-    }
-    this.tmux(['clear-history', '-t', 't']);
-  }
-
-  /**
-   * Waits for bash's prompt on a line of its own (or right after the container's prompt, where a detach leaves the
-   * cursor): the command typed after the last clear has ended.
-   */
-  async prompt(): Promise<void> {
-    await this.waitFor(/^(\/ # )?\$\s*$/m);
-  }
-
-  /** Waits until the screen matches; returns the match. */
-  async waitFor(re: RegExp, ms = 10_000): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = this.screen().match(re);
-      if (m) return m;
-      if (Date.now() > deadline) throw new Error(`screen never matched ${re}:\n${this.screen()}`);
-      await sleep(50);
-    }
-  }
-
-  /** Runs a host-shell command and returns its exit status (the line `rc=N` it prints). */
-  async status(cmd: string, tag: string): Promise<number> {
-    this.line(`${cmd}; echo ${tag}=$?`);
-    return Number((await this.waitFor(new RegExp(`^${tag}=(\\d+)$`, 'm')))[1]);
-  }
-
-  resize(cols: number, rows: number): void {
-    this.tmux(['resize-window', '-t', 't', '-x', String(cols), '-y', String(rows)]);
-  }
-
-  kill(): void {
-    spawnSync('tmux', ['-L', this.sock, 'kill-server']);
-  }
-}
+import { HAVE_TMUX, Term } from '../helpers/term';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -197,6 +125,37 @@ describe('interactive containers', { skip: HAVE_TMUX ? false : 'tmux is not inst
       assert.match(tty.stderr, /the input device is not a TTY/);
     });
   }
+
+  it('detach keys from the config file (detachKeys in config.json) for run -it and exec -it, with both CLIs', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-detachcfg-'));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ detachKeys: 'ctrl-x,x' }));
+    try {
+      for (const [cliName, cli] of [['berth', BERTH], ['docker', 'docker']] as const) {
+        const t = new Term(`cfg-${cliName}`, { ...d.env, DOCKER_CONFIG: dir });
+        terms.push(t);
+        const name = `cfgkeys-${cliName}`;
+        await t.prompt();
+        for (const cmd of [`${cli} run -it --name ${name} busybox sh`, `${cli} exec -it ${name} sh`]) {
+          await t.clear();
+          t.line(cmd);
+          await t.waitFor(/^\/ # /m);
+          t.keys('C-p');
+          await sleep(100);
+          t.keys('C-q'); // docker's default keys are plain input now
+          t.line('echo still-$((2+3))');
+          await t.waitFor(/^still-5$/m);
+          t.keys('C-x');
+          await sleep(100);
+          t.keys('x');
+          await t.prompt();
+          assert.equal(d.berth(['inspect', '-f', '{{.State.Running}}', name]).stdout.trim(), 'true', `${cliName}: ${cmd}`);
+        }
+        d.berth(['rm', '-f', name]);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('exec -u/-w/-e/-d/--privileged, bad commands, stopped containers', () => {
     assert.equal(d.berth(['run', '-d', '--name', 'ex', 'busybox', 'sleep', '1000']).status, 0);

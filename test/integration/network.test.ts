@@ -164,10 +164,19 @@ describe('networking', () => {
     assert.equal(d.berth(['run', '--rm', '--network', 'none', 'busybox', 'ls', '/sys/class/net']).stdout, 'lo\n');
     // Other tests add and remove interfaces meanwhile: the container must see every interface the host had both
     // before and after its run, and none the host never had.
-    const before = new Set(fs.readdirSync('/sys/class/net'));
+    // (an interface is the same one when its name and ifindex did not change: veth names are reused)
+    const ifindex = (i: string): string | undefined => {
+      try {
+        return fs.readFileSync(`/sys/class/net/${i}/ifindex`, 'utf8');
+      } catch {
+        return undefined; // gone since the listing
+      }
+    };
+    const ifaces = () => new Map(fs.readdirSync('/sys/class/net').map((i) => [i, ifindex(i)] as const));
+    const before = ifaces();
     const seen = d.berth(['run', '--rm', '--network', 'host', 'busybox', 'ls', '/sys/class/net']).stdout.split('\n').filter(Boolean);
-    const afterIfs = new Set(fs.readdirSync('/sys/class/net'));
-    for (const i of before) if (afterIfs.has(i)) assert.ok(seen.includes(i), `host interface ${i} missing in the container`);
+    const afterIfs = ifaces();
+    for (const [i, idx] of before) if (idx !== undefined && afterIfs.get(i) === idx) assert.ok(seen.includes(i), `host interface ${i} missing in the container`);
     for (const i of seen) assert.ok(before.has(i) || afterIfs.has(i), `${i} is not a host interface`);
   });
 

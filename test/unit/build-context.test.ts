@@ -56,6 +56,22 @@ test('dockerignore: matching with exceptions, ** and parent directories', () => 
   assert.throws(() => new IgnoreMatcher(['[a-']), /syntax error in pattern/);
 });
 
+test('dockerignore: -, [, ], and \\ in patterns as docker\'s patternmatcher (no RegExp errors)', () => {
+  const m = IgnoreMatcher.fromText('foo-bar\nx\\-y\nlog[0-9].txt\n[^a]z\nq\\[1\\]\nbr]\n');
+  assert.equal(m.matches('foo-bar'), true);
+  assert.equal(m.matches('x-y'), true, 'an escaped - is the character');
+  assert.equal(m.matches('log5.txt'), true);
+  assert.equal(m.matches('logx.txt'), false);
+  assert.equal(m.matches('bz'), true, '[^a] negates');
+  assert.equal(m.matches('az'), false);
+  assert.equal(m.matches('q[1]'), true, 'escaped brackets are literal');
+  assert.equal(m.matches('br]'), true, 'a ] outside a class is literal, as in Go');
+  assert.throws(() => new IgnoreMatcher(['v[a-]x']), /syntax error in pattern/);
+  assert.throws(() => new IgnoreMatcher(['a[b']), /syntax error in pattern/);
+  assert.equal(goGlobMatch('*-?.txt', 'a-b.txt'), true);
+  assert.equal(goGlobMatch('[a-c]-x', 'b-x'), true);
+});
+
 test('glob: Go filepath.Match semantics', () => {
   assert.equal(goGlobMatch('*.go', 'main.go'), true);
   assert.equal(goGlobMatch('*.go', 'src/main.go'), false);
@@ -87,7 +103,7 @@ test('context: COPY sources (seed app) and docker destination rules', async () =
   const c = (sources: string[], dest: string, extra: object = {}) =>
     resolveCopySources(ctx, { kind: 'COPY', sources, heredocs: [], dest, ...extra }, { workdir: '/app' });
   const req = await c(['requirements.txt'], '.');
-  assert.deepEqual(req, { sources: [{ rel: 'requirements.txt', resolved: 'requirements.txt', isDir: false }], urls: [], dest: '/app', destIsDir: false });
+  assert.deepEqual(req, { sources: [{ rel: 'requirements.txt', resolved: 'requirements.txt', isDir: false }], urls: [], gits: [], dest: '/app', destIsDir: false });
   const all = await c(['.'], '.');
   assert.deepEqual([all.sources, all.dest, all.destIsDir], [[{ rel: '.', resolved: '.', isDir: true }], '/app', true]);
   const glob = await c(['src/*.go', '*.txt'], './bin/');

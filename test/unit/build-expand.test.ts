@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { expandWord, lookupFrom, processWord, StageScope } from '../../src/build/expand';
+import { expandWord, lookupFrom, MAX_EXPANSION, processWord, StageScope } from '../../src/build/expand';
 
 const env = lookupFrom({ HOME: '/root', EMPTY: '', SPACED: 'a  b', NAME: 'app' });
 const x = (s: string, escape?: string): string => expandWord(s, env, { escape });
@@ -85,4 +85,15 @@ test('scope: ENV overrides ARG, image env is inherited, proxy args need no decla
   assert.deepEqual(s.envList(), ['PATH=/usr/bin', 'EMPTY=', 'A=from-env']);
   assert.deepEqual(s.runEnv(), ['HTTP_PROXY=http://proxy:3128'], 'A is shadowed by ENV; proxy is passed');
   assert.deepEqual(s.argValues(), { A: 'from-arg' }, 'undeclared proxy args stay out of the cache key');
+});
+
+test('expand: an ARG bomb stops at MAX_EXPANSION with a clear error, quickly; a big literal is not expansion', () => {
+  const vars = new Map<string, string>([['a0', 'x'.repeat(10)]]);
+  const started = Date.now();
+  assert.throws(() => {
+    for (let i = 1; i <= 10; i++) vars.set(`a${i}`, expandWord(`$a${i - 1}`.repeat(10), lookupFrom(vars)));
+  }, new RegExp(`variable expansion is larger than ${MAX_EXPANSION} bytes`));
+  assert.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms`);
+  assert.equal(vars.size, 6, 'a5 (1 MB) still expands; a6 is refused');
+  assert.equal(expandWord('x'.repeat(2 * MAX_EXPANSION), env).length, 2 * MAX_EXPANSION);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { StageScope } from '../../src/build/expand';
 import {
-  evaluateInstruction, parseChmod, parseDuration, parseExposedPorts, parseInstructions, parseOnbuildTrigger,
+  evaluateInstruction, parseChmod, parseExposedPorts, parseInstructions, parseOnbuildTrigger,
   resolveWorkdir, runCommandLine, type Instruction,
 } from '../../src/build/instructions';
 
@@ -139,20 +139,6 @@ test('instructions: ONBUILD stored as text, parsed when triggered', () => {
   assert.ok(trig.kind === 'RUN');
   assert.deepEqual(runCommandLine(trig), { form: 'shell', command: 'echo hi\n' });
   assert.throws(() => one('ONBUILD RUNN x'), /unknown instruction: RUNN/);
-});
-
-test('parseDuration follows Go', () => {
-  assert.equal(parseDuration('0'), 0);
-  assert.equal(parseDuration('1h2m3s'), 3723e9);
-  assert.equal(parseDuration('1.5s'), 1.5e9);
-  assert.equal(parseDuration('.5ms'), 5e5);
-  assert.equal(parseDuration('10us'), 1e4);
-  assert.equal(parseDuration('10µs'), 1e4);
-  assert.equal(parseDuration('-2m'), -120e9);
-  assert.throws(() => parseDuration(''), /invalid duration ""/);
-  assert.throws(() => parseDuration('1d'), /unknown unit "d" in duration "1d"/);
-  assert.throws(() => parseDuration('s'), /invalid duration "s"/);
-  assert.throws(() => parseDuration('1'), /missing unit/);
 });
 
 test('ports, chmod, workdir helpers', () => {

@@ -79,7 +79,10 @@ test('planner: bad references and duplicate names', () => {
   assert.deepEqual(plan.stages[0].copyFrom.get(0), { kind: 'image', ref: 'later' });
 });
 
-test('planner: RUN --mount is accepted and reported', () => {
-  const plan = planBuild('FROM a\nRUN --mount=type=cache,target=/c make\n');
-  assert.deepEqual(plan.warnings, ['Dockerfile:2: RUN --mount is not supported by this builder']);
+test('planner: RUN --mount from= makes the stage depend on that stage; a bad mount names the line', () => {
+  const plan = planBuild('FROM a AS tools\nFROM b\nARG T=tools\nRUN --mount=type=bind,from=$T,target=/t --mount=type=cache,target=/c,from=img make\n');
+  assert.deepEqual(plan.warnings, []);
+  assert.deepEqual(plan.stages[1].deps, [0]);
+  assert.deepEqual([...(plan.stages[1].mountFrom.get(1) ?? [])], [['tools', { kind: 'stage', index: 0 }], ['img', { kind: 'image', ref: 'img' }]]);
+  assert.throws(() => planBuild('FROM a\nRUN --mount=type=nfs,target=/x make\n'), /Dockerfile:2: RUN: unsupported mount type "nfs"/);
 });

@@ -9,7 +9,9 @@ import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { LayerStore } from '../../src/store/layers';
 import { getxattr } from '../../src/native';
-import { makeTar, type FixtureEntry } from '../helpers/tarfixture';
+import { parseDaemonArgs } from '../../src/daemon/config';
+import { DEFAULT_LIMITS } from '../../src/store/compression';
+import { makeTar, paxBody, rawEntry, rawTar, type FixtureEntry } from '../helpers/tarfixture';
 
 function tmpRoot(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-layers-'));
@@ -110,4 +112,133 @@ test('whiteouts: three layers mounted as overlay show the merged view docker wou
   } finally {
     execFileSync('umount', [merged]);
   }
+});
+
+/**
+ * Header tricks where a reader that is not GNU tar would see other names than GNU tar writes. Each tar first makes
+ * `s`, a symlink to the directory `outside` (absolute targets are allowed: they resolve inside the container), then
+ * tries to make GNU tar write `s/evil`, i.e. outside/evil.
+ */
+const tricks: Record<string, (outside: string) => Buffer[]> = {
+  'a pax global header setting path': () => [rawEntry({ typeflag: 'g', name: 'pax_global_header' }, paxBody([['path', 's/evil']])), rawEntry({ typeflag: '0', name: 'ok' }, 'x')],
+  'an old GNU names entry (typeflag N)': () => [rawEntry({ typeflag: 'N', name: 's/evil', magic: 'gnu' }, 'x'), rawEntry({ typeflag: '0', name: 'ok' }, 'x')],
+  'two pax headers for one entry': () => [
+    rawEntry({ typeflag: 'x', name: 'PaxHeader/ok' }, paxBody([['path', 's/evil']])),
+    rawEntry({ typeflag: 'x', name: 'PaxHeader/ok' }, paxBody([['mtime', '1']])),
+    rawEntry({ typeflag: '0', name: 'ok' }, 'x'),
+  ],
+  'a pax path with a NUL byte': (outside) => [
+    rawEntry({ typeflag: 'x', name: 'PaxHeader/t' }, paxBody([['path', 't\0x']])),
+    rawEntry({ typeflag: '2', name: 't', linkname: outside }),
+    rawEntry({ typeflag: '0', name: 't/evil' }, 'x'),
+  ],
+  'names that only differ in invalid UTF-8': (outside) => [
+    rawEntry({ typeflag: '2', name: Buffer.from('u\xff', 'latin1'), linkname: outside }),
+    rawEntry({ typeflag: '5', name: Buffer.from('u\xfe', 'latin1') }),
+    rawEntry({ typeflag: '0', name: Buffer.concat([Buffer.from('u\xff', 'latin1'), Buffer.from('/evil')]) }, 'x'),
+  ],
+  'GNU.sparse.name renaming the entry': () => [
+    rawEntry({ typeflag: 'x', name: 'PaxHeader/ok' }, paxBody([['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.name', 's/evil'], ['GNU.sparse.realsize', '1']])),
+    rawEntry({ typeflag: '0', name: 'ok' }, Buffer.concat([Buffer.from('0\n'), Buffer.alloc(510), Buffer.from('x')])),
+  ],
+  'a malformed pax record before the path': () => [rawEntry({ typeflag: 'x', name: 'PaxHeader/ok' }, Buffer.concat([Buffer.from('9 bogus\n'), paxBody([['path', 's/evil']])])), rawEntry({ typeflag: '0', name: 'ok' }, 'x')],
+  'a GNU long name through the symlink': () => [rawEntry({ typeflag: 'L', name: '././@LongLink', magic: 'gnu' }, 's/evil\0'), rawEntry({ typeflag: '0', name: 'ok', magic: 'gnu' }, 'x')],
+  'a pax path through the symlink': () => [rawEntry({ typeflag: 'x', name: 'PaxHeader/ok' }, paxBody([['path', 's/evil']])), rawEntry({ typeflag: '0', name: 'ok' }, 'x')],
+  'a ustar prefix through the symlink': () => [rawEntry({ typeflag: '0', name: 'evil', prefix: 's' }, 'x')],
+  'a file, then a symlink of the same name, then a file through it': (outside) => [
+    rawEntry({ typeflag: '0', name: 'f' }, 'x'),
+    rawEntry({ typeflag: '2', name: 'f', linkname: outside }),
+    rawEntry({ typeflag: '0', name: 'f/evil' }, 'x'),
+  ],
+  'a hardlink whose pax linkpath goes through the symlink': () => [
+    rawEntry({ typeflag: 'x', name: 'PaxHeader/h' }, paxBody([['linkpath', 's/evil']])),
+    rawEntry({ typeflag: '1', name: 'h', linkname: 'ok' }),
+  ],
+};
+
+for (const [kind, make] of Object.entries(tricks)) {
+  test(`unpack refuses ${kind}, and GNU tar writes nothing outside`, async (t) => {
+    const root = tmpRoot(t);
+    const outside = path.join(root, 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'evil'), 'original');
+    const store = new LayerStore(path.join(root, 'store'));
+    const tar = rawTar(rawEntry({ typeflag: '2', name: 's', linkname: outside }), ...make(outside));
+    await assert.rejects(store.unpack(Readable.from([tar])), /refusing layer/);
+    assert.deepEqual(fs.readdirSync(outside), ['evil']);
+    assert.equal(fs.readFileSync(path.join(outside, 'evil'), 'utf8'), 'original');
+    assert.deepEqual(fs.readdirSync(store.dir), [], 'nothing left in the store');
+  });
+}
+
+test('unpack keeps a git-archive pax global comment and the longest names GNU tar and pax write', async (t) => {
+  const store = new LayerStore(tmpRoot(t));
+  const long = `${'d'.repeat(120)}/${'f'.repeat(120)}`;
+  const tar = rawTar(
+    rawEntry({ typeflag: 'g', name: 'pax_global_header' }, paxBody([['comment', 'e3b0c44298fc1c149afbf4c8996fb924']])),
+    rawEntry({ typeflag: 'L', name: '././@LongLink', magic: 'gnu' }, `${'d'.repeat(120)}/\0`),
+    rawEntry({ typeflag: '5', name: 'd', magic: 'gnu' }),
+    rawEntry({ typeflag: 'x', name: 'PaxHeader/f' }, paxBody([['path', long], ['mtime', '1.5']])),
+    rawEntry({ typeflag: '0', name: 'f' }, 'hi'),
+    rawEntry({ typeflag: '5', name: 'pre/', prefix: 'x' }),
+  );
+  const l = await store.unpack(Readable.from([tar]));
+  assert.equal(fs.readFileSync(path.join(store.path(l.diffId), long), 'utf8'), 'hi');
+  assert.ok(fs.statSync(path.join(store.path(l.diffId), 'x/pre')).isDirectory());
+});
+
+test('unpack restores user.* xattrs and security.capability, never trusted.* or other security.* ones', async (t) => {
+  const store = new LayerStore(tmpRoot(t));
+  // VFS_CAP_REVISION_2 with cap_setuid (bit 7: a byte that is not UTF-8 on its own) and cap_net_raw permitted
+  const cap = Buffer.from([0x00, 0x00, 0x00, 0x02, 0x80, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const tar = rawTar(
+    rawEntry({ typeflag: 'x', name: 'PaxHeader/d' }, paxBody([['SCHILY.xattr.trusted.overlay.opaque', 'y'], ['SCHILY.xattr.user.keep', 'yes']])),
+    rawEntry({ typeflag: '5', name: 'd/' }),
+    rawEntry({ typeflag: 'x', name: 'PaxHeader/d/ping' }, paxBody([['SCHILY.xattr.security.capability', cap], ['SCHILY.xattr.trusted.evil', '1'], ['SCHILY.xattr.security.ima', Buffer.from([3, 2, 1])]])),
+    rawEntry({ typeflag: '0', name: 'd/ping', mode: 0o755 }, 'x'),
+  );
+  const l = await store.unpack(Readable.from([tar]));
+  const dir = store.path(l.diffId);
+  assert.equal(getxattr(path.join(dir, 'd'), 'user.keep')?.toString(), 'yes');
+  assert.equal(getxattr(path.join(dir, 'd'), 'trusted.overlay.opaque'), undefined, 'a layer cannot make a directory opaque by xattr');
+  assert.deepEqual(getxattr(path.join(dir, 'd/ping'), 'security.capability'), cap);
+  assert.equal(getxattr(path.join(dir, 'd/ping'), 'trusted.evil'), undefined);
+  assert.equal(getxattr(path.join(dir, 'd/ping'), 'security.ima'), undefined);
+});
+
+test('a gzip bomb stops at the size limit with a clear error and leaves nothing on disk', async (t) => {
+  const store = new LayerStore(tmpRoot(t), { ...DEFAULT_LIMITS, maxSize: 32 << 20 });
+  const header = rawEntry({ typeflag: '0', name: 'zeros', size: 1 << 30 }).subarray(0, 512);
+  // 1 GiB of zeros after one header, gzipped as it is read: about 1 MiB compressed
+  async function* bomb(): AsyncGenerator<Buffer> {
+    const gz = zlib.createGzip({ level: 1 });
+    const out: Buffer[] = [];
+    gz.on('data', (c: Buffer) => out.push(c));
+    const zeros = Buffer.alloc(1 << 20);
+    gz.write(header);
+    for (let i = 0; i < 1024; i++) {
+      await new Promise<void>((r) => gz.write(zeros, () => r()));
+      yield* out.splice(0);
+    }
+    await new Promise<void>((r) => gz.end(() => r()));
+    yield* out.splice(0);
+  }
+  await assert.rejects(store.unpack(Readable.from(bomb())), /decompressed data exceeds the limit of 32MiB \(max-layer-size\)/);
+  assert.deepEqual(fs.readdirSync(store.dir), []);
+});
+
+test('a zstd or gzip stream expanding more than max-layer-ratio times is refused', async (t) => {
+  const store = new LayerStore(tmpRoot(t), { maxSize: DEFAULT_LIMITS.maxSize, maxRatio: 100 });
+  const tar = Buffer.concat([rawEntry({ typeflag: '0', name: 'zeros', size: 300 << 20 }).subarray(0, 512), Buffer.alloc(300 << 20), Buffer.alloc(1024)]);
+  const gz = zlib.gzipSync(tar, { level: 1 });
+  await assert.rejects(store.unpack(Readable.from([gz])), /likely decompression bomb: \d+ compressed bytes expanded to more than 100 times as many \(max-layer-ratio\)/);
+  assert.deepEqual(fs.readdirSync(store.dir), []);
+});
+
+test('berthd --max-layer-size and --max-layer-ratio: defaults, sizes as docker writes them, bad values refused', () => {
+  const cfg = (args: string[]) => parseDaemonArgs(args) as Exclude<ReturnType<typeof parseDaemonArgs>, string>;
+  assert.deepEqual(cfg([]).layerLimits, DEFAULT_LIMITS);
+  assert.deepEqual(cfg(['--max-layer-size', '20g', '--max-layer-ratio', '50']).layerLimits, { maxSize: 20 * 2 ** 30, maxRatio: 50 });
+  assert.throws(() => parseDaemonArgs(['--max-layer-size', 'lots']), /invalid --max-layer-size "lots": a size such as 20g/);
+  assert.throws(() => parseDaemonArgs(['--max-layer-ratio', '0']), /invalid --max-layer-ratio "0"/);
 });

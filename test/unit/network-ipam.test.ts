@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  allocateAddress, checkNoOverlap, chooseGateway, formatCidr, formatIp, hostRouteSubnets, macForIp, nextSubnet, parseCidrLoose, parseIp, parseMac, parseSubnet,
+  allocateAddress, checkNoOverlap, chooseGateway, formatCidr, formatIp, hostRouteSubnets, macForIp, nextSubnet, parseAuxAddresses, parseCidrLoose, parseIp, parseMac, parseRange, parseSubnet,
 } from '../../src/network/ipam';
 import { ApiError } from '../../src/common/errors';
 
@@ -56,23 +56,46 @@ test('pools skip subnets used by networks and host routes', () => {
 test('addresses: lowest free, skipping gateway; --ip checked', () => {
   const s = parseSubnet('10.7.0.0/29'); // hosts .1-.6
   const gw = chooseGateway(s);
-  const used = new Set<number>();
+  const used = new Set<number>([gw]);
   const got: string[] = [];
   for (let i = 0; i < 5; i++) {
-    const ip = allocateAddress(s, gw, used);
+    const ip = allocateAddress(s, used);
     used.add(ip);
     got.push(formatIp(ip));
   }
   assert.deepEqual(got, ['10.7.0.2', '10.7.0.3', '10.7.0.4', '10.7.0.5', '10.7.0.6']);
-  assert.equal(status(() => allocateAddress(s, gw, used))[0], 403);
+  assert.equal(status(() => allocateAddress(s, used))[0], 403);
   used.delete(parseIp('10.7.0.4')!); // release
-  assert.equal(formatIp(allocateAddress(s, gw, used)), '10.7.0.4');
-  const none = new Set<number>();
-  assert.equal(formatIp(allocateAddress(s, gw, none, '10.7.0.5')), '10.7.0.5');
-  assert.deepEqual(status(() => allocateAddress(s, gw, none, '10.8.0.5')), [400, 'no configured subnet or ip-range contain the IP address 10.8.0.5']);
-  assert.deepEqual(status(() => allocateAddress(s, gw, none, '10.7.0.1')), [403, 'Address already in use']);
-  assert.deepEqual(status(() => allocateAddress(s, gw, used, '10.7.0.2')), [403, 'Address already in use']);
-  assert.equal(status(() => allocateAddress(s, gw, none, '10.7.0.7'))[0], 400); // broadcast
+  assert.equal(formatIp(allocateAddress(s, used)), '10.7.0.4');
+  const gwOnly = new Set<number>([gw]);
+  assert.equal(formatIp(allocateAddress(s, gwOnly, '10.7.0.5')), '10.7.0.5');
+  assert.deepEqual(status(() => allocateAddress(s, gwOnly, '10.8.0.5')), [400, 'no configured subnet or ip-range contain the IP address 10.8.0.5']);
+  assert.deepEqual(status(() => allocateAddress(s, gwOnly, '10.7.0.1')), [403, 'Address already in use']);
+  assert.deepEqual(status(() => allocateAddress(s, used, '10.7.0.2')), [403, 'Address already in use']);
+  assert.equal(status(() => allocateAddress(s, gwOnly, '10.7.0.7'))[0], 400); // broadcast
+});
+
+test('ip-range: addresses and the default gateway come from the range, never the subnet edges; --ip may lie outside it', () => {
+  const s = parseSubnet('10.7.0.0/16');
+  const r = parseRange('10.7.5.0/24', s);
+  const gw = chooseGateway(s, undefined, r);
+  assert.equal(formatIp(gw), '10.7.5.0'); // docker's IPAM hands out the range's first address (not the subnet's network address)
+  assert.equal(formatIp(allocateAddress(s, new Set([gw]), undefined, r)), '10.7.5.1');
+  assert.equal(formatIp(allocateAddress(s, new Set([gw]), '10.7.9.9', r)), '10.7.9.9');
+  const edge = parseRange('10.7.0.0/24', s);
+  assert.equal(formatIp(chooseGateway(s, undefined, edge)), '10.7.0.1');
+  assert.equal(formatIp(allocateAddress(s, new Set(), undefined, parseRange('10.7.255.254/31', s))), '10.7.255.254');
+  assert.equal(status(() => allocateAddress(s, new Set([parseIp('10.7.255.254')!]), undefined, parseRange('10.7.255.254/31', s)))[0], 403);
+  assert.equal(status(() => parseRange('10.8.0.0/24', s))[0], 400);
+  assert.equal(status(() => parseRange('10.0.0.0/8', s))[0], 400);
+  assert.equal(status(() => parseRange('junk', s))[0], 400);
+});
+
+test('auxiliary addresses: inside the subnet, with docker wording', () => {
+  const s = parseSubnet('10.7.0.0/24');
+  assert.deepEqual(parseAuxAddresses({ a: '10.7.0.9' }, s, 'n').map(formatIp), ['10.7.0.9']);
+  assert.deepEqual(status(() => parseAuxAddresses({ a: 'x' }, s, 'n')), [400, 'non parsable secondary ip address (a:x) passed for network n']);
+  assert.deepEqual(status(() => parseAuxAddresses({ a: '10.8.0.1' }, s, 'n')), [403, 'auxiliary address: (a:10.8.0.1) must belong to the master pool: 10.7.0.0/24']);
 });
 
 test('MAC addresses', () => {

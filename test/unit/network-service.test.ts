@@ -60,18 +60,19 @@ test('create: pool subnets, validation and docker errors', async () => {
     assert.equal((await svc.create({ Name: 'b' })).Warning, '');
     assert.equal(svc.inspect('b').IPAM.Config[0].Subnet, '10.242.1.0/24');
     assert.deepEqual(await status(svc.create({ Name: 'c' })), [400, 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network']);
-    assert.deepEqual(await status(svc.create({ Name: 'a' })), [409, 'network with name a already exists']);
+    assert.deepEqual(await status(svc.create({ Name: 'a', CheckDuplicate: true })), [409, 'network with name a already exists']);
     assert.equal((await status(svc.create({ Name: 'o', IPAM: { Config: [{ Subnet: '10.242.0.128/25' }] } })))[0], 403);
     assert.deepEqual(await status(svc.create({ Name: 'g', IPAM: { Config: [{ Subnet: '10.9.0.0/16', Gateway: '10.8.0.1' }] } })), [400, 'no matching subnet for gateway 10.8.0.1']);
     assert.deepEqual(await status(svc.create({ Name: 'd', Driver: 'overlay' })), [404, 'plugin "overlay" not found']);
-    assert.equal((await status(svc.create({ Name: 'bad name' })))[0], 400);
+    assert.deepEqual(await status(svc.create({ Name: ' ' })), [400, 'invalid name:  ']);
+    assert.deepEqual(await status(svc.create({ Name: 'bridge' })), [403, 'operation is not permitted on predefined bridge network ']);
     const s = await svc.create({ Name: 's', IPAM: { Driver: 'default', Config: [{ Subnet: '10.9.0.0/16', Gateway: '10.9.255.254' }] }, Options: { 'com.docker.network.bridge.name': 'mybr0' }, Internal: true });
     const is = svc.inspect(s.Id);
     assert.deepEqual(is.IPAM.Config, [{ Subnet: '10.9.0.0/16', Gateway: '10.9.255.254' }]);
     assert.equal(is.Internal, true);
     assert.deepEqual(await status(() => svc.inspect('nope')), [404, 'network nope not found']);
 
-    assert.deepEqual(svc.list({ name: { a: true } }).map((n) => n.Name), ['a']);
+    assert.deepEqual(svc.list({ name: ['a'] }).map((n) => n.Name), ['a']);
     assert.deepEqual(svc.list({ type: ['custom'] }).map((n) => n.Name).sort(), ['a', 'b', 's']);
     assert.deepEqual(svc.list({ label: ['team=x'] }).map((n) => n.Name), ['a']);
     assert.deepEqual(svc.list({ driver: ['null'] }).map((n) => n.Name), ['none']);
@@ -116,7 +117,7 @@ test('endpoints: in-use networks, --ip rules, none network, prune', async () => 
     await svc.detachContainer(other);
     assert.deepEqual(svc.inspect('none').Containers, {});
 
-    assert.deepEqual(await svc.prune({ label: { keep: true } }), { NetworksDeleted: ['idle'] });
+    assert.deepEqual(await svc.prune({ label: ['keep'] }), { NetworksDeleted: ['idle'] });
     assert.deepEqual(await svc.prune(), { NetworksDeleted: ['idle2'] });
     assert.deepEqual(svc.list().map((n) => n.Name).sort(), ['bridge', 'busy', 'host', 'none']);
   } finally {

@@ -302,3 +302,101 @@ describe('registry client: HTTP', () => {
     }
   });
 });
+
+describe('registry client: limits on what a registry sends', () => {
+  /** A registry stub on loopback: `routes` maps a path to a reply. */
+  async function stub(routes: Record<string, (res: http.ServerResponse) => void>): Promise<{ endpoint: { url: string; mirror: boolean; insecureTls: boolean; httpFallback: boolean; tls: object }; close: () => void }> {
+    const server = http.createServer((req, res) => {
+      const r = routes[new URL(req.url ?? '/', 'http://x').pathname];
+      if (r) return r(res);
+      res.writeHead(req.url === '/v2/' ? 200 : 404, { 'Content-Type': 'application/json' });
+      res.end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { endpoint: { url, mirror: false, insecureTls: false, httpFallback: false, tls: {} }, close: () => {
+      server.closeAllConnections();
+      server.close();
+    } };
+  }
+
+  it('stops reading a manifest at 4 MiB whatever Content-Length says (none here: chunked)', async () => {
+    const big = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, pad: 'x'.repeat(5 << 20) }));
+    let sent = 0;
+    const s = await stub({
+      '/v2/app/manifests/v1': (res) => {
+        res.writeHead(200, { 'Content-Type': MediaType.ociManifest });
+        const step = (): void => {
+          while (sent < big.length) {
+            const part = big.subarray(sent, sent + 65536);
+            sent += part.length;
+            if (!res.write(part)) return void res.once('drain', step);
+          }
+          res.end();
+        };
+        res.on('error', () => undefined);
+        step();
+      },
+    });
+    const session = new RegistrySession(s.endpoint as never, {});
+    try {
+      await assert.rejects(new RemoteRepository(session, 'app').manifest('v1'), /manifest is larger than the 4194304 bytes allowed/);
+    } finally {
+      session.close();
+      s.close();
+    }
+  });
+
+  it('verifies manifests fetched by sha512 digest and checks descriptor sizes', async () => {
+    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: {}, layers: [] }));
+    const good = `sha512:${crypto.createHash('sha512').update(body).digest('hex')}`;
+    const bad = `sha512:${crypto.createHash('sha512').update('other').digest('hex')}`;
+    const reply = (res: http.ServerResponse): void => {
+      res.writeHead(200, { 'Content-Type': MediaType.ociManifest });
+      res.end(body);
+    };
+    const s = await stub({ [`/v2/app/manifests/${good}`]: reply, [`/v2/app/manifests/${bad}`]: reply });
+    const session = new RegistrySession(s.endpoint as never, {});
+    const repo = new RemoteRepository(session, 'app');
+    try {
+      assert.equal((await repo.manifest(good)).digest, good);
+      await assert.rejects(repo.manifest(bad), /manifest verification failed for digest sha512:/);
+      await assert.rejects(repo.manifest(good, body.length + 1), /is \d+ bytes, but its descriptor says \d+/);
+      await assert.rejects(repo.manifest('md5:0123456789abcdef0123456789abcdef'), /unsupported digest algorithm/);
+    } finally {
+      session.close();
+      s.close();
+    }
+    const manifest = (config: object): Buffer => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, ...config }, layers: [] }));
+    const asFetched = (bytes: Buffer) => ({ bytes, digest: sha(bytes), mediaType: MediaType.ociManifest });
+    assert.throws(() => parseImageManifest(asFetched(manifest({ digest: `sha512:${'a'.repeat(128)}`, size: 2 }))), /config digest sha512:a+: Berth stores blobs by sha256 only/);
+    assert.throws(() => parseImageManifest(asFetched(manifest({ digest: sha('{}'), size: -1 }))), /config sha256:[a-f0-9]+ has an invalid size -1/);
+  });
+
+  it('never sends a password to a token realm over plain HTTP that is not on loopback', async () => {
+    const seen: string[] = [];
+    // ::ffff:127.0.0.1 is loopback underneath but not by name: it stands in for a plain-HTTP realm elsewhere
+    const realm = http.createServer((req, res) => {
+      seen.push(req.headers.authorization ?? '-');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"token":"t"}');
+    });
+    await new Promise<void>((r) => realm.listen(0, '::ffff:127.0.0.1', r));
+    const realmUrl = `http://[::ffff:127.0.0.1]:${(realm.address() as AddressInfo).port}/token`;
+    const s = await stub({
+      '/v2/': (res) => {
+        res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="${realmUrl}",service="reg"` });
+        res.end();
+      },
+    });
+    const session = new RegistrySession(s.endpoint as never, { username: 'tester', password: 'secretpw' });
+    try {
+      await assert.rejects(new RemoteRepository(session, 'app').tags(), /refusing to send credentials to the token server http:\/\/\[::ffff:7f00:1\]:\d+ over plain HTTP/);
+      assert.deepEqual(seen, []);
+    } finally {
+      session.close();
+      s.close();
+      realm.close();
+    }
+  });
+});

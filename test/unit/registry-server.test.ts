@@ -5,9 +5,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as bcrypt from 'bcryptjs';
+import { Htpasswd } from '../../src/registry/server/auth';
 import { garbageCollect, startRegistry, type RegistryOptions } from '../../src/registry/server';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -485,4 +487,104 @@ test('garbageCollect marks what manifests reference and sweeps the rest (dry run
   assert.equal((await reg.req('GET', '/v2/keep/manifests/multi')).status, 200);
   assert.equal((await reg.req('HEAD', `/v2/keep/blobs/${stray.digest}`)).status, 404);
   assert.deepEqual((await garbageCollect(reg.root)).deleted, []);
+});
+
+/** A raw connection: whatever is written, and a promise of the bytes received until the server closes it. */
+function rawConn(url: string): Promise<{ sock: net.Socket; closed: Promise<string> }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(u.port), u.hostname, () => {
+      let got = '';
+      sock.on('data', (d: Buffer) => (got += d.toString()));
+      resolve({ sock, closed: new Promise((r) => sock.on('close', () => r(got))) });
+    });
+    sock.on('error', reject);
+  });
+}
+
+test('a client that never finishes its headers, or stalls in a body, is disconnected; the upload stays as it was', { timeout: 20_000 }, async (t) => {
+  const reg = await start(t, { headersTimeoutMs: 300, idleTimeoutMs: 300 });
+  const slow = await rawConn(reg.url);
+  slow.sock.write('GET /v2/ HTTP/1.1\r\nHost: x\r\n'); // and never the empty line
+  await slow.closed;
+  const start202 = await reg.req('POST', '/v2/a/blobs/uploads/');
+  const loc = String(start202.headers.location);
+  const stall = await rawConn(reg.url);
+  stall.sock.write(`PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n${'x'.repeat(10)}`);
+  await stall.closed;
+  const status = await reg.req('GET', loc);
+  assert.equal(status.status, 204);
+  assert.equal(status.headers.range, '0-0', 'the broken chunk was not kept');
+});
+
+test('uploads above --max-blob-size are refused with 413 SIZE_INVALID, announced or not', async (t) => {
+  const reg = await start(t, { maxBlobSize: 1000 });
+  const big = Buffer.alloc(1001, 1);
+  const mono = await reg.req('POST', `/v2/a/blobs/uploads/?digest=${sha256(big)}`, { body: big });
+  assert.equal(mono.status, 413);
+  assert.equal(errorCode(mono), 'SIZE_INVALID');
+  const loc = String((await reg.req('POST', '/v2/a/blobs/uploads/')).headers.location);
+  assert.equal((await reg.req('PATCH', loc, { body: Buffer.alloc(600) })).status, 202);
+  // chunked transfer: no Content-Length to refuse up front, the count stops it
+  const chunked = await new Promise<number>((resolve, reject) => {
+    const u = new URL(reg.url);
+    const r = http.request({ host: u.hostname, port: u.port, method: 'PATCH', path: loc, headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    r.on('error', reject);
+    r.end(Buffer.alloc(600));
+  });
+  assert.equal(chunked, 413);
+  assert.equal((await reg.req('GET', loc)).headers.range, '0-599');
+  assert.equal((await reg.req('PUT', `${loc}?digest=${sha256(Buffer.alloc(600))}`)).status, 201);
+  assert.deepEqual(filesUnder(path.join(reg.root, 'blobs')).length, 1);
+});
+
+test('abandoned uploads are purged on a timer', { timeout: 20_000 }, async (t) => {
+  const reg = await start(t, { uploadMaxAgeMs: 200 });
+  const loc = (r: Reply): string => String(r.headers.location);
+  const old = loc(await reg.req('POST', '/v2/a/blobs/uploads/'));
+  const uploads = path.join(reg.root, 'uploads');
+  assert.equal(fs.readdirSync(uploads).length, 1);
+  while (fs.readdirSync(uploads).length && !t.signal.aborted) await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await reg.req('PATCH', old, { body: 'x' })).status, 404);
+});
+
+test('htpasswd over plain HTTP is refused off loopback; bcrypt checks are bounded and a success is remembered', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-htpasswd-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'htpasswd');
+  fs.writeFileSync(file, `alice:${bcrypt.hashSync('s3cret', 4)}\n`);
+  await assert.rejects(startRegistry({ root: path.join(dir, 'r'), host: '0.0.0.0', htpasswd: file }), /htpasswd authentication over plain HTTP is only allowed on loopback/);
+
+  const auth = Htpasswd.load(file, 2);
+  const basic = (p: string): string => `Basic ${Buffer.from(`alice:${p}`).toString('base64')}`;
+  const checks = ['a', 'b', 'c', 'd', 'e', 's3cret'].map((p) => auth.check(basic(p)));
+  assert.deepEqual([auth.limiter.active, auth.limiter.waiting], [2, 4], 'two bcrypt checks run, four wait');
+  assert.deepEqual(await Promise.all(checks), [undefined, undefined, undefined, undefined, undefined, 'alice']);
+  assert.deepEqual([auth.limiter.active, auth.limiter.waiting], [0, 0]);
+  const again = auth.check(basic('s3cret'));
+  assert.equal(auth.limiter.active, 0, 'remembered: no bcrypt');
+  assert.equal(await again, 'alice');
+  const same = [auth.check(basic('x')), auth.check(basic('x'))];
+  assert.equal(auth.limiter.active, 1, 'the same credentials arriving together are checked once');
+  await Promise.all(same);
+});
+
+test('repository names with percent-encoding, dot-dot or uppercase are NAME_INVALID', async (t) => {
+  const reg = await start(t);
+  for (const p of ['/v2/a%2Fb/tags/list', '/v2/a%2fb/manifests/latest', '/v2/%61/tags/list', '/v2/a/../b/tags/list', '/v2/Abc/tags/list', '/v2/a/./b/tags/list']) {
+    const r = await reg.req('GET', p);
+    assert.equal(r.status, 400, p);
+    assert.equal(errorCode(r), 'NAME_INVALID', p);
+  }
+});
+
+test('a manifest body over 4 MiB is refused whatever its Content-Length', async (t) => {
+  const reg = await start(t);
+  const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, pad: 'x'.repeat(4 << 20) });
+  const r = await putManifest(reg, 'a', 'big', body);
+  assert.equal(r.status, 413);
+  assert.equal(errorCode(r), 'SIZE_INVALID');
 });

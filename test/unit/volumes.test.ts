@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { HostConfig } from '../../src/api/types';
+import type { HostConfig } from '../../src/schema/container';
 import { initialState, ContainerStore, type ContainerRecord } from '../../src/engine/containers/record';
 import { ANONYMOUS_LABEL, VolumeService } from '../../src/engine/volumes';
 import { mountPoints, parseVolumesFrom, planMounts, type PlannedMount, type VolumeMount } from '../../src/engine/volume-mounts';

@@ -4,8 +4,12 @@ import * as path from 'node:path';
 import { ApiError, badRequest } from '../../common/errors';
 import { BuildError, type Builder, type BuildRequest } from '../../build/executor';
 import { extractContext } from '../../build/contextfs';
+import type { SshSource } from '../../build/runmounts';
+import { formatPlatform, parsePlatform } from '../../registry/client/platform';
 import type { BuildMessage } from '../../build/output';
-import { qBool, startStream, type Context } from '../http';
+import { parseTimestamp } from '../../common/duration';
+import { checkFilterKeys } from '../../common/filters';
+import { qBool, qFilters, requestBody, sendJson, startStream, type Context } from '../http';
 import type { Router } from '../router';
 
 /** A JSON object-of-strings query value (buildargs, labels); null values (unset args) are dropped. */
@@ -24,6 +28,45 @@ function jsonMap(q: URLSearchParams, key: string): Record<string, string> {
   return out;
 }
 
+/**
+ * Berth's build session in two headers (the legacy protocol has none): X-Berth-Build-Secrets is base64 JSON
+ * {id: base64 value}, X-Berth-Build-Ssh base64 JSON {id: {socket: path} | {keys: [base64 key]}}.
+ */
+function sessionHeader<T>(ctx: Context, name: string, convert: (v: unknown, id: string) => T): Map<string, T> {
+  const raw = ctx.req.headers[name.toLowerCase()];
+  const out = new Map<string, T>();
+  if (typeof raw !== 'string' || raw === '') return out;
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
+  } catch {
+    throw badRequest(`invalid ${name} header: expected base64 of a JSON object`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest(`invalid ${name} header: expected base64 of a JSON object`);
+  for (const [id, val] of Object.entries(v as Record<string, unknown>)) out.set(id, convert(val, id));
+  return out;
+}
+
+function secretValue(v: unknown, id: string): Buffer {
+  if (typeof v !== 'string') throw badRequest(`invalid secret ${id}: expected a base64 string`);
+  return Buffer.from(v, 'base64');
+}
+
+function sshSource(v: unknown, id: string): SshSource {
+  const o = v as { socket?: unknown; keys?: unknown } | null;
+  if (o && typeof o.socket === 'string' && path.isAbsolute(o.socket)) return { socket: o.socket };
+  if (o && Array.isArray(o.keys) && o.keys.every((k) => typeof k === 'string')) return { keys: (o.keys as string[]).map((k) => Buffer.from(k, 'base64')) };
+  throw badRequest(`invalid ssh ${id}: expected {"socket": absolute path} or {"keys": [base64]}`);
+}
+
+function asPlatform(value: string): string {
+  try {
+    return formatPlatform(parsePlatform(value));
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+}
+
 function dockerfilePath(value: string | null): string {
   const p = path.posix.normalize((value || 'Dockerfile').replace(/^\/+/, ''));
   if (p === '..' || p.startsWith('../')) throw badRequest(`the Dockerfile (${value}) must be within the build context`);
@@ -31,6 +74,32 @@ function dockerfilePath(value: string | null): string {
 }
 
 export function buildRoutes(r: Router, builder: Builder): void {
+  // BuildKit's session (gRPC over a hijacked connection); clients use it only when /_ping offers Builder-Version 2.
+  r.add('POST', '/session', async () => {
+    throw new ApiError(501, 'BuildKit sessions are not supported yet: Berth builds with the classic builder protocol (POST /build)');
+  });
+
+  r.add('POST', '/build/prune', async (ctx) => {
+    const filters = qFilters(ctx.query);
+    let before: number | undefined;
+    let keepStorage: number | undefined;
+    try {
+      // BuildKit's other filters (id, parent, type, description, shared, private) select cache records Berth lacks
+      checkFilterKeys(filters, ['until', 'id', 'parent', 'type', 'description', 'inuse', 'shared', 'private', 'label', 'label!']);
+      if (filters.until?.length) before = parseTimestamp(filters.until[0]);
+      const keep = ctx.query.get('keep-storage');
+      if (keep && keep !== '0') {
+        if (!/^\d+$/.test(keep)) throw new Error(`invalid keep-storage: ${keep}`);
+        keepStorage = Number(keep);
+      }
+    } catch (e) {
+      throw badRequest((e as Error).message);
+    }
+    // Cache records carry no labels: a label filter (system prune passes its own) selects none of them.
+    if (filters.label?.length) return sendJson(ctx, 200, { CachesDeleted: [], SpaceReclaimed: 0 });
+    sendJson(ctx, 200, await builder.prune({ before, keepStorage, all: qBool(ctx.query, 'all') }));
+  });
+
   r.add('POST', '/build', async (ctx) => {
     const q = ctx.query;
     if (q.get('remote')) throw badRequest('remote build contexts are not supported: send the context as the request body');
@@ -38,7 +107,7 @@ export function buildRoutes(r: Router, builder: Builder): void {
     try {
       const contextDir = path.join(scratch, 'context');
       fs.mkdirSync(contextDir);
-      await extractContext(ctx.req, contextDir).catch((e: Error) => {
+      await extractContext(requestBody(ctx.req), contextDir).catch((e: Error) => {
         throw badRequest(e.message.startsWith('invalid build context') ? e.message : `invalid build context: ${e.message}`);
       });
       const req: BuildRequest = {
@@ -54,6 +123,9 @@ export function buildRoutes(r: Router, builder: Builder): void {
         rm: qBool(q, 'rm', true),
         forceRm: qBool(q, 'forcerm'),
         quiet: qBool(q, 'q'),
+        platform: q.get('platform') ? asPlatform(q.get('platform') as string) : undefined,
+        secrets: sessionHeader(ctx, 'X-Berth-Build-Secrets', secretValue),
+        ssh: sessionHeader(ctx, 'X-Berth-Build-Ssh', sshSource),
       };
       await run(ctx, builder, req);
     } finally {

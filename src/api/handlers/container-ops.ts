@@ -1,15 +1,15 @@
 /** Observing and changing containers: stats, update, archive (cp), export, changes (diff), commit. */
-import * as fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { badRequest, conflict, notFound } from '../../common/errors';
-import { archivePath, changes, encodeStat, exportRootfs, extractInto, resolveInRoot, statPath } from '../../engine/containers/archive';
+import { badRequest, conflict } from '../../common/errors';
+import { changes, encodeStat, exportRootfs, extractInto, statPath, withArchive } from '../../engine/containers/archive';
 import { commitContainer } from '../../engine/containers/commit';
 import type { ContainerService } from '../../engine/containers/service';
 import { emptyStats, sample, type StatsJson } from '../../engine/containers/stats';
 import type { UpdateBody } from '../../engine/containers/update';
 import type { ImageService } from '../../image/service';
-import type { ContainerConfig } from '../../image/types';
-import { qBool, readJsonBody, res, sendEmpty, sendJson, startStream } from '../http';
+import type { ContainerConfig } from '../../schema/container';
+import { CONTAINER_CONFIG, UPDATE_CONTAINER } from '../decode';
+import { qBool, readJsonBody, requestBody, res, sendEmpty, sendJson, startStream } from '../http';
 import type { Router } from '../router';
 
 const STATS_INTERVAL_MS = 1000;
@@ -46,7 +46,7 @@ export function containerOpsRoutes(r: Router, svc: ContainerService, images: Ima
   });
 
   r.add('POST', '/containers/{id}/update', async (ctx) => {
-    const body = await readJsonBody<UpdateBody>(ctx, {});
+    const body = await readJsonBody<UpdateBody>(ctx, {}, UPDATE_CONTAINER);
     sendJson(ctx, 200, svc.update(ctx.params.id, body));
   });
 
@@ -59,7 +59,7 @@ export function containerOpsRoutes(r: Router, svc: ContainerService, images: Ima
   r.add('HEAD', '/containers/{id}/archive', async (ctx) => {
     const p = archivePathParam(ctx.query);
     await svc.withRootfs(ctx.params.id, false, async (root) => {
-      const { stat } = statPath(root, p, ctx.params.id);
+      const stat = statPath(root, p, ctx.params.id);
       res(ctx).writeHead(200, { [STAT_HEADER]: encodeStat(stat), 'Content-Type': 'application/x-tar' });
       res(ctx).end();
     });
@@ -67,28 +67,21 @@ export function containerOpsRoutes(r: Router, svc: ContainerService, images: Ima
 
   r.add('GET', '/containers/{id}/archive', async (ctx) => {
     const p = archivePathParam(ctx.query);
-    await svc.withRootfs(ctx.params.id, false, async (root) => {
-      const { stat, host, st } = statPath(root, p, ctx.params.id);
+    await svc.withRootfs(ctx.params.id, false, (root) => withArchive(root, p, ctx.params.id, async (stat, tar) => {
       const out = res(ctx);
       out.writeHead(200, { [STAT_HEADER]: encodeStat(stat), 'Content-Type': 'application/x-tar' });
-      await pipeline(archivePath(host, st, p), out).catch(() => out.destroy());
-    });
+      await pipeline(tar, out).catch(() => out.destroy());
+    }));
   });
 
   r.add('PUT', '/containers/{id}/archive', async (ctx) => {
     const p = archivePathParam(ctx.query);
     const rec = store.get(ctx.params.id);
     if (rec.HostConfig.ReadonlyRootfs) throw conflict('container rootfs is marked read-only');
-    await svc.withRootfs(rec.Id, false, async (root) => {
-      const dir = resolveInRoot(root, p);
-      const st = fs.statSync(dir, { throwIfNoEntry: false });
-      if (!st) throw notFound(`Could not find the file ${p} in container ${ctx.params.id}`);
-      if (!st.isDirectory()) throw badRequest('extraction point is not a directory');
-      await extractInto(root, '/' + dirInRoot(root, dir), ctx.req, {
-        noOverwriteDirNonDir: qBool(ctx.query, 'noOverwriteDirNonDir'),
-        copyUIDGID: qBool(ctx.query, 'copyUIDGID'),
-      });
-    });
+    await svc.withRootfs(rec.Id, false, (root) => extractInto(root, p, ctx.params.id, requestBody(ctx.req), {
+      noOverwriteDirNonDir: qBool(ctx.query, 'noOverwriteDirNonDir'),
+      copyUIDGID: qBool(ctx.query, 'copyUIDGID'),
+    }));
     sendEmpty(ctx, 200);
   });
 
@@ -104,7 +97,7 @@ export function containerOpsRoutes(r: Router, svc: ContainerService, images: Ima
     const q = ctx.query;
     const ref = q.get('container');
     if (!ref) throw badRequest('No container name or ID supplied');
-    const config = await readJsonBody<ContainerConfig | null>(ctx, null);
+    const config = await readJsonBody<ContainerConfig | null>(ctx, null, CONTAINER_CONFIG);
     const rec = store.get(ref);
     const pause = qBool(q, 'pause', true) && rec.State.Running && !rec.State.Paused;
     if (pause) await svc.pause(rec.Id, true);
@@ -131,6 +124,3 @@ function archivePathParam(q: URLSearchParams): string {
   if (!p) throw badRequest('Bad parameter: path cannot be empty');
   return p;
 }
-
-/** A resolved host path back to its container path (below `root`). */
-const dirInRoot = (root: string, host: string): string => host.slice(root.length).replace(/^\/+/, '');

@@ -3,19 +3,24 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import type { CreateBody } from '../types';
+import type { CreateBody } from '../../schema/container';
 import { ApiError, badRequest, conflict } from '../../common/errors';
+import { parseSignal } from '../../common/signals';
 import type { ContainerService, WaitCondition } from '../../engine/containers/service';
 import { sessionDetachKeys } from '../../engine/containers/attach';
 import { logPolicy } from '../../engine/containers/log-rotate';
 import { followLogs, parseTimestampArg, readLogs, type LogOptions, type LogRecord } from '../../engine/containers/logs';
-import { containerFilter, inspectView, listView, type NetView } from '../../engine/containers/view';
+import { linkNames, removeLink } from '../../engine/containers/links';
+import { containerFilter, inspectView, listFacts, listView, type NetView } from '../../engine/containers/view';
 import type { ContainerNetworking } from '../../engine/containers/network';
 import type { ContainerRecord } from '../../engine/containers/record';
 import type { VolumeService } from '../../engine/volumes';
 import type { ExecService } from '../../engine/exec';
-import type { ImageSource } from '../../engine/images';
-import { qBool, qFilters, qInt, readJsonBody, sendEmpty, sendJson, startStream, type Context } from '../http';
+import { CREATE_CONTAINER } from '../decode';
+import type { ImageService } from '../../image/service';
+import type { DockerMountPoint } from '../../engine/volume-mounts';
+import { containerSizes } from '../../engine/disk-usage';
+import { qBool, qFilters, qInt, qTimestamp, readJsonBody, sendEmpty, sendJson, startStream, type Context } from '../http';
 import type { Router } from '../router';
 import { openClientStream, outputSink } from '../stream';
 import { acceptWebSocket } from '../websocket';
@@ -26,29 +31,32 @@ export function containerRoutes(
   r: Router,
   svc: ContainerService,
   execs: ExecService,
-  images: ImageSource & { resolve(ref: string): { id: string } | undefined },
+  images: ImageService,
   networking: ContainerNetworking,
   volumes: VolumeService,
 ): void {
   const store = svc.store;
-  const mounts = (rec: ContainerRecord): object[] => volumes.mountPointsOf(rec);
+  const sizeDeps = { store, images, volumes };
+  const mounts = (rec: ContainerRecord): DockerMountPoint[] => volumes.mountPointsOf(rec);
   const net = (id: string): NetView => ({ settings: networking.settings(id), ports: networking.ports(id) });
 
   r.add('POST', '/containers/create', async (ctx) => {
-    const body = await readJsonBody<CreateBody>(ctx, {});
+    const body = await readJsonBody<CreateBody>(ctx, {}, CREATE_CONTAINER);
     sendJson(ctx, 201, svc.create(body, ctx.query.get('name')));
   });
 
   r.add('GET', '/containers/json', async (ctx) => {
-    const all = qBool(ctx.query, 'all');
     const limit = qInt(ctx.query, 'limit') ?? -1;
-    const match = containerFilter(qFilters(ctx.query), (ref) => images.resolve(ref)?.id);
+    const filter = containerFilter(qFilters(ctx.query), { resolveImage: (ref) => images.resolve(ref)?.id, container: (ref) => store.get(ref) });
+    const all = qBool(ctx.query, 'all') || filter.all;
     let list = store
       .all()
-      .filter((rec) => (all || limit > 0 || rec.State.Running) && match(rec))
+      .filter((rec) => (all || limit > 0 || rec.State.Running) && filter.match(rec, () => listFacts(rec, net(rec.Id), mounts(rec))))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created));
     if (limit > 0) list = list.slice(0, limit);
-    sendJson(ctx, 200, list.map((rec) => listView(rec, net(rec.Id), mounts(rec))));
+    const everyone = store.all();
+    const sizes = qBool(ctx.query, 'size') ? containerSizes(sizeDeps, list) : undefined;
+    sendJson(ctx, 200, list.map((rec, i) => ({ ...listView(rec, net(rec.Id), mounts(rec), linkNames(rec, everyone)), ...(sizes ? { SizeRw: sizes[i].sizeRw, SizeRootFs: sizes[i].sizeRootFs } : {}) })));
   });
 
   r.add('GET', '/containers/{id}/json', async (ctx) => {
@@ -72,7 +80,7 @@ export function containerRoutes(
   });
 
   r.add('POST', '/containers/{id}/kill', async (ctx) => {
-    await svc.kill(ctx.params.id, normalizeSignal(ctx.query.get('signal')));
+    await svc.kill(ctx.params.id, killSignal(ctx.params.id, ctx.query.get('signal')));
     sendEmpty(ctx, 204);
   });
 
@@ -91,16 +99,18 @@ export function containerRoutes(
     sendEmpty(ctx, 204);
   });
 
-  r.add('DELETE', '/containers/{id}', async (ctx) => {
-    await svc.remove(ctx.params.id, qBool(ctx.query, 'force'), qBool(ctx.query, 'v'));
+  // greedy, as docker's route: a link's name ("parent/alias") holds a slash
+  r.add('DELETE', '/containers/{id*}', async (ctx) => {
+    if (qBool(ctx.query, 'link')) removeLink(ctx.params.id, store);
+    else await svc.remove(ctx.params.id, qBool(ctx.query, 'force'), qBool(ctx.query, 'v'));
     sendEmpty(ctx, 204);
   });
 
   r.add('POST', '/containers/prune', async (ctx) => {
     const filters = qFilters(ctx.query);
-    const labels = containerFilter({ label: filters.label ?? [] }, () => undefined);
+    const labels = containerFilter({ label: filters.label ?? [] }, { resolveImage: () => undefined, container: (ref) => store.get(ref) });
     const untilNs = parseTimestampArg(filters.until?.[0] ?? null);
-    sendJson(ctx, 200, await svc.prune((rec) => labels(rec) && (untilNs === undefined || BigInt(Date.parse(rec.Created)) * 1_000_000n < untilNs)));
+    sendJson(ctx, 200, await svc.prune((rec) => labels.match(rec) && (untilNs === undefined || BigInt(Date.parse(rec.Created)) * 1_000_000n < untilNs)));
   });
 
   r.add('POST', '/containers/{id}/wait', async (ctx) => {
@@ -165,8 +175,8 @@ export function containerRoutes(
       stdout: qBool(q, 'stdout'),
       stderr: qBool(q, 'stderr'),
       tail: !tail || tail === 'all' ? undefined : Number(tail),
-      sinceNs: parseTimestampArg(q.get('since')),
-      untilNs: parseTimestampArg(q.get('until')),
+      sinceNs: qTimestamp(q, 'since'),
+      untilNs: qTimestamp(q, 'until'),
     };
     if (!opts.stdout && !opts.stderr) throw badRequest('Bad parameters: you must choose at least one stream');
     if (opts.tail !== undefined && !Number.isInteger(opts.tail)) throw badRequest(`invalid value for "tail": ${tail}`);
@@ -197,11 +207,14 @@ export function containerRoutes(
   });
 }
 
-function normalizeSignal(sig: string | null): string {
-  if (!sig) return 'SIGKILL';
-  if (/^\d+$/.test(sig)) return sig;
-  const up = sig.toUpperCase();
-  return up.startsWith('SIG') ? up : `SIG${up}`;
+/** The kill signal's number, parsed before the container is looked up; errors in docker's "Cannot kill" words. */
+function killSignal(ref: string, raw: string | null): number | undefined {
+  if (!raw) return undefined;
+  try {
+    return parseSignal(raw);
+  } catch (e) {
+    throw badRequest(`Cannot kill container: ${ref}: ${(e as Error).message}`);
+  }
 }
 
 /** docker top: host `ps` filtered to the processes in the container's PID namespace. */

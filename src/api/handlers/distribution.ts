@@ -5,7 +5,9 @@
  */
 import { ApiError } from '../../common/errors';
 import { decodeAuthHeader, ProgressStream, RegistryAuthError, type AuthConfig, type Distribution } from '../../registry/client';
-import { readJsonBody, sendJson, startStream, type Context } from '../http';
+import { searchFilters, searchRegistry } from '../../registry/client/search';
+import { AUTH_CONFIG } from '../decode';
+import { qFilters, qInt, readJsonBody, sendJson, startStream, type Context } from '../http';
 import type { Router } from '../router';
 
 function authOf(ctx: Context): AuthConfig {
@@ -54,8 +56,14 @@ export function distributionRoutes(r: Router, dist: Distribution): void {
     await withProgress(ctx, (p, signal) => dist.push(ctx.params.name, ctx.query.get('tag') || undefined, auth, p, signal));
   });
 
+  r.add('GET', '/images/search', async (ctx) => {
+    const q = ctx.query;
+    const filters = searchFilters(qFilters(q));
+    sendJson(ctx, 200, await searchRegistry(dist.hosts, q.get('term') ?? '', qInt(q, 'limit') ?? 25, filters, authOf(ctx)));
+  });
+
   r.add('POST', '/auth', async (ctx) => {
-    sendJson(ctx, 200, await dist.login(await readJsonBody<AuthConfig>(ctx, {})));
+    sendJson(ctx, 200, await dist.login(await readJsonBody<AuthConfig>(ctx, {}, AUTH_CONFIG)));
   });
 
   r.add('GET', '/distribution/{name*}/json', async (ctx) => {

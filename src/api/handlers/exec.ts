@@ -1,13 +1,13 @@
 /** /containers/{id}/exec and /exec/* routes. */
 import type { ExecConfig, ExecService } from '../../engine/exec';
-import { badRequest } from '../../common/errors';
-import { qInt, readJsonBody, sendEmpty, sendJson } from '../http';
+import { EXEC_CONFIG, EXEC_START } from '../decode';
+import { checkJsonContentType, parseJsonBody, qInt, readJsonBody, sendEmpty, sendJson } from '../http';
 import type { Router } from '../router';
 import { openClientStream, outputSink } from '../stream';
 
 export function execRoutes(r: Router, execs: ExecService): void {
   r.add('POST', '/containers/{id}/exec', async (ctx) => {
-    const body = await readJsonBody<ExecConfig>(ctx, {});
+    const body = await readJsonBody<ExecConfig>(ctx, {}, EXEC_CONFIG);
     sendJson(ctx, 201, execs.create(ctx.params.id, body));
   });
 
@@ -15,14 +15,8 @@ export function execRoutes(r: Router, execs: ExecService): void {
     const ex = execs.get(ctx.params.id);
     const tty = !!ex.config.Tty;
     const stream = await openClientStream(ctx, tty);
-    let opts: { Detach?: boolean; ConsoleSize?: [number, number] | null } = {};
-    if (stream.body.length) {
-      try {
-        opts = JSON.parse(stream.body.toString('utf8')) as typeof opts;
-      } catch (e) {
-        throw badRequest(`invalid JSON body: ${(e as Error).message}`);
-      }
-    }
+    if (stream.body.length) checkJsonContentType(ctx.req);
+    const opts = parseJsonBody<{ Detach?: boolean; ConsoleSize?: [number, number] | null }>(stream.body, {}, EXEC_START);
     const [rows, cols] = opts.ConsoleSize ?? [0, 0];
     execs.resize(ex.id, rows, cols);
     const sink = outputSink(stream.out, tty);

@@ -1,10 +1,8 @@
 /** /images/* routes. */
-import type { ImageService } from '../../image/service';
-import { badRequest } from '../../common/errors';
-import { qBool, qFilters, sendEmpty, sendJson, startStream, type Context } from '../http';
+import type { ImageService, UsedBy } from '../../image/service';
+import { ApiError, badRequest } from '../../common/errors';
+import { drain, qBool, qFilters, requestBody, sendEmpty, sendJson, startStream, type Context } from '../http';
 import type { Handler, Router } from '../router';
-
-type UsedBy = (imageId: string) => string[];
 
 /** `pull` serves POST /images/create?fromImage= (the registry client, loaded on first use). */
 export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy, pull: Handler): void {
@@ -17,7 +15,7 @@ export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy, pul
     const fromSrc = q.get('fromSrc');
     if (fromSrc === null) return pull(ctx);
     if (fromSrc !== '-') throw badRequest('importing from a URL is not supported: use fromSrc=- with the tarball as the body');
-    const id = await images.importTar(ctx.req, {
+    const id = await images.importTar(requestBody(ctx.req), {
       repo: q.get('repo') || undefined,
       tag: q.get('tag') || undefined,
       changes: q.getAll('changes').filter(Boolean),
@@ -28,10 +26,16 @@ export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy, pul
     out.end(JSON.stringify({ status: id }) + '\n');
   });
 
+  // As docker: 200 and a refused archive reported in the stream (docker-py raises ImageLoadError from that line).
   r.add('POST', '/images/load', async (ctx) => {
-    const messages = await images.load(ctx.req);
+    const outcome = await images.load(requestBody(ctx.req)).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 400) return e;
+      throw e;
+    });
+    if (outcome instanceof ApiError) await drain(ctx.req);
     const out = startStream(ctx, 'application/json');
-    for (const m of messages) out.write(JSON.stringify({ stream: m + '\n' }) + '\n');
+    const lines = outcome instanceof ApiError ? [{ errorDetail: { message: outcome.message }, error: outcome.message }] : outcome.map((m) => ({ stream: m + '\n' }));
+    for (const l of lines) out.write(JSON.stringify(l) + '\n');
     out.end();
   });
 

@@ -1,7 +1,9 @@
 /** /networks/* routes. */
-import type { NetworkService, CreateNetworkBody } from '../../network/service';
+import type { NetworkService } from '../../network/service';
+import { parseCreateRequest } from '../../network/create-request';
 import type { ContainerNetworking, EndpointRequest, NetworkChange } from '../../engine/containers/network';
 import type { EventBus } from '../../engine/events';
+import { CONNECT_NETWORK } from '../decode';
 import { qFilters, readJsonBody, sendEmpty, sendJson } from '../http';
 import type { Router } from '../router';
 
@@ -11,7 +13,8 @@ export function networkRoutes(r: Router, networks: NetworkService, events: Event
   r.add('GET', '/networks', async (ctx) => sendJson(ctx, 200, networks.list(qFilters(ctx.query))));
 
   r.add('POST', '/networks/create', async (ctx) => {
-    const body = await readJsonBody<CreateNetworkBody>(ctx, {});
+    // typed by parseCreateRequest, with dockerd's NetworkCreateRequest wording
+    const body = parseCreateRequest(await readJsonBody<unknown>(ctx, {}, { fields: {} }));
     const res = await networks.create(body);
     emit('create', res.Id, body.Name ?? '');
     sendJson(ctx, 201, res);
@@ -34,14 +37,16 @@ export function networkRoutes(r: Router, networks: NetworkService, events: Event
   const emitChange = (action: string, c: NetworkChange) => events.publish('network', action, c.networkId, { container: c.containerId, name: c.networkName, type: 'bridge' });
 
   r.add('POST', '/networks/{id}/connect', async (ctx) => {
-    const body = await readJsonBody<{ Container?: string; EndpointConfig?: EndpointRequest | null }>(ctx, {});
-    emitChange('connect', await networking.connect(body.Container ?? '', ctx.params.id, body.EndpointConfig ?? {}));
+    const body = await readJsonBody<{ Container?: string; EndpointConfig?: EndpointRequest | null }>(ctx, {}, CONNECT_NETWORK);
+    const change = await networking.connect(body.Container ?? '', ctx.params.id, body.EndpointConfig ?? {});
+    if (change) emitChange('connect', change);
     sendEmpty(ctx, 200);
   });
 
   r.add('POST', '/networks/{id}/disconnect', async (ctx) => {
-    const body = await readJsonBody<{ Container?: string; Force?: boolean }>(ctx, {});
-    emitChange('disconnect', await networking.disconnect(body.Container ?? '', ctx.params.id));
+    const body = await readJsonBody<{ Container?: string; Force?: boolean }>(ctx, {}, CONNECT_NETWORK);
+    const change = await networking.disconnect(body.Container ?? '', ctx.params.id, !!body.Force);
+    if (change) emitChange('disconnect', change);
     sendEmpty(ctx, 200);
   });
 }

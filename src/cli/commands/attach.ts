@@ -10,6 +10,7 @@ import { FrameDemuxer, STDERR, SYSERR } from '../../client/stream';
 import { DEFAULT_DETACH_KEYS, EscapeScanner, detachKeyBytes } from '../../common/detach-keys';
 import { StatusError, type Command } from '../cli';
 import { enterRawMode, followResize } from '../tty';
+import { DockerConfig } from '../../registry/client/dockerconfig';
 
 // the escape scanner's unit tests import it from here
 export { EscapeScanner, detachKeyBytes };
@@ -27,6 +28,11 @@ export interface PumpOptions {
 export type PumpResult = 'ended' | 'detached';
 
 /** Escape keys for the local side: docker warns and falls back to the default when they do not parse. */
+/** --detach-keys, else the config file's `detachKeys`, as the docker CLI: sent to the daemon and used locally. */
+export function detachKeysOption(flag: unknown): string | undefined {
+  return (flag as string) || new DockerConfig().detachKeys();
+}
+
 function localDetachKeys(keys: string | undefined): Buffer {
   try {
     return detachKeyBytes(keys || DEFAULT_DETACH_KEYS);
@@ -135,7 +141,7 @@ export const attach: Command = {
     const c = await runningContainer(client, name);
     const stdin = !o.values['no-stdin'] && c.Config.OpenStdin;
     if (!o.values['no-stdin'] && c.Config.Tty && !process.stdin.isTTY) throw new StatusError(1, 'the input device is not a TTY');
-    const detachKeys = o.values['detach-keys'] as string;
+    const detachKeys = detachKeysOption(o.values['detach-keys']);
     const stopProxy = o.values['sig-proxy'] && !c.Config.Tty ? proxySignals(client, c.Id) : () => {};
     try {
       const socket = await client.hijack('POST', `/containers/${c.Id}/attach`, {

@@ -11,6 +11,8 @@ import * as tarStream from 'tar-stream';
 import { IgnoreMatcher, parseDockerignore } from '../../build/context';
 import { StatusError, type Command } from '../cli';
 import { humanSize } from '../../common/units';
+import { parseOutputSpec } from '../../build/buildflags';
+import { sessionHeaders, writeOutput } from './build-output';
 import { displayJsonMessages, JsonStreamError } from './progress';
 
 export const build: Command = {
@@ -27,10 +29,15 @@ export const build: Command = {
     { name: 'network', kind: 'string', usage: 'Set the networking mode for the RUN instructions during build', default: 'default' },
     { name: 'no-cache', kind: 'bool', usage: 'Do not use cache when building the image' },
     { name: 'platform', kind: 'string', usage: 'Set platform if server is multi-platform capable' },
-    { name: 'progress', kind: 'string', usage: 'Set type of progress output ("auto", "plain", "tty")', default: 'auto',
+    { name: 'progress', kind: 'string', usage: 'Set type of progress output ("auto", "plain", "tty", "quiet")', default: 'auto',
       check: (v) => {
-        if (!['auto', 'plain', 'tty'].includes(v)) throw new Error(`invalid progress mode ${JSON.stringify(v)}: use auto, plain or tty`);
+        if (!['auto', 'plain', 'tty', 'quiet'].includes(v)) throw new Error(`invalid progress mode ${JSON.stringify(v)}: use auto, plain, tty or quiet`);
       } },
+    { name: 'output', short: 'o', kind: 'string', usage: 'Output destination (format: "type=local,dest=path")',
+      check: (v) => void parseOutputSpec(v) },
+    { name: 'metadata-file', kind: 'string', usage: 'Write build result metadata to a file' },
+    { name: 'secret', kind: 'list', usage: 'Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")' },
+    { name: 'ssh', kind: 'list', usage: 'SSH agent socket or keys to expose to the build (format: "default|<id>[=<socket>|<key>[,<key>]]")' },
     { name: 'pull', kind: 'bool', usage: 'Always attempt to pull a newer version of the image' },
     { name: 'quiet', short: 'q', kind: 'bool', usage: 'Suppress the build output and print image ID on success' },
     { name: 'rm', kind: 'bool', usage: 'Remove intermediate containers after a successful build', default: true },
@@ -61,7 +68,11 @@ export const build: Command = {
     const counted = new PassThrough();
     counted.on('data', (c: Buffer) => (sent += c.length));
     body.pipe(counted);
-    const quiet = v.quiet as boolean;
+    const output = v.output ? parseOutputSpec(v.output as string) : undefined;
+    // BuildKit prints no progress when the result itself goes to stdout
+    const quiet = (v.quiet as boolean) || v.progress === 'quiet';
+    // With the result on stdout (-o -), progress goes to stderr, as BuildKit's
+    const progressOut = output !== undefined && 'dest' in output && output.dest === '-' ? process.stderr : process.stdout;
     let imageId = '';
     try {
       const messages = client.ndjson('POST', '/build', {
@@ -75,12 +86,20 @@ export const build: Command = {
         },
         body: counted,
         contentType: 'application/x-tar',
-        headers: { 'X-Registry-Config': 'e30=' },
+        headers: { 'X-Registry-Config': 'e30=', ...sessionHeaders(v.secret as string[], v.ssh as string[]) },
         onSent: () => {
-          if (!quiet) process.stdout.write(`Sending build context to Berth daemon  ${humanSize(sent)}\n`);
+          if (!quiet) progressOut.write(`Sending build context to Berth daemon  ${humanSize(sent)}\n`);
         },
       });
-      await displayJsonMessages(messages, process.stdout, (aux) => {
+      // the ID comes as aux, or (Docker's quiet legacy build) only as the stream's text
+      async function* tapped(): AsyncGenerator<unknown> {
+        for await (const m of messages) {
+          const text = (m as { stream?: unknown })?.stream;
+          if (typeof text === 'string' && /^sha256:[0-9a-f]{64}\n$/.test(text)) imageId ||= text.trim();
+          yield m;
+        }
+      }
+      await displayJsonMessages(tapped(), progressOut, (aux) => {
         const id = (aux as { ID?: string })?.ID;
         if (id) imageId = id;
       });
@@ -89,6 +108,13 @@ export const build: Command = {
       throw e;
     }
     if (v.iidfile && imageId) fs.writeFileSync(v.iidfile as string, imageId);
+    if (output) await writeOutput(client, imageId, output);
+    if (v['metadata-file']) {
+      const tags = v.tag as string[];
+      fs.writeFileSync(v['metadata-file'] as string, JSON.stringify({
+        'containerimage.config.digest': imageId, ...(tags.length ? { 'image.name': tags.join(',') } : {}),
+      }, null, 2) + '\n');
+    }
   },
 };
 
@@ -175,7 +201,6 @@ async function dirContext(dir: string, file: string): Promise<{ body: Readable; 
     dockerfile = extra.name;
     ignoreText = `${ignoreText ?? ''}\n${extra.name}\n`;
   }
-  const hasExceptions = patterns.some((p) => p.startsWith('!'));
   const pack = tarStream.pack();
   const add = (h: Partial<tarStream.Header> & { name: string }, data?: Buffer): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -203,7 +228,7 @@ async function dirContext(dir: string, file: string): Promise<{ body: Readable; 
       const ignored = matcher.matches(r);
       if (!ignored) await addFile(r, st, abs);
       // An ignored directory may still hold re-included paths (`!` patterns): look inside then.
-      if (st.isDirectory() && (!ignored || hasExceptions)) await walk(r);
+      if (st.isDirectory() && (!ignored || matcher.mayReinclude(r))) await walk(r);
     }
   };
   (async () => {

@@ -7,11 +7,18 @@ import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import type { FlagSpec, ParsedFlags } from '../flags';
 import { ramInBytes } from '../../common/units';
+import { parseGoDuration } from '../../common/duration';
+import { isProtocol, portKeys, portRange, splitPortProto } from '../../common/ports';
 import { keyValues } from './util';
-import { parseGoDuration } from './timeparam';
 import { parseDevice, parseDeviceCgroupRule } from '../../spec/devices';
 
 const list = (name: string, usage: string, short?: string, varname = 'list'): FlagSpec => ({ name, short, kind: 'list', usage, varname });
+
+/** opts.ValidateLink: "name" or "name:alias". */
+function checkLink(v: string): void {
+  const parts = v.split(':');
+  if (parts.length > 2 || parts.some((x) => x.replace(/^\//, '') === '')) throw new Error(`bad format for links: ${v}`);
+}
 
 function checkEnv(v: string): void {
   if (v.split('=')[0] === '') throw new Error(`invalid environment variable: ${v}`);
@@ -54,6 +61,7 @@ export const containerFlags: FlagSpec[] = [
   list('label-file', 'Read in a line delimited file of labels'),
   { name: 'kernel-memory', kind: 'string', varname: 'bytes', usage: 'Kernel memory limit', check: (v) => void ramInBytes(v) },
   { name: 'log-driver', kind: 'string', usage: 'Logging driver for the container' },
+  { ...list('link', 'Add link to another container'), check: checkLink },
   list('log-opt', 'Log driver options'),
   { name: 'memory', short: 'm', kind: 'string', varname: 'bytes', usage: 'Memory limit', check: (v) => void ramInBytes(v) },
   { name: 'memory-reservation', kind: 'string', varname: 'bytes', usage: 'Memory soft limit', check: (v) => void ramInBytes(v) },
@@ -99,10 +107,9 @@ export interface CreateRequest { name?: string; body: Record<string, unknown> }
 
 /** A Go duration flag in nanoseconds (the API's unit); negative durations are refused as docker does. */
 function duration(flag: string, v: string): number {
-  const ms = parseGoDuration(v);
-  if (ms === null) throw new Error(`time: invalid duration ${JSON.stringify(v)}`);
-  if (ms < 0) throw new Error(`--${flag} cannot be negative`);
-  return Math.round(ms * 1e6);
+  const ns = parseGoDuration(v);
+  if (ns < 0) throw new Error(`--${flag} cannot be negative`);
+  return ns;
 }
 
 /** --memory-swap: bytes, or -1 for unlimited (opts.MemSwapBytes). */
@@ -256,45 +263,32 @@ export function parsePortSpec(raw: string): { port: string; binding: { HostIp: s
     hostPort = parts[parts.length - 2];
     ip = parts.slice(0, -2).join(':');
   }
-  let proto = 'tcp';
-  const slash = containerPort.lastIndexOf('/');
-  if (slash >= 0) {
-    proto = containerPort.slice(slash + 1).toLowerCase();
-    containerPort = containerPort.slice(0, slash);
-  }
+  const { ports, proto } = splitPortProto(containerPort);
+  containerPort = ports;
   if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
   if (ip && !isIP(ip)) throw new Error(`invalid IP address: ${ip}`);
   if (containerPort === '') throw new Error(`no port specified: ${raw}<empty>`);
-  const range = (s: string): [number, number] | null => {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(s);
-    if (!m) return null;
-    const a = Number(m[1]);
-    const b = m[2] === undefined ? a : Number(m[2]);
-    return a > 65535 || b > 65535 || b < a ? null : [a, b];
-  };
-  const cr = range(containerPort);
+  const cr = portRange(containerPort);
   if (!cr) throw new Error(`invalid containerPort: ${containerPort}`);
-  let hr: [number, number] = [0, 0];
+  let hr = { start: 0, end: 0 };
   if (hostPort !== '') {
-    const r = range(hostPort);
+    const r = portRange(hostPort);
     if (!r) throw new Error(`invalid hostPort: ${hostPort}`);
     hr = r;
-    if (cr[1] - cr[0] !== hr[1] - hr[0] && cr[1] !== cr[0]) {
+    if (cr.end - cr.start !== hr.end - hr.start && cr.end !== cr.start) {
       throw new Error(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
     }
   }
-  if (!['tcp', 'udp', 'sctp'].includes(proto)) throw new Error(`invalid proto: ${proto}`);
-  const count = cr[1] - cr[0] + 1;
-  const out = [];
-  for (let i = 0; i < count; i++) {
+  if (!isProtocol(proto)) throw new Error(`invalid proto: ${proto}`);
+  const keys = portKeys(cr, proto);
+  return keys.map((port, i) => {
     let hp = '';
     if (hostPort !== '') {
-      hp = String(hr[0] + i);
-      if (count === 1 && hr[0] !== hr[1]) hp += `-${hr[1]}`;
+      hp = String(hr.start + i);
+      if (keys.length === 1 && hr.start !== hr.end) hp += `-${hr.end}`;
     }
-    out.push({ port: `${cr[0] + i}/${proto}`, binding: { HostIp: ip, HostPort: hp } });
-  }
-  return out;
+    return { port, binding: { HostIp: ip, HostPort: hp } };
+  });
 }
 
 /** opts.ParseEnvFile: KEY=VALUE lines; a bare KEY takes the value from `env` (dropped when unset). */
@@ -355,10 +349,10 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     }
   }
   for (const e of L('expose')) {
-    const [portRange, proto = 'tcp'] = e.split('/');
-    const m = /^(\d+)(?:-(\d+))?$/.exec(portRange);
-    if (!m) throw new Error(`invalid range format for --expose: ${e}`);
-    for (let port = Number(m[1]); port <= Number(m[2] ?? m[1]); port++) exposed[`${port}/${proto.toLowerCase()}`] = {};
+    const { ports, proto } = splitPortProto(e);
+    const r = portRange(ports);
+    if (!r) throw new Error(`invalid range format for --expose: ${e}`);
+    for (const k of portKeys(r, proto)) exposed[k] = {};
   }
 
   const envFiles = L('env-file').flatMap((f) => parseEnvFile(readFile(f), ctx.env));
@@ -409,7 +403,7 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     GroupAdd: L('group-add').length ? L('group-add') : null,
     IpcMode: '',
     Cgroup: '',
-    Links: null,
+    Links: L('link').length ? L('link') : null,
     OomScoreAdj: v['oom-score-adj'],
     PidMode: '',
     Privileged: v.privileged,
@@ -482,20 +476,28 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     ...(S('stop-signal') ? { StopSignal: S('stop-signal') } : {}),
     ...(p.changed.has('stop-timeout') ? { StopTimeout: v['stop-timeout'] } : {}),
     HostConfig: hostConfig,
-    NetworkingConfig: { EndpointsConfig: endpoints(network, L('network-alias'), S('ip'), S('mac-address')) },
+    NetworkingConfig: { EndpointsConfig: endpoints(network, L('network-alias'), S('ip'), S('mac-address'), L('link')) },
   };
   return { name: S('name') || undefined, body };
 }
 
-/** docker's EndpointsConfig: the default network's empty endpoint, or the named network's with aliases, --ip, --mac. */
-function endpoints(network: string, aliases: string[], ip: string, mac: string): Record<string, unknown> {
+/**
+ * docker's EndpointsConfig: the default network's empty endpoint, or the named network's with aliases, --ip, --mac
+ * and the links (on a user-defined network a link is a name on that network).
+ */
+function endpoints(network: string, aliases: string[], ip: string, mac: string, links: string[]): Record<string, unknown> {
   const ep = emptyEndpoint();
   if (!network) {
     if (aliases.length || ip) throw new Error('network-scoped aliases and --ip are only supported for user-defined networks');
     return { default: { ...ep, MacAddress: mac } };
   }
-  if (!aliases.length && !ip && !mac) return {};
-  return { [network]: { ...ep, Aliases: aliases.length ? aliases : null, IPAMConfig: ip ? { IPv4Address: ip } : null, MacAddress: mac } };
+  const userDefined = !['bridge', 'host', 'none', 'default'].includes(network) && !network.startsWith('container:');
+  if (!aliases.length && !ip && !mac && !(userDefined && links.length)) return {};
+  return {
+    [network]: {
+      ...ep, Aliases: aliases.length ? aliases : null, IPAMConfig: ip ? { IPv4Address: ip } : null, MacAddress: mac, Links: userDefined && links.length ? links : null,
+    },
+  };
 }
 
 /** --add-host accepts "host:ip" and "host=ip"; the API takes "host:ip". */

@@ -1,7 +1,7 @@
 /** `exec` (trace §8): inspect, create the exec, hijack its start, resize, then exit with the exec's ExitCode. */
 import { StatusError, type Command } from '../cli';
 import { followResize, terminalSize } from '../tty';
-import { DETACHED_MESSAGE, pumpStreams } from './attach';
+import { DETACHED_MESSAGE, detachKeysOption, pumpStreams } from './attach';
 import { parseEnvFile } from './container-opts';
 import { readFileSync } from 'node:fs';
 
@@ -27,6 +27,7 @@ export const exec: Command = {
     const detach = v.detach as boolean;
     const tty = v.tty as boolean;
     const stdin = (v.interactive as boolean) && !detach;
+    const detachKeys = detachKeysOption(v['detach-keys']);
     const client = await ctx.client();
     await client.request('GET', `/containers/${container}/json`); // "No such container" takes precedence
     if (!detach && stdin && tty && !process.stdin.isTTY) throw new StatusError(1, 'the input device is not a TTY');
@@ -41,7 +42,7 @@ export const exec: Command = {
     const created = await client.request<{ Id: string }>('POST', `/containers/${container}/exec`, {
       body: {
         User: v.user, Privileged: v.privileged, Tty: tty, ConsoleSize: consoleSize, AttachStdin: stdin, AttachStderr: !detach,
-        AttachStdout: !detach, Detach: detach, DetachKeys: v['detach-keys'], Env: env.length ? env : null, WorkingDir: v.workdir, Cmd: cmd,
+        AttachStdout: !detach, Detach: detach, DetachKeys: detachKeys, Env: env.length ? env : null, WorkingDir: v.workdir, Cmd: cmd,
       },
     });
     const id = created.Id;
@@ -50,7 +51,7 @@ export const exec: Command = {
       return 0;
     }
     const socket = await client.hijack('POST', `/exec/${id}/start`, { body: { Detach: false, Tty: tty, ConsoleSize: consoleSize } });
-    const pumped = pumpStreams(socket, { tty, stdin, detachKeys: v['detach-keys'] as string });
+    const pumped = pumpStreams(socket, { tty, stdin, detachKeys });
     const stopResize = tty && process.stdin.isTTY ? followResize(client, `/exec/${id}`) : () => {};
     try {
       if ((await pumped) === 'detached') throw new StatusError(1, DETACHED_MESSAGE);

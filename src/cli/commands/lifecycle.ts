@@ -4,6 +4,7 @@ import type { WaitResponse } from '../../client/types';
 import { StatusError, type Command, type Ctx } from '../cli';
 import type { FlagSpec } from '../flags';
 import { tabwrite } from '../format/tabwriter';
+import { detachKeysOption } from './attach';
 import { attachWaitStart } from './run';
 import { forEachName, signalFlag, SKIP, timeoutFlag } from './util';
 
@@ -92,7 +93,7 @@ export const start: Command = {
       if (stdin && c.Config.Tty && !process.stdin.isTTY) throw new StatusError(1, 'the input device is not a TTY');
       return attachWaitStart(ctx, {
         id: c.Id, tty: c.Config.Tty, stdin, stdout: true, stderr: true, autoRemove: c.HostConfig.AutoRemove,
-        detachKeys: o.values['detach-keys'] as string, sigProxy: !c.Config.Tty,
+        detachKeys: detachKeysOption(o.values['detach-keys']), sigProxy: !c.Config.Tty,
       }, (e) => e as Error);
     }
     const failed: string[] = [];

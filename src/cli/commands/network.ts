@@ -4,6 +4,7 @@ import { renderList } from '../format/formatter';
 import { truncateId } from '../../common/units';
 import { filterFlag, filtersQuery, forEachName, formatFlag, keyValues } from './util';
 import { forceFlag, prune, pruneFilter, pruneNetworks } from './system';
+import { consolidateIpam } from './network-ipam';
 
 interface NetworkJson {
   Id: string;
@@ -32,18 +33,24 @@ export const networkCreate: Command = {
     { name: 'opt', short: 'o', kind: 'list', usage: 'Set driver specific options' },
     { name: 'attachable', kind: 'bool', usage: 'Enable manual container attachment' },
     { name: 'ipv6', kind: 'bool', usage: 'Enable or disable IPv6 networking' },
+    { name: 'aux-address', kind: 'list', usage: 'Auxiliary IPv4 or IPv6 addresses used by Network driver' },
+    { name: 'ipam-driver', kind: 'string', usage: 'IP Address Management Driver', default: 'default' },
+    { name: 'ipam-opt', kind: 'list', usage: 'Set IPAM driver specific options' },
+    { name: 'scope', kind: 'string', usage: "Control the network's scope" },
+    { name: 'config-from', kind: 'string', usage: 'The network from which to copy the configuration' },
+    { name: 'config-only', kind: 'bool', usage: 'Create a configuration only network' },
+    { name: 'ingress', kind: 'bool', usage: 'Create swarm routing-mesh network' },
   ],
   args: [1, 1],
   async run(ctx, o) {
     const v = o.values;
-    const subnets = v.subnet as string[];
-    const gateways = v.gateway as string[];
-    const ranges = v['ip-range'] as string[];
+    const config = consolidateIpam({ subnets: v.subnet as string[], ranges: v['ip-range'] as string[], gateways: v.gateway as string[], aux: v['aux-address'] as string[] });
     const res = await (await ctx.client()).request<{ Id: string }>('POST', '/networks/create', {
       body: {
-        Name: o.args[0], Driver: v.driver, Internal: v.internal, Attachable: v.attachable, EnableIPv6: v.ipv6 || undefined,
-        Labels: keyValues(v.label as string[]), Options: keyValues(v.opt as string[]), CheckDuplicate: true,
-        IPAM: { Driver: 'default', Options: {}, Config: subnets.map((s, i) => ({ Subnet: s, Gateway: gateways[i], IPRange: ranges[i] })) },
+        Name: o.args[0], Driver: v.driver, Scope: v.scope || undefined, Internal: v.internal, Attachable: v.attachable,
+        Ingress: v.ingress, ConfigOnly: v['config-only'], ConfigFrom: v['config-from'] ? { Network: v['config-from'] } : undefined,
+        EnableIPv6: v.ipv6 || undefined, Labels: keyValues(v.label as string[]), Options: keyValues(v.opt as string[]), CheckDuplicate: true,
+        IPAM: { Driver: v['ipam-driver'], Options: keyValues(v['ipam-opt'] as string[]), Config: config },
       },
     });
     process.stdout.write(res.Id + '\n');

@@ -1,7 +1,9 @@
 /** registry serve | garbage-collect: Berth's own registry server, run in the foreground of this process (no daemon). */
 import * as fs from 'node:fs';
 import { garbageCollect, startRegistry } from '../../registry/server';
+import { ramInBytes } from '../../common/units';
 import { StatusError, type Command } from '../cli';
+import { tryGoDuration } from '../../common/duration';
 
 const DEFAULT_ROOT = '/var/lib/berth-registry';
 const rootFlag = { name: 'root', kind: 'string' as const, usage: 'Storage directory of the registry', default: DEFAULT_ROOT };
@@ -14,13 +16,15 @@ export function parseAddr(addr: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
-const readFile = (flag: string, file: string): Buffer => {
+const flagValue = <T>(flag: string, parse: () => T): T => {
   try {
-    return fs.readFileSync(file);
+    return parse();
   } catch (e) {
     throw new StatusError(1, `--${flag}: ${(e as Error).message}`);
   }
 };
+
+const readFile = (flag: string, file: string): Buffer => flagValue(flag, () => fs.readFileSync(file));
 
 export const serve: Command = {
   use: 'serve [OPTIONS]',
@@ -32,6 +36,8 @@ export const serve: Command = {
     { name: 'tls-cert', kind: 'string', usage: 'TLS certificate (PEM): serve HTTPS' },
     { name: 'tls-key', kind: 'string', usage: 'TLS private key (PEM)' },
     { name: 'read-only', kind: 'bool', usage: 'Refuse every write' },
+    { name: 'max-blob-size', kind: 'string', usage: 'Largest blob a client may upload (e.g. 20g; default no limit)' },
+    { name: 'upload-max-age', kind: 'string', usage: 'Remove uploads that received nothing for this long', default: '1h' },
   ],
   args: [0, 0],
   async run(_ctx, o) {
@@ -40,7 +46,15 @@ export const serve: Command = {
     if (!!v['tls-cert'] !== !!v['tls-key']) throw new StatusError(1, '--tls-cert and --tls-key go together');
     if (v.htpasswd) readFile('htpasswd', v.htpasswd as string);
     const tls = v['tls-cert'] ? { cert: readFile('tls-cert', v['tls-cert'] as string), key: readFile('tls-key', v['tls-key'] as string) } : undefined;
-    const reg = await startRegistry({ root: v.root as string, host, port, htpasswd: (v.htpasswd as string) || undefined, tls, readOnly: v['read-only'] as boolean }).catch((e: Error) => {
+    const maxBlobSize = v['max-blob-size'] ? flagValue('max-blob-size', () => ramInBytes(v['max-blob-size'] as string)) : undefined;
+    const uploadMaxAgeMs = flagValue('upload-max-age', () => {
+      const ns = tryGoDuration(v['upload-max-age'] as string);
+      if (ns === undefined || ns <= 0) throw new Error(`invalid duration "${v['upload-max-age']}" (e.g. 30m, 2h)`);
+      return ns / 1e6;
+    });
+    const reg = await startRegistry({
+      root: v.root as string, host, port, htpasswd: (v.htpasswd as string) || undefined, tls, readOnly: v['read-only'] as boolean, maxBlobSize, uploadMaxAgeMs,
+    }).catch((e: Error) => {
       throw new StatusError(1, `registry: ${e.message}`);
     });
     process.stderr.write(`Berth registry listening on ${reg.url} (storage ${v.root}${v['read-only'] ? ', read-only' : ''})\n`);

@@ -5,7 +5,7 @@ import { StatusError, type Command, type Ctx } from '../cli';
 import type { FlagSpec, ParsedFlags } from '../flags';
 import { familiarWithTag, parseImageRef } from '../refname';
 import { followResize, terminalSize } from '../tty';
-import { proxySignals, pumpStreams } from './attach';
+import { detachKeysOption, proxySignals, pumpStreams } from './attach';
 import { buildCreateRequest, containerFlags, type CreateRequest } from './container-opts';
 import { displayJsonMessages } from './progress';
 
@@ -70,7 +70,7 @@ export interface AttachedRun {
   stdout: boolean;
   stderr: boolean;
   autoRemove: boolean;
-  detachKeys: string;
+  detachKeys?: string;
   /** Forward signals to the container (run: always when --sig-proxy, as docker; start -a: without a TTY only). */
   sigProxy: boolean;
 }
@@ -156,7 +156,7 @@ export const run: Command = {
       stdout: body.AttachStdout as boolean,
       stderr: body.AttachStderr as boolean,
       autoRemove,
-      detachKeys: v['detach-keys'] as string,
+      detachKeys: detachKeysOption(v['detach-keys']),
       sigProxy: v['sig-proxy'] as boolean,
     }, (e) => startError(ctx, e));
   },

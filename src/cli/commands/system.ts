@@ -19,7 +19,7 @@ const GOARCH: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm6
 const VERSION_TEMPLATE = `Client:
  Version:\t{{.Client.Version}}
  API version:\t{{.Client.APIVersion}}{{if ne .Client.APIVersion .Client.DefaultAPIVersion}} (downgraded from {{.Client.DefaultAPIVersion}}){{end}}
- Node version:\t{{.Client.NodeVersion}}
+ {{.Client.Runtime}} version:\t{{.Client.RuntimeVersion}}
  OS/Arch:\t{{.Client.Os}}/{{.Client.Arch}}
  Context:\t{{.Client.Context}}
 {{- if .Server}}{{with .Server}}
@@ -35,6 +35,14 @@ Server:{{if .Platform}}{{if ne .Platform.Name ""}} {{.Platform.Name}}{{end}}{{en
 {{- end}}{{end}}
 `;
 
+declare const Deno: { version: { deno: string } } | undefined;
+
+/** The JavaScript runtime this CLI runs under (bin/berth prefers Deno): docker shows its Go version there. */
+function clientRuntime(): { Runtime: string; RuntimeVersion: string } {
+  if (typeof Deno !== 'undefined') return { Runtime: 'Deno', RuntimeVersion: Deno.version.deno };
+  return { Runtime: 'Node', RuntimeVersion: process.version };
+}
+
 export const version: Command = {
   use: 'version [OPTIONS]',
   short: 'Show the Berth version information',
@@ -44,7 +52,7 @@ export const version: Command = {
     const data: { Client: Record<string, unknown>; Server: unknown } = {
       Client: {
         Version: berthVersion(), APIVersion: CLIENT_API_VERSION, DefaultAPIVersion: CLIENT_API_VERSION,
-        NodeVersion: process.version, Os: process.platform, Arch: GOARCH[process.arch] ?? process.arch, Context: 'default',
+        ...clientRuntime(), Os: process.platform, Arch: GOARCH[process.arch] ?? process.arch, Context: ctx.contextName(),
       },
       Server: null,
     };
@@ -65,8 +73,8 @@ export const version: Command = {
 
 type Info = Record<string, unknown>;
 
-function infoText(i: Info, clientVer: string): string {
-  const lines: string[] = ['Client:', ` Version:    ${clientVer}`, ' Context:    default', ' Debug Mode: false', '', 'Server:'];
+function infoText(i: Info, clientVer: string, context: string): string {
+  const lines: string[] = ['Client:', ` Version:    ${clientVer}`, ` Context:    ${context}`, ' Debug Mode: false', '', 'Server:'];
   const add = (label: string, v: unknown): void => {
     if (v !== undefined && v !== null && v !== '') lines.push(` ${label}: ${v}`);
   };
@@ -109,7 +117,7 @@ export const info: Command = {
   async run(ctx, o) {
     const i = await (await ctx.client()).request<Info>('GET', '/info');
     const format = o.values.format as string;
-    process.stdout.write(format ? renderOne(format, { ...i, ClientInfo: { Version: berthVersion(), Context: 'default', Debug: false } }) : infoText(i, berthVersion()));
+    process.stdout.write(format ? renderOne(format, { ...i, ClientInfo: { Version: berthVersion(), Context: ctx.contextName(), Debug: false } }) : infoText(i, berthVersion(), ctx.contextName()));
   },
 };
 
@@ -162,7 +170,7 @@ export const events: Command = {
   },
 };
 
-interface PruneOutcome { text: string; reclaimed: number }
+export interface PruneOutcome { text: string; reclaimed: number }
 
 async function pruneContainers(ctx: Ctx, filters: string[]): Promise<PruneOutcome> {
   const r = await (await ctx.client()).request<{ ContainersDeleted?: string[] | null; SpaceReclaimed?: number }>(
@@ -183,6 +191,15 @@ export async function pruneNetworks(ctx: Ctx, filters: string[]): Promise<PruneO
   const r = await (await ctx.client()).request<{ NetworksDeleted?: string[] | null }>('POST', '/networks/prune', { query: { filters: filtersQuery(filters) } });
   const names = r?.NetworksDeleted ?? [];
   return { text: names.length ? `Deleted Networks:\n${names.map((n) => n + '\n').join('')}` : '', reclaimed: 0 };
+}
+
+/** The build cache (cache mounts included): `builder prune` and a step of `system prune`. */
+export async function pruneBuildCache(ctx: Ctx, filters: string[], all: boolean, keepStorage?: number): Promise<PruneOutcome> {
+  const r = await (await ctx.client()).request<{ CachesDeleted?: string[] | null; SpaceReclaimed?: number }>('POST', '/build/prune', {
+    query: { filters: filtersQuery(filters), all: all ? 1 : undefined, 'keep-storage': keepStorage },
+  });
+  const ids = r?.CachesDeleted ?? [];
+  return { text: ids.length ? `Deleted build cache objects:\n${ids.map((i) => i + '\n').join('')}` : '', reclaimed: r?.SpaceReclaimed ?? 0 };
 }
 
 export const forceFlag: FlagSpec = { name: 'force', short: 'f', kind: 'bool', usage: 'Do not prompt for confirmation' };
@@ -236,11 +253,51 @@ export const systemPrune: Command = {
     const all = o.values.all as boolean;
     const filters = o.values.filter as string[];
     const warning = 'WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n' +
-      (all ? '  - all images without at least one container associated to them\n' : '  - all dangling images\n');
+      (all ? '  - all images without at least one container associated to them\n  - all build cache\n'
+        : '  - all dangling images\n  - all dangling build cache\n');
     return prune({ force: o.values.force as boolean }, warning, [
       () => pruneContainers(ctx, filters),
       () => pruneNetworks(ctx, filters),
       () => pruneImages(ctx, filters, all),
+      () => pruneBuildCache(ctx, filters, all),
     ]);
   },
 };
+
+/** GET/POST /system/check's answer (the daemon's CheckReport). */
+interface CheckReport {
+  Checked: { Blobs: number; Layers: number; Images: number; Containers: number };
+  Problems: { Kind: string; Object: string; Problem: string; Orphan: boolean; Repairable: boolean; Repaired: boolean; RepairError?: string }[];
+  Remaining: number;
+}
+
+export const systemCheck: Command = {
+  use: 'check [OPTIONS]',
+  short: 'Verify images, containers and their state; find and remove leftovers',
+  flags: [
+    { name: 'repair', kind: 'bool', usage: 'Remove leftovers and broken images found' },
+    { name: 'format', short: 'f', kind: 'string', usage: 'Format output: "json"' },
+  ],
+  args: [0, 0],
+  async run(ctx, o) {
+    const repair = o.values.repair as boolean;
+    const format = o.values.format as string;
+    if (format && format !== 'json') throw new StatusError(125, `unsupported format "${format}": use "json"`);
+    const r = await (await ctx.client()).request<CheckReport>(repair ? 'POST' : 'GET', '/system/check', { query: repair ? { repair: '1' } : undefined });
+    if (format === 'json') process.stdout.write(JSON.stringify(r) + '\n');
+    else process.stdout.write(checkText(r));
+    if (r.Remaining > 0) throw new StatusError(1);
+  },
+};
+
+export function checkText(r: CheckReport): string {
+  const c = r.Checked;
+  const checked = `Checked ${c.Blobs} blobs, ${c.Layers} layers, ${c.Images} images, ${c.Containers} containers`;
+  if (!r.Problems.length) return `${checked}: no problems found.\n`;
+  const status = (p: CheckReport['Problems'][number]): string =>
+    p.Repaired ? 'repaired' : p.RepairError ? `repair failed: ${p.RepairError}` : p.Repairable ? 'repairable (--repair)' : 'needs attention';
+  const rows = r.Problems.map((p) => [p.Kind, p.Object, p.Problem, status(p)].join('\t') + '\n');
+  const repaired = r.Problems.length - r.Remaining;
+  return tabwrite(['KIND\tOBJECT\tPROBLEM\tSTATUS\n', ...rows].join(''), { minwidth: 4, padding: 3 }) +
+    `${checked}: ${r.Problems.length} problem${r.Problems.length === 1 ? '' : 's'}${repaired ? `, ${repaired} repaired` : ''}.\n`;
+}

@@ -6,7 +6,7 @@
  */
 import { connectAttach, type AttachSocket } from '../../runtime/attach-socket';
 import type { ContainerRuntime } from '../../runtime/types';
-import type { OutputSink } from '../../api/stream';
+import type { OutputSink } from '../../common/output';
 import { badRequest } from '../../common/errors';
 import { DEFAULT_DETACH_KEYS, EscapeScanner, detachKeyBytes } from '../../common/detach-keys';
 

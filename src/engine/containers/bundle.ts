@@ -2,41 +2,54 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { badRequest } from '../../common/errors';
+import { ApiError, badRequest } from '../../common/errors';
 import { boundingCaps, containerCaps } from '../../spec/caps';
 import { processEnv } from '../../spec/command';
 import { containerDevice, parseDeviceCgroupRule, type DeviceMapping } from '../../spec/devices';
-import { defaultNofile, hostDevices, major, minor } from '../../spec/host';
+import { defaultNofile, hostDevices, initBinary, major, minor } from '../../spec/host';
 import type { OciDevice, OciDeviceRule } from '../../spec/oci';
 import { parseMounts } from '../../spec/mounts';
 import { containerSeccomp, DefaultSeccomp, parseSecurityOpt } from '../../spec/seccomp';
-import { log } from '../../common/log';
 import { buildSpec, type SpecMount } from '../../spec/spec';
 import { resolveUser, type ResolvedUser } from '../../spec/user';
-import { readInRoot } from '../../common/rootpath';
+import { readInRoot, withRootDir } from '../../common/rootpath';
+import { fchownat } from '../../native';
 import type { VolumeService } from '../volumes';
 import type { UsernsRemap } from '../userns';
 import type { ContainerNet } from './network';
 import type { ContainerPaths, ContainerRecord } from './record';
+import { isRootless, maxMappedGid } from '../../common/rootless';
 
 /** Host facts read once per daemon: they do not change while it runs. */
 const host = {
   caps: boundingCaps(),
   nofile: defaultNofile(),
-  initPath: ['/usr/bin/tini-static', '/usr/bin/tini'].find((p) => fs.existsSync(p)),
+  initPath: initBinary(),
 };
 
-let defaultSeccomp: DefaultSeccomp | null | undefined;
-/** Docker's default profile, loaded on first use; without one (setup not run) containers run unconfined, with a warning. */
-function seccompDefaults(): DefaultSeccomp | null {
+/** berthd `--seccomp-profile`: the default profile's file instead of the ones scripts/setup.sh installs. */
+let seccompProfilePaths: readonly string[] | undefined;
+export function setSeccompProfile(file: string): void {
+  seccompProfilePaths = [file];
+  defaultSeccomp = undefined;
+}
+
+let defaultSeccomp: DefaultSeccomp | Error | undefined;
+/**
+ * The daemon's default profile, loaded on first use. Fails closed: without it a confined container does not start
+ * (only `--security-opt seccomp=unconfined` and `--privileged`, which need no profile, still do).
+ */
+function seccompDefaults(): DefaultSeccomp {
   if (defaultSeccomp === undefined) {
     try {
-      defaultSeccomp = new DefaultSeccomp();
+      defaultSeccomp = new DefaultSeccomp(seccompProfilePaths);
     } catch (e) {
-      log.warn('seccomp disabled', { reason: (e as Error).message });
-      defaultSeccomp = null;
+      const missing = seccompProfilePaths?.length === 1 && !fs.existsSync(seccompProfilePaths[0]);
+      const why = missing ? `opening seccomp profile (${seccompProfilePaths?.[0]}) failed: open ${seccompProfilePaths?.[0]}: no such file or directory` : (e as Error).message;
+      defaultSeccomp = new Error(`Error loading seccomp profile: ${why}`);
     }
   }
+  if (defaultSeccomp instanceof Error) throw new ApiError(500, defaultSeccomp.message);
   return defaultSeccomp;
 }
 
@@ -94,7 +107,8 @@ function userMounts(rec: ContainerRecord, vs: VolumeService): SpecMount[] {
   return vs.mountsOf(rec).map((m): SpecMount => {
     if (m.kind === 'tmpfs') return { kind: 'tmpfs', target: m.target, options: m.options };
     if (m.kind === 'volume') return { kind: 'bind', source: vs.attach(rec, m), target: m.target, readOnly: m.readOnly };
-    if (m.createSource) fs.mkdirSync(m.source, { recursive: true });
+    // docker makes a missing -v source a directory; an existing file is bound as it is
+    if (m.createSource && !fs.lstatSync(m.source, { throwIfNoEntry: false })) fs.mkdirSync(m.source, { recursive: true });
     return { kind: 'bind', source: m.source, target: m.target, readOnly: m.readOnly, propagation: m.propagation };
   });
 }
@@ -105,6 +119,18 @@ export function containerUser(root: string, user: string, groupAdd: string[] = [
     return resolveUser(user, readInRoot(root, 'etc/passwd'), readInRoot(root, 'etc/group'), groupAdd);
   } catch (e) {
     throw badRequest((e as Error).message);
+  }
+}
+
+/**
+ * Docker creates a missing working directory inside the container root (symlinks and ".." resolved there, never on
+ * the host), each new directory owned by the container's user.
+ */
+function makeWorkingDir(rootfs: string, cwd: string, owner: { uid: number; gid: number }): void {
+  try {
+    fs.closeSync(withRootDir(rootfs, (r) => r.mkdirAll(cwd, 0o755, (dirfd, name) => fchownat(dirfd, name, owner.uid, owner.gid))));
+  } catch (e) {
+    throw badRequest(`cannot create working directory ${cwd}: ${(e as Error).message}`);
   }
 }
 
@@ -134,13 +160,7 @@ export function writeBundle(
   userns?.own(p.hosts, p.hostname, p.resolvConf);
   const user = containerUser(p.rootfs, rec.Config.User ?? '', hc.GroupAdd ?? []);
   const cwd = rec.Config.WorkingDir || '/';
-  // Docker creates a missing working directory, owned by the container's user.
-  const cwdOnHost = path.join(p.rootfs, cwd);
-  if (!fs.existsSync(cwdOnHost)) {
-    fs.mkdirSync(cwdOnHost, { recursive: true });
-    const owner = userns ? userns.hostIds(user.uid, user.gid) : user;
-    fs.chownSync(cwdOnHost, owner.uid, owner.gid);
-  }
+  makeWorkingDir(p.rootfs, cwd, userns ? userns.hostIds(user.uid, user.gid) : user);
   const etc: SpecMount[] = [
     { kind: 'bind', source: p.hosts, target: '/etc/hosts', readOnly: false },
     { kind: 'bind', source: p.hostname, target: '/etc/hostname', readOnly: false },
@@ -149,11 +169,11 @@ export function writeBundle(
   const mounts = [...etc, ...userMounts(rec, volumes)];
   const sec = securityOptions(hc);
   const caps = containerCaps({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: hc.Privileged, available: host.caps });
-  const defaults = seccompDefaults();
-  const seccomp = defaults ? containerSeccomp(sec.seccomp, { privileged: !!hc.Privileged, caps, defaults }) : undefined;
+  const confined = sec.seccomp !== 'unconfined' && !hc.Privileged;
+  const seccomp = confined ? containerSeccomp(sec.seccomp, { privileged: false, caps, defaults: seccompDefaults() }) : undefined;
   const spec = buildSpec({
     args: [rec.Path, ...rec.Args],
-    env: processEnv(rec.Config.Env ?? [], hostname, rec.Config.Tty),
+    env: processEnv([...net.linkEnv, ...(rec.Config.Env ?? [])], hostname, rec.Config.Tty),
     cwd,
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
     terminal: rec.Config.Tty,
@@ -171,6 +191,7 @@ export function writeBundle(
     hostDevices: hc.Privileged ? hostDevices() : undefined,
     ...userDevices(hc),
     cgroupsPath: `/berth/${rec.Id}`,
+    ...(isRootless() ? { maxGid: maxMappedGid() } : {}),
     resources: {
       memory: hc.Memory,
       memorySwap: hc.MemorySwap as number | undefined,

@@ -2,11 +2,13 @@
  * POST /commit: a container's upper dir becomes one more layer on top of its image (the build's commitLayer: gzip
  * blob + unpacked layer from one layer tar), with the container's config, `--change` lines applied, `-m`, `-a`.
  */
+import * as fs from 'node:fs';
 import { badRequest } from '../../common/errors';
 import { applyChanges } from '../../image/changes';
 import type { ImageStore } from '../../image/store';
-import type { ContainerConfig, ImageConfig } from '../../image/types';
-import { commitLayer, loadState } from '../../build/commit';
+import type { ImageConfig } from '../../image/types';
+import type { ContainerConfig } from '../../schema/container';
+import { commitLayer, loadState } from '../../image/commit';
 import { treeEntries, tarBytes } from '../../store/diff';
 import type { ContainerRecord } from './record';
 
@@ -47,6 +49,8 @@ export function commitConfig(rec: ContainerRecord, parent: ImageConfig, opts: Co
 /** Write the layer and the image; returns the new image id. */
 export async function commitContainer(store: ImageStore, rec: ContainerRecord, upperDir: string, opts: CommitOptions): Promise<string> {
   const parent = loadState(store, rec.Image);
+  // a container never started has no upper dir yet: its commit is an empty layer, as docker's
+  fs.mkdirSync(upperDir, { recursive: true });
   const layer = await commitLayer(store, tarBytes(treeEntries(upperDir)));
   const created = new Date().toISOString();
   const cfg = commitConfig(rec, parent.config, opts, created);

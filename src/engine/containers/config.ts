@@ -1,15 +1,16 @@
 /** The Config docker records for a container: the create body merged over the image's config. */
-import type { CreateBody } from '../../api/types';
+import type { CreateBody } from '../../schema/container';
 import { badRequest } from '../../common/errors';
 import type { ImageConfig } from '../../image/types';
-import { mergeConfig as mergeProcess, processArgs } from '../../spec/command';
+import { mergeConfig, processArgs } from '../../spec/command';
 import type { ContainerCfg } from './record';
 
-export function mergeConfig(body: CreateBody, image: ImageConfig, defaultHostname: string): { config: ContainerCfg; command: string[] } {
+/** Named apart from spec/command.ts `mergeConfig`, which merges the process part only and is used here. */
+export function recordedConfig(body: CreateBody, image: ImageConfig, defaultHostname: string): { config: ContainerCfg; command: string[] } {
   const img = image.config ?? {};
   let merged;
   try {
-    merged = mergeProcess(body, img);
+    merged = mergeConfig(body, img);
   } catch (e) {
     throw badRequest((e as Error).message);
   }
@@ -34,11 +35,13 @@ export function mergeConfig(body: CreateBody, image: ImageConfig, defaultHostnam
     Labels: { ...img.Labels, ...body.Labels },
     StopSignal: body.StopSignal || img.StopSignal,
     StopTimeout: (body as { StopTimeout?: number }).StopTimeout,
+    MacAddress: (body as { MacAddress?: string }).MacAddress || undefined,
   };
   const health = mergeHealthcheck(body.Healthcheck, img.Healthcheck);
   if (health) config.Healthcheck = health;
   if (!config.StopSignal) delete config.StopSignal;
   if (config.StopTimeout === undefined) delete config.StopTimeout;
+  if (config.MacAddress === undefined) delete config.MacAddress;
   return { config, command: processArgs(merged) };
 }
 

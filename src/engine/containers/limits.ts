@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { HostConfig } from '../../api/types';
+import type { HostConfig } from '../../schema/container';
 import { badRequest } from '../../common/errors';
+import { cgroupLimitRefusal } from '../../rootless/cgroups';
 
 const MIN_MEMORY = 6 * 1024 * 1024;
 
@@ -17,6 +18,8 @@ export interface HostFacts {
   cpusetMems: string;
   blkioWeight: boolean;
   swapAccounting: boolean;
+  /** Set when no limit can be applied at all (a rootless daemon without delegated cgroups): the reason. */
+  limitsRefused?: string;
 }
 
 /** The resource fields of HostConfig (what `update` may change is a subset). */
@@ -51,12 +54,14 @@ const readFirst = (files: string[], dflt: string): string => {
 
 let facts: HostFacts | undefined;
 export function hostFacts(): HostFacts {
+  const refusal = cgroupLimitRefusal();
   facts ??= {
     cpus: os.cpus().length,
     cpusetCpus: readFirst(['/sys/fs/cgroup/cpuset/cpuset.effective_cpus', '/sys/fs/cgroup/cpuset.cpus.effective', '/sys/devices/system/cpu/online'], '0'),
     cpusetMems: readFirst(['/sys/fs/cgroup/cpuset/cpuset.effective_mems', '/sys/fs/cgroup/cpuset.mems.effective', '/sys/devices/system/node/online'], '0'),
     blkioWeight: fs.existsSync('/sys/fs/cgroup/blkio/blkio.weight') || fs.existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight') || fs.existsSync('/sys/fs/cgroup/io.weight'),
     swapAccounting: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes') || fs.existsSync('/sys/fs/cgroup/memory.swap.max'),
+    ...(refusal !== undefined ? { limitsRefused: refusal } : {}),
   };
   return facts;
 }
@@ -91,6 +96,7 @@ function checkSet(kind: 'cpus' | 'mems', requested: string | undefined, availabl
  * `update` passes the merged result of the old and new values.
  */
 export function checkResources(r: Resources, host: HostFacts): string[] {
+  if (host.limitsRefused) refuseLimits(r, host.limitsRefused);
   const warnings: string[] = [];
   const mem = r.Memory ?? 0;
   if (mem > 0 && mem < MIN_MEMORY) throw badRequest('Minimum memory limit allowed is 6MB');
@@ -137,6 +143,19 @@ export function checkResources(r: Resources, host: HostFacts): string[] {
   const adj = r.OomScoreAdj ?? 0;
   if (adj < -1000 || adj > 1000) throw badRequest(`Invalid value ${adj}, range for oom score adj is [-1000, 1000]`);
   return warnings;
+}
+
+/** The CLI flags behind the cgroup fields that are set, for the refusal (`--memory`, `--cpus`, ...). */
+const LIMIT_FLAGS: [keyof Resources, string][] = [
+  ['Memory', '--memory'], ['MemorySwap', '--memory-swap'], ['MemoryReservation', '--memory-reservation'], ['NanoCpus', '--cpus'],
+  ['CpuShares', '--cpu-shares'], ['CpuPeriod', '--cpu-period'], ['CpuQuota', '--cpu-quota'], ['CpusetCpus', '--cpuset-cpus'],
+  ['CpusetMems', '--cpuset-mems'], ['BlkioWeight', '--blkio-weight'], ['PidsLimit', '--pids-limit'],
+];
+
+function refuseLimits(r: Resources, reason: string): void {
+  // -1 is "unlimited" for swap and pids: asking for no limit needs no cgroup
+  const set = LIMIT_FLAGS.filter(([k]) => { const v = r[k]; return v !== undefined && v !== null && v !== 0 && v !== '' && v !== -1; }).map(([, f]) => f);
+  if (set.length) throw badRequest(`${reason} (asked for ${set.join(', ')})`);
 }
 
 /** checkResources for a create body's HostConfig, then docker's default swap (twice the memory) made explicit. */

@@ -9,6 +9,7 @@ import { ApiError, badRequest, conflict } from '../../common/errors';
 import { editHosts } from '../../network/dnsfiles';
 import type { NetworkService } from '../../network/service';
 import type { NetworkNs } from '../../spec/spec';
+import { linkGrant, notRunning, storedLink, type LinkGrant } from './links';
 import type { ContainerRecord, ContainerStore } from './record';
 
 export interface ContainerNet {
@@ -16,6 +17,8 @@ export interface ContainerNet {
   hostname: string;
   hosts: string;
   resolvConf: string;
+  /** Variables of legacy links (default bridge only), before the container's own. */
+  linkEnv: string[];
 }
 
 type Mode = { kind: 'none' } | { kind: 'host' } | { kind: 'container'; ref: string } | { kind: 'network'; name: string };
@@ -67,6 +70,7 @@ export class ContainerNetworking {
         hostname: other.Config.Hostname,
         hosts: this.networks.hostsFile(other.Id, other.Config.Hostname, hc.ExtraHosts ?? []),
         resolvConf: this.networks.resolvConf(other.Id, dns),
+        linkEnv: [],
       };
     }
     let ns: NetworkNs = m.kind === 'host' ? { mode: 'host' } : { mode: 'none' };
@@ -80,19 +84,45 @@ export class ContainerNetworking {
           network,
           aliases: ep.Aliases ?? undefined,
           ip: ep.IPAMConfig?.IPv4Address || undefined,
-          mac: ep.MacAddress || (i === 0 ? (rec.Config as { MacAddress?: string }).MacAddress : undefined) || undefined,
+          mac: ep.MacAddress || (i === 0 ? rec.Config.MacAddress : undefined) || undefined,
           ...(i === 0 ? { portBindings: hc.PortBindings, exposedPorts: rec.Config.ExposedPorts, publishAll: !!hc.PublishAllPorts } : {}),
         });
       }
     } else if (m.kind === 'host') {
       await this.networks.attachContainer(rec.Id, rec.Name.slice(1), '', { network: 'host' });
     }
+    const links = m.kind === 'network' ? this.links(rec) : [];
     return {
       ns,
       hostname,
-      hosts: this.networks.hostsFile(rec.Id, hostname, hc.ExtraHosts ?? []),
+      hosts: this.networks.hostsFile(rec.Id, hostname, [...(hc.ExtraHosts ?? []), ...links.map((l) => l.host)]),
       resolvConf: this.networks.resolvConf(rec.Id, dns),
+      linkEnv: links.flatMap((l) => l.env),
     };
+  }
+
+  /**
+   * What the container's links give it, through the first network it shares with each child. As docker: a legacy link
+   * (HostConfig.Links) on the default bridge needs its child running and sets variables; elsewhere a link is a name only,
+   * and a child that is gone or on no shared network gives nothing.
+   */
+  private links(rec: ContainerRecord): LinkGrant[] {
+    const own = this.networks.networkSettings(rec.Id)?.Networks ?? {};
+    const legacy = (rec.HostConfig.Links ?? []).map((l) => ({ link: storedLink(l), legacy: true }));
+    const scoped = Object.values(rec.EndpointsConfig ?? {}).flatMap((ep) => (ep.Links ?? []).map((l) => ({ link: storedLink(l), legacy: false })));
+    return [...legacy, ...scoped].flatMap(({ link, legacy: isLegacy }) => {
+      const child = this.store.find(link.child);
+      if (!child) return [];
+      const onBridge = isLegacy && 'bridge' in own;
+      if (!child.State.Running) {
+        if (onBridge) throw notRunning(rec, link, child);
+        return [];
+      }
+      const theirs = this.networks.networkSettings(child.Id)?.Networks ?? {};
+      if (onBridge && !theirs.bridge?.IPAddress) throw conflict(`Cannot link to ${child.Name}, as it does not belong to the default network`);
+      const shared = onBridge ? 'bridge' : Object.keys(own).find((n) => theirs[n]?.IPAddress);
+      return shared ? [linkGrant(rec, link, child, theirs[shared].IPAddress, onBridge)] : [];
+    });
   }
 
   /**
@@ -122,17 +152,18 @@ export class ContainerNetworking {
     return Object.keys(ec).length ? { ...ec } : { [primary]: {} };
   }
 
-  /** docker network connect: join now when running (next free ethN), and be on that network at every start. */
-  async connect(ref: string, network: string, ep: EndpointRequest = {}): Promise<NetworkChange> {
+  /** docker network connect: join now when running (next free ethN), and be on that network at every start; undefined when nothing changed. */
+  async connect(ref: string, network: string, ep: EndpointRequest = {}): Promise<NetworkChange | undefined> {
     const rec = this.store.get(ref);
     const m = this.connectableMode(rec);
     const net = this.networks.network(network);
     if (net.driver === 'host') throw badRequest('container cannot be disconnected from host network or connected to host network');
     if (net.driver === 'null') throw badRequest('container cannot be connected to multiple networks with one of the networks in private (none) mode');
-    const ec = this.endpointsOf(rec, m);
-    if (Object.keys(ec).some((k) => this.networkId(k) === net.id) && !rec.Instance) {
-      throw new ApiError(403, `endpoint with name ${rec.Name.slice(1)} already exists in network ${net.name}`);
-    }
+    // docker's updateNetworkSettings: a container not running that is already on the network keeps its config
+    // ("avoid duplicate config"); compose 1.29 connects again a container it created with NetworkingConfig. The
+    // NetworkMode network that only stands in for an empty list (after a disconnect) is joined with the new config.
+    if (!rec.Instance && Object.keys(rec.EndpointsConfig ?? {}).some((k) => this.networkId(k) === net.id)) return undefined;
+    const ec = Object.fromEntries(Object.entries(this.endpointsOf(rec, m)).filter(([k]) => rec.Instance || this.networkId(k) !== net.id));
     if (rec.Instance) {
       const info = await this.networks.attachContainer(rec.Id, rec.Name.slice(1), this.networks.namespacePath(rec.Id), {
         network: net.id, aliases: ep.Aliases ?? undefined, ip: ep.IPAMConfig?.IPv4Address || undefined, mac: ep.MacAddress || undefined,
@@ -144,23 +175,42 @@ export class ContainerNetworking {
     return { containerId: rec.Id, networkId: net.id, networkName: net.name };
   }
 
-  /** docker network disconnect: leave now when running (the last one leaves loopback only), and at later starts. */
-  async disconnect(ref: string, network: string): Promise<NetworkChange> {
-    const rec = this.store.get(ref);
+  /**
+   * docker network disconnect: leave now when running (the last one leaves loopback only), and at later starts.
+   * As docker: a stopped container (or any, with `force`) can leave a network that no longer exists (removed while
+   * the container was stopped: start would refuse it), and `force` on a container that is gone removes a leftover
+   * endpoint of that name.
+   */
+  async disconnect(ref: string, network: string, force = false): Promise<NetworkChange | undefined> {
+    const rec = this.unlessGone(force, () => this.store.get(ref));
+    if (!rec) {
+      const { containerId, networkId, networkName } = await this.networks.forceEndpointDelete(ref, network);
+      return { containerId, networkId, networkName };
+    }
     const m = this.connectableMode(rec);
-    const net = this.networks.network(network);
+    const net = this.unlessGone(force || !rec.Instance, () => this.networks.network(network));
     const ec = this.endpointsOf(rec, m);
-    const keys = Object.keys(ec).filter((k) => this.networkId(k) === net.id);
-    if (rec.Instance) {
+    const keys = Object.keys(ec).filter((k) => (net ? this.networkId(k) === net.id : k === network));
+    if (rec.Instance && net) {
       const info = await this.networks.detachNetwork(rec.Id, net.id);
       this.refreshEtc(rec, { remove: info.ip });
     } else if (!keys.length) {
-      throw new ApiError(500, `container ${rec.Id} is not connected to the network ${net.name}`);
+      throw new ApiError(500, `container ${rec.Id} is not connected to the network ${net?.name ?? network}`);
     }
     for (const k of keys) delete ec[k];
     rec.EndpointsConfig = ec;
     this.store.save(rec);
-    return { containerId: rec.Id, networkId: net.id, networkName: net.name };
+    return net && { containerId: rec.Id, networkId: net.id, networkName: net.name };
+  }
+
+  /** When `tolerate`, a 404 from the lookup means "gone" (undefined) instead of an error. */
+  private unlessGone<T>(tolerate: boolean, lookup: () => T): T | undefined {
+    try {
+      return lookup();
+    } catch (e) {
+      if (tolerate && e instanceof ApiError && e.status === 404) return undefined;
+      throw e;
+    }
   }
 
   /** docker's refusals for containers outside Berth's networks; else the NetworkMode network. */

@@ -1,12 +1,12 @@
 /** Container records: what berthd knows of each container, persisted atomically one file per container. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { HostConfig } from '../../api/types';
-import type { ContainerConfig } from '../../image/types';
+import type { ContainerConfig, HostConfig } from '../../schema/container';
 import type { RuntimeName } from '../../runtime/types';
 import type { Health } from './health';
 import { readJson, writeJsonAtomic } from '../../common/atomic';
 import { conflict, notFound } from '../../common/errors';
+import { Trash } from '../../store/trash';
 
 export type Status = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -38,6 +38,8 @@ export interface ContainerCfg extends ContainerConfig {
   StdinOnce: boolean;
   Image: string;
   StopTimeout?: number;
+  /** The first network's MAC address (API < 1.44 puts it here, not per endpoint). */
+  MacAddress?: string;
 }
 
 export interface ContainerRecord {
@@ -55,7 +57,7 @@ export interface ContainerRecord {
   RestartCount: number;
   Runtime: RuntimeName;
   /** NetworkingConfig.EndpointsConfig of the create body (aliases, static IP, MAC per network). */
-  EndpointsConfig?: Record<string, { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null; MacAddress?: string }> | null;
+  EndpointsConfig?: Record<string, { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null; MacAddress?: string; Links?: string[] | null }> | null;
   /** Stopped or killed by a user: restart policies leave it alone until it is started again (docker's field). */
   HasBeenManuallyStopped?: boolean;
   /** Set while the container has a live runtime instance (conmon running or exit not yet processed). */
@@ -88,7 +90,8 @@ export class ContainerPaths {
 export class ContainerStore {
   private readonly byId = new Map<string, ContainerRecord>();
 
-  constructor(private readonly root: string) {
+  /** `trash`: on the same filesystem; the daemon's is `<data-root>/trash`, beside this root. */
+  constructor(private readonly root: string, private readonly trash = new Trash(path.join(path.dirname(root), 'trash'))) {
     fs.mkdirSync(root, { recursive: true });
   }
 
@@ -115,9 +118,15 @@ export class ContainerStore {
     this.byId.set(rec.Id, rec);
   }
 
+  /** Whole or gone: the directory (record, upper, logs) leaves its name in one rename, then is deleted from the trash. */
   delete(id: string): void {
+    this.trash.discard(path.join(this.root, id), 'container', id);
     this.byId.delete(id);
-    fs.rmSync(path.join(this.root, id), { recursive: true, force: true });
+  }
+
+  /** Directory names under the root (a record each, once load() has run). */
+  dirs(): string[] {
+    return fs.readdirSync(this.root);
   }
 
   byName(name: string): ContainerRecord | undefined {

@@ -1,12 +1,13 @@
 /** The container service: lifecycle of containers (create, start, stop, kill, remove, wait) over records + runtime. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CreateBody } from '../../api/types';
+import type { CreateBody } from '../../schema/container';
 import { ApiError, badRequest, conflict, notModified } from '../../common/errors';
 import { newId, shortId } from '../../common/ids';
+import { parseSignal } from '../../common/signals';
 import { log } from '../../common/log';
 import type { ContainerRuntime, RuntimeName } from '../../runtime/types';
-import { mountOverlay, unmountOverlay } from '../../store/overlay';
+import { isMountPoint, mountOverlay, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
 import type { ImageSource } from '../images';
 import { AttachHub } from './attach';
@@ -14,10 +15,13 @@ import { rememberCompiledSeccomp, validateHostConfig, writeBundle } from './bund
 import type { ContainerNetworking } from './network';
 import { randomName, VALID_NAME } from './names';
 import { initialState, type ContainerRecord, type ContainerStore } from './record';
-import { mergeConfig } from './config';
+import { recordedConfig } from './config';
+import { execFailure } from './exec-error';
+import { mountForCopy } from './copy-mounts';
 import { ContainerCgroup } from '../../runtime/cgroupfs';
 import { HealthMonitor } from './health';
 import { checkHostConfig } from './limits';
+import { normalizeLinks } from './links';
 import { LogRotator, logPolicy, resolveLogConfig } from './log-rotate';
 import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
 import { applyLimits, mergeUpdate, type UpdateBody } from './update';
@@ -75,13 +79,27 @@ export class ContainerService {
   /** Bring records in line with what conmon and the runtime say (after a daemon restart or crash). */
   async reconcile(): Promise<void> {
     for (const rec of this.d.store.load()) {
-      if (!rec.Instance) continue;
+      if (!rec.Instance) {
+        await this.undoHalfStart(rec);
+        continue;
+      }
       const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
-      if (st && st.status !== 'stopped') {
+      // its exit may have been handled meanwhile (conmon's exit file is watched from the start)
+      if (!rec.Instance) continue;
+      const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id);
+      if (st && st.status !== 'stopped' && supervised) {
         log.info('container still running', { id: shortId(rec.Id) });
         continue;
       }
-      const code = this.d.runtime.exitCode(rec.Id) ?? (st ? 255 : 255);
+      // Without its conmon nobody keeps the log or reports the exit: the container is lost, as docker's is with its
+      // shim; its processes go with `runtime delete --force` in handleExit.
+      if (!supervised && st && st.status !== 'stopped') {
+        log.warn('container lost its conmon; stopping it', { id: shortId(rec.Id), conmon: rec.Instance.conmonPid });
+        // killed and gone before `delete`, so the runtime can remove its cgroups (busy while the process lives)
+        await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
+        await processGone(st.pid);
+      }
+      const code = this.d.runtime.exitCode(rec.Id) ?? (supervised ? 255 : 137);
       await this.serialize(rec.Id, () => this.handleExit(rec.Id, code));
     }
     for (const rec of this.d.store.all()) {
@@ -89,6 +107,26 @@ export class ContainerService {
       this.health.start(rec);
       this.logRotation.watch(rec.Id, this.d.store.paths(rec.Id).log, logPolicy(rec.HostConfig.LogConfig));
     }
+  }
+
+  /**
+   * A crash during start, before the record named its instance, may have left the rootfs mounted and a created (or
+   * even started) container under conmon: nothing records them, so undo them. Their network goes with the network
+   * reconcile (only containers with an instance keep theirs).
+   */
+  private async undoHalfStart(rec: ContainerRecord): Promise<void> {
+    const rootfs = this.d.store.paths(rec.Id).rootfs;
+    const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
+    if (!st && !isMountPoint(rootfs)) return;
+    log.warn('undoing a start a crash interrupted', { id: shortId(rec.Id), runtime: st?.status ?? 'none' });
+    if (st) {
+      await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
+      await processGone(st.pid);
+      await this.d.runtime.delete(rec.Id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id: rec.Id, e: String(e) }));
+    }
+    new ContainerCgroup(rec.Id).removeLeftovers();
+    quietly(() => unmountOverlay(rootfs));
+    this.d.runtime.cleanup(rec.Id);
   }
 
   /**
@@ -156,6 +194,7 @@ export class ContainerService {
       NetworkMode: 'default', ...body.HostConfig, Runtime: runtime, LogConfig: resolveLogConfig(body.HostConfig?.LogConfig, this.d.logOpts ?? {}),
     };
     this.d.networking.validate(hostConfig);
+    hostConfig.Links = normalizeLinks(hostConfig, '/' + name, this.d.store);
     if (hostConfig.Privileged && this.remapOf(hostConfig)) {
       throw badRequest('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
     }
@@ -163,7 +202,7 @@ export class ContainerService {
     validateRestartPolicy(hostConfig.RestartPolicy, !!hostConfig.AutoRemove);
     const warnings = checkHostConfig(hostConfig);
     const id = newId();
-    const merged = mergeConfig(body, this.d.images.config(image.id), shortId(id));
+    const merged = recordedConfig(body, this.d.images.config(image.id), shortId(id));
     const rec: ContainerRecord = {
       Id: id,
       Name: '/' + name,
@@ -244,10 +283,10 @@ export class ContainerService {
       await this.d.networking.teardown(id).catch((te) => log.warn('network teardown failed', { id, e: String(te) }));
       quietly(() => unmountOverlay(p.rootfs));
       this.d.runtime.cleanup(id);
-      const err = startError(e);
+      const { err, exitCode } = startError(e, rec);
       rec.Instance = undefined;
       Object.assign(rec.State, {
-        Status: auto ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: err.message, ExitCode: exitCodeFor(err.message),
+        Status: auto ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: err.message, ExitCode: exitCode,
       });
       this.d.store.save(rec);
       this.attach.failPending(id);
@@ -259,13 +298,18 @@ export class ContainerService {
   /** conmon saw the container exit: record it, release the rootfs, wake waiters, auto-remove. */
   private async handleExit(id: string, code: number): Promise<void> {
     const rec = this.d.store.find(id);
-    if (!rec || !rec.Instance) return;
+    if (!rec || !rec.Instance) {
+      // the exit of an instance nothing records any more (a start undone, a failed start): only its files are left
+      this.d.runtime.cleanup(id);
+      return;
+    }
     const t0 = performance.now();
     // before the runtime removes the cgroup: was it the kernel's OOM killer?
     const oomKilled = new ContainerCgroup(id).oomKills() > 0;
     this.health.stop(id, rec);
     this.logRotation.stop(id);
     await this.d.runtime.delete(id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id, e: String(e) }));
+    new ContainerCgroup(id).removeLeftovers();
     quietly(() => unmountOverlay(this.d.store.paths(id).rootfs), (e) => log.warn('umount failed', { id, e: String(e) }));
     log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
     this.d.runtime.cleanup(id);
@@ -282,7 +326,8 @@ export class ContainerService {
     this.emit(rec, 'die', { exitCode: String(code) });
     for (const cb of this.exitListeners.get(id) ?? []) cb();
     this.exitListeners.delete(id);
-    this.wake(id, code, restart ? ['next-exit'] : ['not-running', 'next-exit']);
+    // dockerd wakes not-running waiters also when the container goes to `restarting` (State.SetRestarting)
+    this.wake(id, code, ['not-running', 'next-exit']);
     if (restart && !this.booting) this.restarts.schedule(id, ranForMs, () => void this.serialize(id, () => this.restartNow(id)));
     if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
     // Last: tearing down veth, NAT and ports takes ~100 ms and nobody waiting for the exit needs it done.
@@ -363,7 +408,8 @@ export class ContainerService {
 
   /**
    * Run `fn` on the container's root: a running container's as its processes see it (its mounts included), or with
-   * `layered` its overlay alone (export, commit); a stopped container's overlay is mounted for the call.
+   * `layered` its overlay alone (export, commit); a stopped container's overlay (and, unless `layered`, its volumes)
+   * is mounted for the call.
    */
   async withRootfs<T>(ref: string, layered: boolean, fn: (root: string, rec: ContainerRecord) => Promise<T>): Promise<T> {
     const rec = this.d.store.get(ref);
@@ -374,9 +420,13 @@ export class ContainerService {
     return this.serialize(rec.Id, async () => {
       if (rec.Instance && rec.State.Pid) return fn(live(), rec);
       this.mountRootfs(rec);
+      let unmountCopy = (): void => undefined;
       try {
+        // as docker, a stopped container's volumes and binds are mounted for cp (export and commit: the overlay alone)
+        if (!layered) unmountCopy = await mountForCopy(p.rootfs, this.d.volumes.mountPointsOf(rec));
         return await fn(p.rootfs, rec);
       } finally {
+        unmountCopy();
         quietly(() => unmountOverlay(p.rootfs), (e) => log.warn('umount failed', { id: shortId(rec.Id), e: String(e) }));
       }
     });
@@ -444,17 +494,17 @@ export class ContainerService {
     this.emit(rec, 'stop');
   }
 
-  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+  /** `signal` is a number from parseSignal (the handler parses it before the container is looked up, as docker). */
+  async kill(ref: string, signal = SIGKILL): Promise<void> {
     const rec = this.d.store.get(ref);
     if (!rec.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${rec.Id} is not running`);
     // docker: killing with SIGKILL or the stop signal is a manual stop (restart policies stand down)
-    const stopSignal = (rec.Config.StopSignal || 'SIGTERM').toUpperCase();
-    if (['SIGKILL', 'KILL', '9', stopSignal, stopSignal.replace(/^SIG/, '')].includes(signal.toUpperCase())) this.markStopped(rec);
+    if (signal === SIGKILL || signal === stopSignalOf(rec)) this.markStopped(rec);
     if (!rec.Instance) return;
-    await this.d.runtime.kill(rec.Id, rec.Runtime, signal).catch((e) => {
+    await this.d.runtime.kill(rec.Id, rec.Runtime, String(signal)).catch((e) => {
       throw badRequest(`Cannot kill container: ${ref}: ${(e as Error).message}`);
     });
-    this.emit(rec, 'kill', { signal: signal.replace(/^SIG/, '') });
+    this.emit(rec, 'kill', { signal: String(signal) });
   }
 
   async restart(ref: string, timeoutSecs?: number): Promise<void> {
@@ -538,8 +588,9 @@ export class ContainerService {
   }
 
   /** IDs of containers that use an image (for rmi's conflict rule). */
-  usingImage(imageId: string): string[] {
-    return this.d.store.all().filter((r) => r.Image === imageId).map((r) => r.Id);
+  /** The containers made from an image; a running (or restarting) one is a conflict even a forced rmi cannot pass. */
+  usingImage(imageId: string): { id: string; running: boolean }[] {
+    return this.d.store.all().filter((r) => r.Image === imageId).map((r) => ({ id: r.Id, running: r.State.Running }));
   }
 
   runningIds(): string[] {
@@ -547,19 +598,22 @@ export class ContainerService {
   }
 }
 
-/** Map a runtime failure to docker's start error (the CLI picks 126/127 from its wording). */
-function startError(e: unknown): ApiError {
-  if (e instanceof ApiError) return e;
-  let msg = e instanceof Error ? e.message : String(e);
-  const notFound = /executable file [`'"]?([^`'"]+)[`'"]? not found/.exec(msg);
-  if (notFound) msg = `exec: "${notFound[1]}": executable file not found in $PATH`;
-  return badRequest(`failed to create task for container: OCI runtime create failed: ${msg}: unknown`);
+const SIGKILL = 9;
+
+/** The container's stop signal as a number (undefined when the stored one does not parse). */
+function stopSignalOf(rec: ContainerRecord): number | undefined {
+  try {
+    return parseSignal(rec.Config.StopSignal || 'SIGTERM');
+  } catch {
+    return undefined;
+  }
 }
 
-function exitCodeFor(message: string): number {
-  if (/executable file not found|no such file or directory/i.test(message)) return 127;
-  if (/permission denied/i.test(message)) return 126;
-  return 128;
+/** Map a runtime failure to docker's start error (the CLI picks 126/127 from its wording) and the exit code. */
+function startError(e: unknown, rec: ContainerRecord): { err: ApiError; exitCode: number } {
+  if (e instanceof ApiError) return { err: e, exitCode: 128 };
+  const f = execFailure(e instanceof Error ? e.message : String(e), rec.Path, 128);
+  return { err: badRequest(`failed to create task for container: OCI runtime create failed: ${f.reason}: unknown`), exitCode: f.exitCode };
 }
 
 /** Run a cleanup step whose failure must not stop the ones after it. */
@@ -592,4 +646,19 @@ function dirSize(dir: string): number {
     else if (e.isFile()) total += fs.lstatSync(p).size;
   }
   return total;
+}
+
+/** Is `pid` still the conmon of container `id` (not a recycled pid)? */
+function conmonAlive(pid: number, id: string): boolean {
+  try {
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return path.basename(argv[0]) === 'conmon' && argv.includes(id);
+  } catch {
+    return false;
+  }
+}
+
+/** Wait (up to 5 s) until a process has exited; with no conmon to reap it, init does, at once. */
+async function processGone(pid: number): Promise<void> {
+  for (let i = 0; i < 100 && pid > 0 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
 }

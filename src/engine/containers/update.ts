@@ -2,7 +2,7 @@
  * POST /containers/{id}/update: docker's UpdateConfig (resources + restart policy). Zero values mean "leave as is",
  * as in docker; the merged HostConfig is checked like a create, then written to the running container's cgroup.
  */
-import type { HostConfig } from '../../api/types';
+import type { HostConfig } from '../../schema/container';
 import { badRequest } from '../../common/errors';
 import type { ContainerCgroup } from '../../runtime/cgroupfs';
 import type { Resources } from './limits';

@@ -60,6 +60,16 @@ export class DockerConfig {
     return cfg.credHelpers?.[key] ?? cfg.credsStore;
   }
 
+  /** The `detachKeys` the user configured (the docker CLI's default for --detach-keys); a broken file counts as none. */
+  detachKeys(): string | undefined {
+    try {
+      const v = this.read().detachKeys;
+      return typeof v === 'string' && v ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Credentials for a registry (host[:port] or the index server), empty when none are stored. */
   get(server: string): AuthConfig {
     const key = serverKey(server);

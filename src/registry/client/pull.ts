@@ -7,6 +7,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { ImageService } from '../../image/service';
 import type { Reference } from '../../image/reference';
 import { MediaType, type Descriptor, type ImageConfig, type Manifest } from '../../image/types';
+import { isStorableDigest } from '../../store/content';
 import type { Lease } from '../../store/leases';
 import { formatPlatform, selectManifest, type Platform } from './platform';
 import { shortHex, type ProgressStream } from './progress';
@@ -56,7 +57,7 @@ export async function resolveManifest(repo: RemoteRepository, ref: Reference, pl
   const index = JSON.parse(top.bytes.toString('utf8')) as { manifests?: Descriptor[] };
   const desc = selectManifest(index.manifests ?? [], platform);
   if (!desc) throw new PullError(`no matching manifest for ${formatPlatform(platform)} in the manifest list entries`, 404);
-  const manifest = await repo.manifest(desc.digest);
+  const manifest = await repo.manifest(desc.digest, checkedSize(desc, 'manifest'));
   return { top, manifest };
 }
 
@@ -68,7 +69,20 @@ export function parseImageManifest(m: FetchedManifest): Manifest {
   const man = JSON.parse(m.bytes.toString('utf8')) as Manifest;
   if (!man.config?.digest || !Array.isArray(man.layers)) throw new PullError('malformed manifest: no config or layers', 400);
   for (const l of man.layers) if (!LAYER_TYPES.has(l.mediaType)) throw new PullError(`unsupported layer media type ${l.mediaType}`, 400);
+  for (const [d, what] of [[man.config, 'config'], ...man.layers.map((l): [Descriptor, string] => [l, 'layer'])] as [Descriptor, string][]) {
+    if (!isStorableDigest(String(d.digest))) {
+      const alg = /^(\w+):/.exec(String(d.digest))?.[1];
+      throw new PullError(alg && alg !== 'sha256' ? `${what} digest ${d.digest}: Berth stores blobs by sha256 only` : `malformed manifest: invalid ${what} digest ${JSON.stringify(d.digest)}`, 400);
+    }
+    checkedSize(d, what);
+  }
   return man;
+}
+
+/** A descriptor's size: what the bytes received must add up to (a non-negative whole number). */
+function checkedSize(d: Descriptor, what: string): number {
+  if (!Number.isSafeInteger(d.size) || d.size < 0) throw new PullError(`malformed manifest: ${what} ${d.digest} has an invalid size ${JSON.stringify(d.size)}`, 400);
+  return d.size;
 }
 
 export async function pullImage(ctx: PullContext, repo: RemoteRepository, ref: Reference, resolved: { top: FetchedManifest; manifest: FetchedManifest }): Promise<PullResult> {
@@ -77,7 +91,7 @@ export async function pullImage(ctx: PullContext, repo: RemoteRepository, ref: R
   const man = parseImageManifest(resolved.manifest);
   progress.message(`Pulling from ${ref.path}`, ref.digest ?? ref.tag);
   return images.withLease(async (lease) => {
-    const configBytes = await withRetries(() => repo.smallBlob(man.config.digest), ctx.signal, () => undefined);
+    const configBytes = await withRetries(() => repo.smallBlob(man.config.digest, man.config.size), ctx.signal, () => undefined);
     const cfg = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
     const diffIds = cfg.rootfs?.diff_ids ?? [];
     if (diffIds.length !== man.layers.length) throw new PullError(`image config names ${diffIds.length} layers but the manifest has ${man.layers.length}`, 400);

@@ -6,13 +6,19 @@ import { sha256 } from '../../store/content';
 import { MediaType } from '../../image/types';
 import { repoScope } from './auth';
 import { fixedChunks } from './compress';
-import { readAll, RegistryHttpError, type RegistrySession } from './session';
+import { PullError } from './pull';
+import { RegistryHttpError, type RegistrySession } from './session';
 
 const SCHEMA1 = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
 /** What docker sends in Accept for manifests (the v1 types only so that old registries answer, then refused here). */
 export const MANIFEST_ACCEPT = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList, SCHEMA1, 'application/json'];
-/** Manifests and configs are small; a larger one is refused rather than read into memory. */
-const MAX_SMALL = 32 << 20;
+/** docker's cap on manifests and indexes (distribution's too): read no further, whatever Content-Length says. */
+export const MANIFEST_LIMIT = 4 << 20;
+/** Image configs and tag list pages are small too; a larger one is refused rather than read into memory. */
+const CONFIG_LIMIT = 8 << 20;
+const TAGS_LIMIT = 4 << 20;
+/** Digest algorithms a manifest may be fetched by (go-digest's); blobs are stored by sha256 only. */
+const MANIFEST_ALGORITHMS = new Set(['sha256', 'sha384', 'sha512']);
 
 export interface FetchedManifest {
   bytes: Buffer;
@@ -34,12 +40,13 @@ export interface UploadOptions {
 
 /** The media type a manifest says it is, from its body when the registry's Content-Type is generic. */
 export function manifestMediaType(bytes: Buffer, contentType: string | undefined): string {
-  let body: { mediaType?: string; manifests?: unknown; layers?: unknown; fsLayers?: unknown; schemaVersion?: number } = {};
+  let body: { mediaType?: string; manifests?: unknown; layers?: unknown; fsLayers?: unknown; schemaVersion?: number } | null = {};
   try {
     body = JSON.parse(bytes.toString('utf8')) as typeof body;
   } catch {
-    throw new Error('the registry returned a manifest that is not JSON');
+    throw new PullError('the registry returned a manifest that is not JSON', 400);
   }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PullError('the registry returned a manifest that is not a JSON object', 400);
   if (body.mediaType) return body.mediaType;
   const ct = (contentType ?? '').split(';')[0].trim();
   if (ct && ct !== 'application/json' && ct !== 'text/plain') return ct;
@@ -55,19 +62,29 @@ export class RemoteRepository {
     this.scope = repoScope(path, push);
   }
 
-  /** GET a manifest by tag or digest; a digest reference is verified against the bytes. */
-  async manifest(reference: string): Promise<FetchedManifest> {
+  /**
+   * GET a manifest by tag or digest (sha256, sha384 or sha512: verified against the bytes, and then its digest).
+   * `size`, from a descriptor, must be the number of bytes received.
+   */
+  async manifest(reference: string, size?: number): Promise<FetchedManifest> {
+    const algorithm = reference.includes(':') ? reference.slice(0, reference.indexOf(':')) : undefined;
+    if (algorithm !== undefined && !MANIFEST_ALGORITHMS.has(algorithm)) throw new PullError(`unsupported digest algorithm in ${reference}`, 400);
     const res = await this.session.request('GET', `/v2/${this.path}/manifests/${reference}`, { scope: this.scope, headers: { Accept: MANIFEST_ACCEPT.join(', ') } });
-    const bytes = await readLimited(res, MAX_SMALL, 'manifest');
-    const digest = sha256(bytes);
-    if (reference.startsWith('sha256:') && digest !== reference) throw new Error(`manifest verification failed for digest ${reference}`);
+    const bytes = await readLimited(res, MANIFEST_LIMIT, 'manifest');
+    if (size !== undefined && bytes.length !== size) throw new PullError(`manifest ${reference} is ${bytes.length} bytes, but its descriptor says ${size}`, 400);
+    let digest = sha256(bytes);
+    if (algorithm !== undefined) {
+      if (`${algorithm}:${crypto.createHash(algorithm).update(bytes).digest('hex')}` !== reference) throw new PullError(`manifest verification failed for digest ${reference}`, 400);
+      digest = reference;
+    }
     return { bytes, digest, mediaType: manifestMediaType(bytes, res.headers['content-type']) };
   }
 
-  /** A small blob (config) read whole and verified. */
-  async smallBlob(digest: string): Promise<Buffer> {
-    const bytes = await readLimited(await this.blob(digest), MAX_SMALL, 'config');
-    if (sha256(bytes) !== digest) throw new Error(`blob ${digest} failed digest verification`);
+  /** A small blob (config) read whole and verified against its digest and, when given, its descriptor's size. */
+  async smallBlob(digest: string, size?: number): Promise<Buffer> {
+    const bytes = await readLimited(await this.blob(digest), CONFIG_LIMIT, 'config');
+    if (sha256(bytes) !== digest) throw new PullError(`blob ${digest} failed digest verification`, 400);
+    if (size !== undefined && bytes.length !== size) throw new PullError(`config ${digest} is ${bytes.length} bytes, but the manifest says ${size}`, 400);
     return bytes;
   }
 
@@ -170,7 +187,7 @@ export class RemoteRepository {
     let next: string | undefined = `/v2/${this.path}/tags/list`;
     while (next) {
       const res = await this.session.request('GET', next, { scope: this.scope });
-      const body = JSON.parse((await readLimited(res, MAX_SMALL, 'tag list')).toString('utf8')) as { tags?: string[] | null };
+      const body = JSON.parse((await readLimited(res, TAGS_LIMIT, 'tag list')).toString('utf8')) as { tags?: string[] | null };
       out.push(...(body.tags ?? []));
       const link = /<([^>]+)>\s*;\s*rel="?next"?/.exec(String(res.headers.link ?? ''));
       next = link ? link[1] : undefined;
@@ -179,11 +196,19 @@ export class RemoteRepository {
   }
 }
 
+/** Read a reply whole, but stop at `max` bytes: Content-Length is only a claim (or absent, with chunked replies). */
 async function readLimited(res: IncomingMessage, max: number, what: string): Promise<Buffer> {
-  const len = Number(res.headers['content-length'] ?? 0);
-  if (len > max) {
+  const tooLarge = (): Error => {
     res.destroy();
-    throw new Error(`${what} of ${len} bytes is larger than the ${max} bytes allowed`);
+    return new PullError(`${what} is larger than the ${max} bytes allowed`, 400);
+  };
+  if (Number(res.headers['content-length'] ?? 0) > max) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let got = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    got += chunk.length;
+    if (got > max) throw tooLarge();
+    chunks.push(chunk);
   }
-  return readAll(res);
+  return Buffer.concat(chunks);
 }

@@ -7,7 +7,7 @@ import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import * as tls from 'node:tls';
 import { basicHeader, hasCredentials, parseChallenge, RegistryAuthError, tokenFromReply, tokenUrl, type AuthConfig, type Challenge } from './auth';
-import type { Endpoint } from './hosts';
+import { isLoopback, type Endpoint } from './hosts';
 
 const USER_AGENT = 'berth/0.1 (linux) docker/20.10-compatible';
 /** A registry that sends nothing for this long is stalled; the request fails (and may be retried). */
@@ -181,6 +181,10 @@ export class RegistrySession {
     const url = tokenUrl(ch, scope);
     const headers: Record<string, string> = {};
     if (this.auth.username) {
+      // a password in clear text only to a TLS realm or one on this machine (the registry chose the realm)
+      if (url.protocol !== 'https:' && !isLoopback(url.host)) {
+        throw new RegistryAuthError(`${this.host}: refusing to send credentials to the token server ${url.origin} over plain HTTP`);
+      }
       headers.Authorization = basicHeader(this.auth);
       url.searchParams.set('account', this.auth.username);
     }

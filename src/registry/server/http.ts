@@ -36,14 +36,16 @@ function decode(part: string): string {
 }
 
 /**
- * Route a raw request path. The route is chosen on the raw path, then the name and the last segment are
- * percent-decoded on their own (so an encoded `/` never acts as a separator) and validated by their handlers.
+ * Route a raw request path. The route is chosen on the raw path. A repository name has nothing to percent-encode,
+ * so an encoded one (`a%2Fb`, `%2e%2e`) is refused as it is; the last segment is decoded on its own (an encoded `/`
+ * never acts as a separator) and validated by its handler.
  */
 export function route(rawPath: string): Route | undefined {
   for (const [re, kind] of ROUTES) {
     const m = re.exec(rawPath);
     if (!m) continue;
-    return { kind, name: m[1] === undefined ? '' : validateName(decode(m[1])), arg: m[2] === undefined ? '' : decode(m[2]) };
+    if (m[1]?.includes('%')) throw new RegistryError('NAME_INVALID', 'invalid repository name: percent-encoded', { name: m[1] });
+    return { kind, name: m[1] === undefined ? '' : validateName(m[1]), arg: m[2] === undefined ? '' : decode(m[2]) };
   }
   return undefined;
 }

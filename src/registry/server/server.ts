@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { log } from '../../common/log';
+import { isLoopback } from '../client/hosts';
 import { Htpasswd } from './auth';
 import { cancelUpload, completeUpload, deleteBlob, getBlob, patchUpload, startUpload, uploadStatus } from './blob-routes';
 import { RegistryError } from './errors';
@@ -26,7 +27,20 @@ export interface RegistryOptions {
   readOnly?: boolean;
   /** Realm of the basic-auth challenge. */
   realm?: string;
+  /** Most bytes one blob upload may have (default: no limit but the disk's). */
+  maxBlobSize?: number;
+  /** Upload sessions that received nothing for this long are removed (default 1 h), checked as often. */
+  uploadMaxAgeMs?: number;
+  /** A client must send its request headers within this (default 60 s)... */
+  headersTimeoutMs?: number;
+  /** ...and may not stay silent longer than this while sending a body or keeping a connection (default 2 min). */
+  idleTimeoutMs?: number;
+  /** bcrypt checks running at once (default: one less than the CPUs, at least one). */
+  authConcurrency?: number;
 }
+
+export const UPLOAD_MAX_AGE_MS = 3600 * 1000;
+const PURGE_EVERY_MAX_MS = 10 * 60 * 1000;
 
 export interface RunningRegistry {
   /** e.g. http://127.0.0.1:5000 */
@@ -52,10 +66,16 @@ const HANDLERS: Record<RouteKind, Partial<Record<string, Handler>>> = {
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
 export async function startRegistry(opts: RegistryOptions): Promise<RunningRegistry> {
+  const host = opts.host ?? '127.0.0.1';
+  // as distribution refuses basic auth without TLS: a password must not cross the network in clear text
+  if (opts.htpasswd !== undefined && !opts.tls && !isLoopback(host)) {
+    throw new Error(`htpasswd authentication over plain HTTP is only allowed on loopback: serve TLS (--tls-cert, --tls-key) or listen on 127.0.0.1, not ${host}`);
+  }
+  const uploadMaxAge = opts.uploadMaxAgeMs ?? UPLOAD_MAX_AGE_MS;
   const storage = new RegistryStorage(opts.root);
-  await storage.init();
-  const uploads = new Uploads(storage);
-  const htpasswd = opts.htpasswd === undefined ? undefined : Htpasswd.load(opts.htpasswd);
+  await storage.init(uploadMaxAge);
+  const uploads = new Uploads(storage, opts.maxBlobSize);
+  const htpasswd = opts.htpasswd === undefined ? undefined : Htpasswd.load(opts.htpasswd, opts.authConcurrency);
   const realm = opts.realm ?? 'berth-registry';
 
   const dispatch = async (req: http.IncomingMessage, res: http.ServerResponse, ctx: Ctx): Promise<void> => {
@@ -84,17 +104,27 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
     res.on('finish', () => log.debug('registry request', { method: req.method, url: req.url, status: res.statusCode }));
     dispatch(req, res, ctx).catch((e: unknown) => {
       if (res.headersSent) return void res.destroy(); // a reply broke mid-stream: the client sees a short body
+      if (!req.complete) res.setHeader('Connection', 'close'); // refused before its body was read: do not read the rest
       if (e instanceof RegistryError) return send(ctx, e.status, { 'Content-Type': 'application/json' }, e.body());
       log.error('registry request failed', { method: req.method, url: req.url, error: (e as Error).message });
       send(ctx, 500, { 'Content-Type': 'application/json' }, JSON.stringify({ errors: [{ code: 'UNKNOWN', message: (e as Error).message }] }));
     });
   };
 
-  const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, onRequest) : http.createServer(onRequest);
-  server.requestTimeout = 0; // a layer may take longer than Node's 5-minute default to upload
-  const host = opts.host ?? '127.0.0.1';
+  const headersTimeout = opts.headersTimeoutMs ?? 60_000;
+  // requestTimeout 0: a layer may take longer than Node's 5-minute default to upload; the idle timeout bounds a stall
+  const serverOpts = { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(headersTimeout, 30_000) };
+  const server = opts.tls ? https.createServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }, onRequest) : http.createServer(serverOpts, onRequest);
+  server.timeout = opts.idleTimeoutMs ?? 120_000; // with no 'timeout' listener Node destroys the silent socket
+  const purge = setInterval(() => {
+    uploads.purge(Date.now() - uploadMaxAge).catch((e: Error) => log.error('registry: purging old uploads failed', { error: e.message }));
+  }, Math.min(uploadMaxAge, PURGE_EVERY_MAX_MS));
+  purge.unref();
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e) => {
+      clearInterval(purge);
+      reject(e);
+    });
     server.listen(opts.port ?? 0, host, () => {
       server.off('error', reject);
       resolve();
@@ -106,6 +136,7 @@ export async function startRegistry(opts: RegistryOptions): Promise<RunningRegis
     url: `${opts.tls ? 'https' : 'http'}://${urlHost}:${port}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        clearInterval(purge);
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

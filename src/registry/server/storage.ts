@@ -27,7 +27,6 @@ export interface ReferrerDescriptor {
   annotations?: Record<string, string>;
 }
 
-const UPLOAD_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 const TMP_MAX_AGE_MS = 3600 * 1000;
 
 const isMissing = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'ENOENT';
@@ -72,10 +71,21 @@ export class RegistryStorage {
   constructor(readonly root: string) {}
 
   /** Create the layout and drop what crashes or abandoned clients left behind. */
-  async init(now = Date.now()): Promise<void> {
+  async init(uploadMaxAgeMs: number, now = Date.now()): Promise<void> {
     for (const d of ['blobs', 'repositories', 'uploads', 'tmp']) await fsp.mkdir(path.join(this.root, d), { recursive: true });
     await this.removeOlderThan(path.join(this.root, 'tmp'), now - TMP_MAX_AGE_MS);
-    await this.removeOlderThan(path.join(this.root, 'uploads'), now - UPLOAD_MAX_AGE_MS);
+    for (const id of await readdirOrEmpty(path.join(this.root, 'uploads'))) if (await this.uploadIdleSince(id, now - uploadMaxAgeMs)) await this.removeUpload(id);
+  }
+
+  /** Whether an upload session exists and received nothing since `cutoff` (ms): abandoned by its client. */
+  async uploadIdleSince(id: string, cutoff: number): Promise<boolean> {
+    // appending a chunk touches data, not the session's directory
+    const [dir, data] = await Promise.all([this.uploadDir(id), this.uploadData(id)].map((p) => fsp.stat(p).catch(() => undefined)));
+    return !!dir && Math.max(dir.mtimeMs, data?.mtimeMs ?? 0) < cutoff;
+  }
+
+  async uploadIds(): Promise<string[]> {
+    return readdirOrEmpty(path.join(this.root, 'uploads'));
   }
 
   private async removeOlderThan(dir: string, cutoff: number): Promise<void> {

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { log } from '../../common/log';
 import { RegistryError } from './errors';
 import type { Digest } from './names';
 import type { RegistryStorage } from './storage';
@@ -16,6 +17,9 @@ export interface ChunkRange {
   start: number;
   end: number;
 }
+
+/** A request body; its Content-Length, when sent, is checked against the size cap before anything is read. */
+type Body = Readable & { headers?: Record<string, string | string[] | undefined> };
 
 interface HashState {
   hash: Hash;
@@ -53,7 +57,22 @@ export class Uploads {
   private readonly hashes = new Map<string, HashState>();
   private readonly mutex = new KeyedMutex();
 
-  constructor(private readonly storage: RegistryStorage) {}
+  /** `maxBlobSize`: most bytes one upload may reach (SIZE_INVALID, 413 beyond). */
+  constructor(private readonly storage: RegistryStorage, private readonly maxBlobSize = Infinity) {}
+
+  /** Remove the sessions idle since `cutoff` (ms), each under its lock so that no request is working on it. */
+  async purge(cutoff: number): Promise<void> {
+    let removed = 0;
+    for (const id of await this.storage.uploadIds()) {
+      await this.mutex.run(id, async () => {
+        if (!(await this.storage.uploadIdleSince(id, cutoff))) return;
+        this.hashes.delete(id);
+        await this.storage.removeUpload(id);
+        removed++;
+      });
+    }
+    if (removed) log.info('registry: removed abandoned uploads', { count: removed });
+  }
 
   start(repo: string): Promise<string> {
     return this.storage.createUpload(repo);
@@ -67,16 +86,19 @@ export class Uploads {
   }
 
   /** Append a chunk; with a range it must start exactly where the upload ends (else 416). Returns the new size. */
-  append(repo: string, id: string, body: Readable, range?: ChunkRange): Promise<number> {
+  append(repo: string, id: string, body: Body, range?: ChunkRange): Promise<number> {
     return this.mutex.run(id, () => this.appendLocked(repo, id, body, range));
   }
 
-  private async appendLocked(repo: string, id: string, body: Readable, range?: ChunkRange): Promise<number> {
+  private async appendLocked(repo: string, id: string, body: Body, range?: ChunkRange): Promise<number> {
     const size = await this.size(repo, id);
     if (range && range.start !== size) {
       body.resume();
       throw new RegistryError('RANGE_INVALID', `chunk starts at ${range.start} but the upload has ${size} bytes`, { uuid: id, size });
     }
+    const max = this.maxBlobSize;
+    const tooLarge = (): RegistryError => new RegistryError('SIZE_INVALID', `blob upload exceeds the ${max} bytes this registry accepts`, { uuid: id, max }, 413);
+    if (size + Number(body.headers?.['content-length'] ?? 0) > max) throw tooLarge();
     const file = this.storage.uploadData(id);
     let state = this.hashes.get(id);
     if (!state || state.size !== size) state = { hash: await hashFile(file, 'sha256'), size };
@@ -85,8 +107,9 @@ export class Uploads {
     const hash = state.hash;
     const tap = new Transform({
       transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
         received += chunk.length;
+        if (size + received > max) return cb(tooLarge());
+        hash.update(chunk);
         cb(null, chunk);
       },
     });
@@ -109,7 +132,7 @@ export class Uploads {
    * Finish an upload: append the optional last chunk, verify the digest, fsync and move the data into the blob
    * store, link it to the repository. A digest mismatch cancels the session and stores nothing (DIGEST_INVALID).
    */
-  complete(repo: string, id: string, digest: Digest, body?: Readable, range?: ChunkRange): Promise<void> {
+  complete(repo: string, id: string, digest: Digest, body?: Body, range?: ChunkRange): Promise<void> {
     return this.mutex.run(id, async () => {
       if (body) await this.appendLocked(repo, id, body, range);
       const size = await this.size(repo, id);

@@ -1,10 +1,12 @@
 /**
- * Build results into the image store: a layer tar becomes a gzip blob and an unpacked layer in one pass (the tar is
- * made once and teed to both), and each step's config becomes an image record whose parent is the previous step.
+ * Build steps and container commits into the image store (used by build/ and engine/containers/commit.ts): a layer
+ * tar becomes a gzip blob and an unpacked layer in one pass (the tar is made once and teed to both), and each step's
+ * config becomes an image record whose parent is the previous step.
  */
 import { PassThrough } from 'node:stream';
-import type { ImageStore } from '../image/store';
-import { layerMediaType, type ContainerConfig, type Descriptor, type HistoryEntry, type ImageConfig } from '../image/types';
+import type { ImageStore } from './store';
+import { layerMediaType, type Descriptor, type HistoryEntry, type ImageConfig } from './types';
+import type { ContainerConfig } from '../schema/container';
 import { gzipStream, tee } from '../store/diff';
 
 /** The image a build step starts from: a record (absent for `scratch` before the first step) and its config. */

@@ -1,5 +1,23 @@
-/** Docker Engine API request/response shapes (the subset Berth reads). Unknown fields are ignored everywhere. */
-import type { ContainerConfig } from '../image/types';
+/**
+ * Docker Engine API wire types for containers (the subset Berth reads), shared by the daemon and the client.
+ * The bottom layer: imports nothing from src/. Unknown fields are ignored everywhere.
+ */
+
+/** The runtime part of an image config (OCI `config`, Docker `Config`); also the top level of a create body. */
+export interface ContainerConfig {
+  User?: string;
+  ExposedPorts?: Record<string, object>;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, object>;
+  WorkingDir?: string;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number };
+  OnBuild?: string[] | null;
+  Shell?: string[];
+}
 
 export interface PortBinding { HostIp?: string; HostPort?: string }
 
@@ -28,6 +46,8 @@ export interface HostConfig {
   Init?: boolean | null;
   Tmpfs?: Record<string, string> | null;
   ExtraHosts?: string[] | null;
+  /** Legacy links: "child:alias" from a client, stored as "/child:/parent/alias". */
+  Links?: string[] | null;
   Dns?: string[] | null;
   DnsSearch?: string[] | null;
   DnsOptions?: string[] | null;

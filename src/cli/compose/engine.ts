@@ -1,0 +1,89 @@
+/**
+ * What compose asks of the engine, through the Engine API like any client: the project's containers found by
+ * their labels, its networks and volumes made once and labelled as compose v2 labels them.
+ */
+import type { EngineClient } from '../../client/engine';
+import { EngineError } from '../../client/engine';
+import type { ContainerSummary } from '../../client/types';
+import { COMPOSE_VERSION, L, resourceName } from './convert';
+import type { Obj, Project } from './loader';
+
+/** Output settings from compose's --progress and --ansi (colour undefined: when stdout is a terminal). */
+export const output: { quiet: boolean; color?: boolean } = { quiet: false };
+
+/** Progress lines as compose v2 prints them without a TTY (" Container p-web-1  Started"); none with --progress quiet. */
+export const progress = (kind: string, name: string, what: string): void => {
+  if (!output.quiet) process.stderr.write(` ${kind} ${name}  ${what}\n`);
+};
+
+export interface ListOptions { all?: boolean; service?: string; oneoff?: boolean }
+
+/** The project's containers (one-off `run` containers only when asked), oldest number first. */
+export async function projectContainers(client: EngineClient, project: string, o: ListOptions = {}): Promise<ContainerSummary[]> {
+  const label = [`${L.project}=${project}`, `${L.oneoff}=${o.oneoff ? 'True' : 'False'}`];
+  if (o.service) label.push(`${L.service}=${o.service}`);
+  const list = await client.request<ContainerSummary[]>('GET', '/containers/json', { query: { all: o.all ? 1 : undefined, filters: JSON.stringify({ label }) } });
+  const num = (c: ContainerSummary): number => Number(c.Labels?.[L.number] ?? 0);
+  return list.sort((a, b) => (a.Labels?.[L.service] ?? '').localeCompare(b.Labels?.[L.service] ?? '') || num(a) - num(b));
+}
+
+export const nameOf = (c: ContainerSummary): string => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
+
+async function exists(client: EngineClient, path: string): Promise<boolean> {
+  try {
+    await client.request('GET', path);
+    return true;
+  } catch (e) {
+    if (e instanceof EngineError && e.status === 404) return false;
+    throw e;
+  }
+}
+
+/** Networks the services use: created when missing (external ones must exist). */
+export async function ensureNetworks(client: EngineClient, p: Project): Promise<void> {
+  const used = new Set(Object.values(p.model.services).flatMap((s) => Object.keys((s.networks as Obj | undefined) ?? {})));
+  for (const key of [...used].sort()) {
+    const def = ((p.model.networks as Obj | undefined)?.[key] as Obj | null | undefined) ?? {};
+    const name = resourceName(p, 'networks', key);
+    if (await exists(client, `/networks/${encodeURIComponent(name)}`)) continue;
+    if (def.external) throw new Error(`network ${name} declared as external, but could not be found`);
+    progress('Network', name, 'Creating');
+    const ipam = def.ipam as Obj | undefined;
+    await client.request('POST', '/networks/create', {
+      body: {
+        Name: name, CheckDuplicate: true, Driver: def.driver ?? 'bridge', Internal: !!def.internal, Attachable: !!def.attachable,
+        Options: def.driver_opts ?? {}, Labels: { ...((def.labels as Obj | undefined) ?? {}), [L.project]: p.name, [L.network]: key, [L.version]: COMPOSE_VERSION },
+        ...(ipam ? { IPAM: { Driver: ipam.driver ?? 'default', Config: ((ipam.config as Obj[] | undefined) ?? []).map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ip_range })) } } : {}),
+      },
+    });
+    progress('Network', name, 'Created');
+  }
+}
+
+/** Named volumes of the file: created when missing (external ones must exist). */
+export async function ensureVolumes(client: EngineClient, p: Project): Promise<void> {
+  for (const [key, d] of Object.entries((p.model.volumes as Obj | undefined) ?? {})) {
+    const def = (d as Obj | null) ?? {};
+    const name = resourceName(p, 'volumes', key);
+    if (await exists(client, `/volumes/${encodeURIComponent(name)}`)) continue;
+    if (def.external) throw new Error(`external volume "${name}" not found`);
+    progress('Volume', `"${name}"`, 'Creating');
+    await client.request('POST', '/volumes/create', {
+      body: { Name: name, Driver: def.driver ?? 'local', DriverOpts: def.driver_opts ?? {}, Labels: { ...((def.labels as Obj | undefined) ?? {}), [L.project]: p.name, [L.volume]: key, [L.version]: COMPOSE_VERSION } },
+    });
+    progress('Volume', `"${name}"`, 'Created');
+  }
+}
+
+/** Stops (timeout in seconds, the service's stop_grace_period by default) and removes a container. */
+export async function stopAndRemove(client: EngineClient, c: ContainerSummary, timeout: number | undefined, volumes = false): Promise<void> {
+  const name = nameOf(c);
+  if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') {
+    progress('Container', name, 'Stopping');
+    await client.request('POST', `/containers/${c.Id}/stop`, { query: { t: timeout } });
+    progress('Container', name, 'Stopped');
+  }
+  progress('Container', name, 'Removing');
+  await client.request('DELETE', `/containers/${c.Id}`, { query: { force: 1, v: volumes ? 1 : undefined } });
+  progress('Container', name, 'Removed');
+}
