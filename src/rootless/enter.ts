@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import type { Duplex, Readable } from 'node:stream';
 import { ROOTLESS_ENV, type RootlessPaths } from '../common/rootless';
 import { describeMissing, rootlessMissing } from './check';
 
@@ -19,6 +20,8 @@ export const SLIRP_GUEST_ADDR = '10.0.2.100';
 
 // Runs as root of the new user namespace, in the new mount and network namespaces; "$@" is the daemon's command.
 // /run becomes a private tmpfs with the user's XDG_RUNTIME_DIR moved back into it (staged under the data root).
+// Fd 3 talks to the wrapper: "inside" once in the namespaces, then the daemon starts only on "go" (slirp4netns is up),
+// so the first container already has its network and port forwards.
 const SETUP = `set -e
 stage="$BERTH_DATA_ROOT/.xdg-stage"; mkdir -p "$stage"
 mount --rbind "$XDG_RUNTIME_DIR" "$stage"
@@ -26,7 +29,8 @@ mount -t tmpfs -o mode=755,nosuid,nodev berth-run /run
 mkdir -p "$XDG_RUNTIME_DIR"; mount --move "$stage" "$XDG_RUNTIME_DIR"; rmdir "$stage"
 if [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then mount -t tmpfs -o ro berth-cg /sys/fs/cgroup/unified; fi
 ip link set lo up
-exec "$@"`;
+echo inside >&3; read -r go <&3; [ "$go" = go ]
+exec 3>&-; exec "$@"`;
 
 /** Never returns: the process lives on as the wrapper of the daemon inside the namespaces. */
 export function enterRootless(paths: Pick<RootlessPaths, 'dataRoot' | 'execRoot'>): void {
@@ -40,7 +44,7 @@ export function enterRootless(paths: Pick<RootlessPaths, 'dataRoot' | 'execRoot'
   const slirpApi = `${paths.execRoot}/slirp4netns.sock`;
   fs.rmSync(slirpApi, { force: true });
   const child = spawn('unshare', ['--map-root-user', '--map-auto', '--mount', '--net', '--propagation', 'private', 'sh', '-c', SETUP, 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
     env: {
       ...process.env,
       [ROOTLESS_ENV]: String(process.pid),
@@ -64,24 +68,17 @@ export function enterRootless(paths: Pick<RootlessPaths, 'dataRoot' | 'execRoot'
     }
     process.exit(code ?? 1);
   });
-  void waitForNetns(child.pid!).then((ok) => {
-    if (ok && child.exitCode === null) slirp = startSlirp(child.pid!, slirpApi);
+  const control = child.stdio[3] as Duplex;
+  control.once('data', () => {
+    slirp = startSlirp(child.pid!, slirpApi);
+    void slirpReady(slirp, slirpApi).then(
+      () => control.end('go\n'),
+      (e: Error) => {
+        process.stderr.write(`berthd: slirp4netns did not start: ${e.message}\n`);
+        child.kill('SIGTERM');
+      },
+    );
   });
-}
-
-/** The child has its own network namespace once unshare(2) ran (then the link differs from ours). */
-async function waitForNetns(pid: number): Promise<boolean> {
-  const ours = fs.readlinkSync('/proc/self/ns/net');
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    try {
-      if (fs.readlinkSync(`/proc/${pid}/ns/net`) !== ours) return true;
-    } catch {
-      return false; // gone
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return false;
 }
 
 /**
@@ -91,9 +88,25 @@ async function waitForNetns(pid: number): Promise<boolean> {
  * sandboxed and seccomp-confined, and exits when this wrapper's end of fd 3 closes.
  */
 function startSlirp(pid: number, api: string): ChildProcess {
-  const p = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--exit-fd=3', `--api-socket=${api}`, String(pid), 'tap0'], {
-    stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
+  const p = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--exit-fd=3', '--ready-fd=4', `--api-socket=${api}`, String(pid), 'tap0'], {
+    stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'pipe'],
   });
   p.on('error', (e) => process.stderr.write(`berthd: slirp4netns: ${e.message}\n`));
   return p;
+}
+
+/** slirp4netns writes "1" to its ready fd once tap0 is configured; its API socket is then listening. */
+function slirpReady(p: ChildProcess, api: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no ready signal within 30 s')), 30_000);
+    const done = (e?: Error): void => {
+      clearTimeout(timer);
+      p.removeListener('exit', onExit);
+      if (e) reject(e);
+      else resolve();
+    };
+    const onExit = (code: number | null, signal: string | null): void => done(new Error(`exited (${signal ?? `status ${code}`})`));
+    p.once('exit', onExit);
+    (p.stdio[4] as Readable).once('data', () => done(fs.existsSync(api) ? undefined : new Error(`no API socket at ${api}`)));
+  });
 }

@@ -13,6 +13,17 @@ export const BERTHD = path.join(REPO, 'bin/berthd');
 export const BERTH = path.join(REPO, 'bin/berth');
 const BUSYBOX_TAR = '/var/tmp/berth-test-busybox.tar';
 
+/** busybox's root file system as a tar, made once from Debian's busybox-static and shared by every test. */
+export function busyboxTar(): string {
+  if (!fs.existsSync(BUSYBOX_TAR)) {
+    const tmp = `${BUSYBOX_TAR}.${process.pid}.tmp`;
+    const r = spawnSync(path.join(REPO, 'scripts/busybox-rootfs.sh'), [tmp]);
+    if (r.status !== 0) throw new Error(`busybox-rootfs.sh failed: ${r.stderr}`);
+    fs.renameSync(tmp, BUSYBOX_TAR);
+  }
+  return BUSYBOX_TAR;
+}
+
 export interface RunResult {
   status: number;
   stdout: string;
@@ -123,12 +134,7 @@ export class TestDaemon {
 
   /** busybox:latest made from Debian's busybox-static, imported through the API. */
   importBusybox(): void {
-    if (!fs.existsSync(BUSYBOX_TAR)) {
-      const r = spawnSync(path.join(REPO, 'scripts/busybox-rootfs.sh'), [BUSYBOX_TAR + '.tmp']);
-      if (r.status !== 0) throw new Error(`busybox-rootfs.sh failed: ${r.stderr}`);
-      fs.renameSync(BUSYBOX_TAR + '.tmp', BUSYBOX_TAR);
-    }
-    const r = this.berth(['import', '--change', 'CMD ["sh"]', BUSYBOX_TAR, 'busybox:latest']);
+    const r = this.berth(['import', '--change', 'CMD ["sh"]', busyboxTar(), 'busybox:latest']);
     if (r.status !== 0) throw new Error(`import busybox failed: ${r.stderr}`);
   }
 

@@ -5,10 +5,8 @@
  * `berth.test=compat`, removed at stop.
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import { TestDaemon, type RunResult } from './daemon';
+import { busyboxTar, TestDaemon, type RunResult } from './daemon';
 
-const BUSYBOX_TAR = '/var/tmp/berth-test-busybox.tar';
 export const TEST_LABEL = 'berth.test=compat';
 
 export interface Engine {
@@ -35,8 +33,7 @@ class ExternalEngine implements Engine {
   async start(): Promise<void> {}
   importBusybox(): void {
     if (this.docker(['image', 'inspect', 'busybox:latest']).status === 0) return;
-    if (!fs.existsSync(BUSYBOX_TAR)) throw new Error(`${BUSYBOX_TAR} missing: run a Berth integration test first`);
-    const r = this.docker(['import', '--change', 'CMD ["sh"]', BUSYBOX_TAR, 'busybox:latest']);
+    const r = this.docker(['import', '--change', 'CMD ["sh"]', busyboxTar(), 'busybox:latest']);
     if (r.status !== 0) throw new Error(`import busybox failed: ${r.stderr}`);
   }
   docker(args: string[], opts: { input?: string | Buffer; timeout?: number } = {}): RunResult {

@@ -6,9 +6,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BERTH, BERTHD, ping, type RunResult } from './daemon';
+import { busyboxTar, BERTH, BERTHD, ping, type RunResult } from './daemon';
 
-const BUSYBOX_TAR = '/var/tmp/berth-test-busybox.tar';
 
 export class RootlessUser {
   readonly name: string;
@@ -85,8 +84,7 @@ export class RootlessUser {
   }
 
   importBusybox(): void {
-    if (!fs.existsSync(BUSYBOX_TAR)) throw new Error(`${BUSYBOX_TAR} missing: run another integration test first (TestDaemon.importBusybox makes it)`);
-    const r = this.berth(['import', '--change', 'CMD ["sh"]', BUSYBOX_TAR, 'busybox:latest']);
+    const r = this.berth(['import', '--change', 'CMD ["sh"]', busyboxTar(), 'busybox:latest']);
     if (r.status !== 0) throw new Error(`import busybox failed: ${r.stderr}`);
   }
 
