@@ -99,7 +99,8 @@ export function checkResources(r: Resources, host: HostFacts): string[] {
   if (host.limitsRefused) refuseLimits(r, host.limitsRefused);
   const warnings: string[] = [];
   const mem = r.Memory ?? 0;
-  if (mem > 0 && mem < MIN_MEMORY) throw badRequest('Minimum memory limit allowed is 6MB');
+  // dockerd: any non-zero value under 6 MB, negative ones too
+  if (mem !== 0 && mem < MIN_MEMORY) throw badRequest('Minimum memory limit allowed is 6MB');
   const swap = r.MemorySwap ?? 0;
   if (swap > 0 && !host.swapAccounting) {
     warnings.push('Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.');

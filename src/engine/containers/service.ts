@@ -1,4 +1,5 @@
 /** The container service: lifecycle of containers (create, start, stop, kill, remove, wait) over records + runtime. */
+import { validateCreate } from './validate';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CreateBody } from '../../schema/container';
@@ -187,6 +188,7 @@ export class ContainerService {
     } else {
       name = randomName((n) => this.d.store.byName(n) !== undefined);
     }
+    validateCreate(body, body.HostConfig ?? {});
     const image = this.d.images.get(body.Image);
     const runtime = (body.HostConfig?.Runtime || this.d.defaultRuntime) as RuntimeName;
     if (runtime !== 'crun' && runtime !== 'runc') throw badRequest(`unknown or invalid runtime name: ${runtime}`);
