@@ -14,7 +14,7 @@ import type { Lease } from '../store/leases';
 import { components } from '../store/tarpolicy';
 import { familiarName, familiarString, fullString, parseNormalizedNamed, type Reference } from './reference';
 import type { ImageRecord, ImageStore } from './store';
-import { layerMediaType, MediaType, type Descriptor, type ImageConfig, type Manifest } from './types';
+import { IMAGE_MANIFEST_TYPES, INDEX_TYPES, LAYER_TYPES, layerMediaType, MediaType, type Descriptor, type ImageConfig, type Manifest } from './types';
 
 export class ArchiveError extends Error {}
 
@@ -263,7 +263,11 @@ function ociLayout(index: unknown, blob: (digest: string) => Buffer, digestOf: (
     if (depth > 4) throw new ArchiveError('index.json nests too deeply');
     if (!/^sha256:[a-f0-9]{64}$/.test(desc?.digest ?? '')) throw new ArchiveError(`unsupported or invalid digest ${JSON.stringify(desc?.digest)}`);
     if (digestOf(desc.digest) !== desc.digest) throw new ArchiveError(`blob ${desc.digest} does not match its digest`);
+    if (desc.mediaType !== undefined && !INDEX_TYPES.has(desc.mediaType) && !IMAGE_MANIFEST_TYPES.has(desc.mediaType)) {
+      throw new ArchiveError(`unsupported manifest media type ${JSON.stringify(desc.mediaType)} for ${desc.digest}`);
+    }
     const bytes = blob(desc.digest);
+    if (desc.size !== bytes.length) throw new ArchiveError(`manifest ${desc.digest} is ${bytes.length} bytes, its descriptor says ${desc.size}`);
     const doc = JSON.parse(bytes.toString('utf8')) as { manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
     if (Array.isArray(doc.manifests)) {
       const arch = process.arch === 'x64' ? 'amd64' : process.arch;
@@ -272,6 +276,7 @@ function ociLayout(index: unknown, blob: (digest: string) => Buffer, digestOf: (
       return visit(pick, tags, depth + 1);
     }
     if (!doc.config || !Array.isArray(doc.layers)) throw new ArchiveError(`manifest ${desc.digest} lacks config or layers`);
+    for (const l of doc.layers) if (!LAYER_TYPES.has(l.mediaType)) throw new ArchiveError(`unsupported layer media type ${JSON.stringify(l.mediaType)} for ${l.digest}`);
     for (const l of doc.layers) if (digestOf(l.digest) !== l.digest) throw new ArchiveError(`layer blob ${l.digest} does not match its digest`);
     out.push({ configName: blobName(doc.config.digest), configDigest: doc.config.digest, layerNames: doc.layers.map((l) => blobName(l.digest)), manifest: bytes, tags });
   };

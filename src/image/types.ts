@@ -54,6 +54,15 @@ export const MediaType = {
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
 } as const;
 
+/** Media types by role: what pull, load and the registry server accept (anything else is refused by name). */
+export const INDEX_TYPES: ReadonlySet<string> = new Set([MediaType.ociIndex, MediaType.dockerManifestList]);
+export const IMAGE_MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.ociManifest, MediaType.dockerManifest]);
+export const LAYER_TYPES: ReadonlySet<string> = new Set([
+  MediaType.ociLayer, MediaType.ociLayerGzip, MediaType.ociLayerZstd, MediaType.dockerLayerGzip,
+  'application/vnd.docker.image.rootfs.diff.tar', 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+]);
+
 /** The OCI layer media type for a blob's (sniffed) compression. */
 export const layerMediaType = (c: 'gzip' | 'zstd' | 'none'): string =>
   ({ gzip: MediaType.ociLayerGzip, zstd: MediaType.ociLayerZstd, none: MediaType.ociLayer })[c];

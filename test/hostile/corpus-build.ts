@@ -14,14 +14,12 @@ const df = (name: string, dockerfile: Text, expect: HostileInput['expect'] = 're
   expect,
   status: extra.status,
   message: extra.message,
-  pendingFix: extra.pendingFix,
   payload: { kind: 'build', context: context(dockerfile, extra.more), query: extra.query },
 });
 
-const ctxOnly = (name: string, build: (c: Ctx) => Promise<Buffer> | Buffer, expect: HostileInput['expect'] = 'refused', query?: string, pendingFix?: HostileInput['pendingFix']): HostileInput => ({
+const ctxOnly = (name: string, build: (c: Ctx) => Promise<Buffer> | Buffer, expect: HostileInput['expect'] = 'refused', query?: string): HostileInput => ({
   name: `build: ${name}`,
   expect,
-  pendingFix,
   payload: { kind: 'build', context: build, query },
 });
 

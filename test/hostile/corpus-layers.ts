@@ -13,7 +13,6 @@ interface LayerCase {
   name: string;
   layer: (c: Ctx) => Promise<Buffer> | Buffer;
   expect: HostileInput['expect'];
-  pendingFix?: HostileInput['pendingFix'];
   /** Also delivered by pull and/or inside an OCI layout. */
   via?: ('pull' | 'oci')[];
 }
@@ -108,7 +107,7 @@ let seq = 0;
 const tagOf = (name: string) => `hostile-${++seq}-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40)}:latest`;
 
 function expand(lc: LayerCase): HostileInput[] {
-  const base = { expect: lc.expect, pendingFix: lc.pendingFix };
+  const base = { expect: lc.expect };
   const out: HostileInput[] = [
     { name: `layer/load: ${lc.name}`, ...base, payload: { kind: 'load', archive: async (c) => dockerArchive({ layers: [await lc.layer(c)] }, tagOf(lc.name)) } },
   ];

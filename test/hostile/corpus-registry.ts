@@ -89,11 +89,10 @@ const pullInputs: HostileInput[] = [
   pullRepo('the tag does not exist', async () => ({ manifests: {}, blobs: {} }), 'refused', { status: 404 }),
 ];
 
-const reg = (name: string, method: string, path: string, expect: HostileInput['expect'], extra: { status?: number; body?: string | Buffer; headers?: Record<string, string>; pendingFix?: HostileInput['pendingFix'] } = {}): HostileInput => ({
+const reg = (name: string, method: string, path: string, expect: HostileInput['expect'], extra: { status?: number; body?: string | Buffer; headers?: Record<string, string>} = {}): HostileInput => ({
   name: `registry-server: ${name}`,
   expect,
   status: extra.status,
-  pendingFix: extra.pendingFix,
   payload: { kind: 'registry', method, path, body: extra.body, headers: extra.headers },
 });
 

@@ -9,9 +9,6 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import type { StubRepo } from './craft';
 
-/** Areas other helpers are fixing: an entry marked with one is an expected failure until that work is merged.
- *  validation: checks docker makes and Berth does not yet (create fields, OCI media types and diff_ids in load/pull). */
-export type Area = 'layers' | 'edge' | 'escapes' | 'crash' | 'validation';
 
 /** What a payload builder may use: where the canary lives (escapes aim at it) and the secret it holds. */
 export interface Ctx {
@@ -44,8 +41,6 @@ export interface HostileInput {
   status?: number;
   /** The message must match (docker's wording). */
   message?: RegExp;
-  /** Expected to fail until this area's fix is merged: run and reported, not asserted. */
-  pendingFix?: Area;
   payload: Payload;
 }
 

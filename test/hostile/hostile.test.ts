@@ -2,9 +2,7 @@
  * The hostile-input corpus (issue #14): every crafted input goes to a real berthd (load, pull from a stub registry on
  * 127.0.0.1, build, raw API requests on the socket, cp) or to a real `berth registry serve`. Each must be refused with
  * a 4xx and a clear message (or accepted where docker accepts it), and none may cause a 500, a daemon crash, a hang,
- * a byte written in the watched canary tree outside, or the canary's secret in a reply. Entries marked `pendingFix`
- * belong to areas other helpers are fixing: they run and are reported, but are not asserted until the lead flips them.
- * The figures are the suite's last line.
+ * a byte written in the watched canary tree outside, or the canary's secret in a reply. The figures are the suite's last line.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,17 +18,7 @@ import { registryCorpus } from './corpus-registry';
 import { Canary, StubRegistry, classify, request, type Body, type Ctx, type HostileInput, type Outcome, type Reply } from './harness';
 import { freePort } from '../helpers/ports';
 
-/** Checks docker makes that Berth does not make yet (issue #14 follow-up): run and reported as pending, not asserted.
- *  None is a 500, a crash or a byte outside: they are accepted where docker refuses. */
-const VALIDATION_GAPS = new Set([
-  'oci-load: manifest size does not match its blob',
-  'oci-load: unknown manifest media type',
-  'oci-load: unknown layer media type',
-  'pull: unknown manifest media type',
-]);
-const all: HostileInput[] = [...layerInputs, ...registryCorpus, ...buildInputs, ...apiInputs, ...cpInputs].map((i) =>
-  VALIDATION_GAPS.has(i.name) ? { ...i, pendingFix: 'validation' as const } : i,
-);
+const all: HostileInput[] = [...layerInputs, ...registryCorpus, ...buildInputs, ...apiInputs, ...cpInputs];
 /** BERTH_HOSTILE_ONLY=<regex>: run only the matching entries while working on a fix (the figures line says so). */
 const only = process.env.BERTH_HOSTILE_ONLY;
 /** CI runs the short form, every second entry of the corpus (each area keeps half its inputs); BERTH_HOSTILE_FULL=1
@@ -111,7 +99,6 @@ describe('hostile inputs', { timeout: 1_800_000 }, () => {
     }
     await d.stop();
     fs.rmSync(work, { recursive: true, force: true });
-    const enforced = results.filter((r) => !r.input.pendingFix);
     const sum = (rs: Result[], f: (r: Result) => number) => rs.reduce((n, r) => n + f(r), 0);
     const figures = {
       inputs: results.length,
@@ -122,8 +109,6 @@ describe('hostile inputs', { timeout: 1_800_000 }, () => {
       daemonCrashes: results.filter((r) => r.crashed).length + registryCrashes,
       hangs: results.filter((r) => r.outcome === 'hang').length,
       secretsLeaked: results.filter((r) => r.leaked).length,
-      pending: results.length - enforced.length,
-      pendingFailing: results.filter((r) => r.input.pendingFix && r.failure).length,
     };
     console.log(`hostile figures${only ? ` (only ${only})` : stride > 1 ? ' (short form)' : ''}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   });
@@ -190,9 +175,7 @@ describe('hostile inputs', { timeout: 1_800_000 }, () => {
       if (crashed) failure = `berthd ${died ? 'died' : 'stopped answering'}; ${failure ?? ''}`;
       results.push({ input, reply, outcome, outsideBytes: outside.bytes, outsidePaths: outside.paths, leaked, crashed, failure });
     }
-    const pending = results.filter((r) => r.input.pendingFix);
-    for (const r of pending) console.log(`pending (${r.input.pendingFix}) ${r.failure ? 'still fails' : 'NOW PASSES, flip it on'}: ${r.input.name}${r.failure ? `: ${r.failure}` : ''}`);
-    const failures = results.filter((r) => !r.input.pendingFix && r.failure).map((r) => `${r.input.name}: ${r.failure}`);
+    const failures = results.filter((r) => r.failure).map((r) => `${r.input.name}: ${r.failure}`);
     assert.deepEqual(failures, [], `${failures.length} hostile inputs were not handled:\n${failures.join('\n')}`);
   });
 });

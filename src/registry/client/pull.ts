@@ -6,7 +6,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { ImageService } from '../../image/service';
 import type { Reference } from '../../image/reference';
-import { MediaType, type Descriptor, type ImageConfig, type Manifest } from '../../image/types';
+import { IMAGE_MANIFEST_TYPES, INDEX_TYPES, LAYER_TYPES, type Descriptor, type ImageConfig, type Manifest } from '../../image/types';
 import { isStorableDigest } from '../../store/content';
 import type { Lease } from '../../store/leases';
 import { formatPlatform, selectManifest, type Platform } from './platform';
@@ -18,14 +18,6 @@ import { isTransient } from './session';
 const CONCURRENT_DOWNLOADS = 3;
 const ATTEMPTS = 3;
 const RETRY_DELAY_MS = 1000;
-
-const LAYER_TYPES = new Set<string>([
-  MediaType.ociLayer, MediaType.ociLayerGzip, MediaType.ociLayerZstd, MediaType.dockerLayerGzip,
-  'application/vnd.docker.image.rootfs.diff.tar', 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-]);
-const INDEX_TYPES = new Set<string>([MediaType.ociIndex, MediaType.dockerManifestList]);
-const MANIFEST_TYPES = new Set<string>([MediaType.ociManifest, MediaType.dockerManifest]);
 
 export class PullError extends Error {
   constructor(message: string, readonly status = 500) {
@@ -65,7 +57,7 @@ export function parseImageManifest(m: FetchedManifest): Manifest {
   if (m.mediaType === 'application/vnd.docker.distribution.manifest.v1+prettyjws') {
     throw new PullError('image uses Docker schema 1 manifests, which Berth does not support: push it again with a current client', 400);
   }
-  if (!MANIFEST_TYPES.has(m.mediaType)) throw new PullError(`unsupported manifest media type ${m.mediaType}`, 400);
+  if (!IMAGE_MANIFEST_TYPES.has(m.mediaType)) throw new PullError(`unsupported manifest media type ${m.mediaType}`, 400);
   const man = JSON.parse(m.bytes.toString('utf8')) as Manifest;
   if (!man.config?.digest || !Array.isArray(man.layers)) throw new PullError('malformed manifest: no config or layers', 400);
   for (const l of man.layers) if (!LAYER_TYPES.has(l.mediaType)) throw new PullError(`unsupported layer media type ${l.mediaType}`, 400);

@@ -38,6 +38,8 @@ export interface UploadOptions {
   onBytes?: (n: number) => void;
 }
 
+const GENERIC_TYPES: ReadonlySet<string> = new Set(['application/json', 'text/plain', 'application/octet-stream']);
+
 /** The media type a manifest says it is, from its body when the registry's Content-Type is generic. */
 export function manifestMediaType(bytes: Buffer, contentType: string | undefined): string {
   let body: { mediaType?: string; manifests?: unknown; layers?: unknown; fsLayers?: unknown; schemaVersion?: number } | null = {};
@@ -47,9 +49,10 @@ export function manifestMediaType(bytes: Buffer, contentType: string | undefined
     throw new PullError('the registry returned a manifest that is not JSON', 400);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new PullError('the registry returned a manifest that is not a JSON object', 400);
-  if (body.mediaType) return body.mediaType;
+  // The registry's Content-Type names the type, as containerd reads it; only a generic one defers to the body.
   const ct = (contentType ?? '').split(';')[0].trim();
-  if (ct && ct !== 'application/json' && ct !== 'text/plain') return ct;
+  if (ct && !GENERIC_TYPES.has(ct)) return ct;
+  if (body.mediaType) return body.mediaType;
   if (body.schemaVersion === 1 || body.fsLayers) return SCHEMA1;
   if (body.manifests) return MediaType.ociIndex;
   return MediaType.ociManifest;

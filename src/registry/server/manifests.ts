@@ -1,11 +1,9 @@
 /** Manifest parsing and validation for the four media types the registry accepts. */
-import { MediaType } from '../../image/types';
+import { IMAGE_MANIFEST_TYPES, INDEX_TYPES } from '../../image/types';
 import { RegistryError } from './errors';
 import { type Digest, parseDigest } from './names';
 import type { ReferrerDescriptor } from './storage';
 
-export const MANIFEST_TYPES: readonly string[] = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList];
-const INDEX_TYPES: readonly string[] = [MediaType.ociIndex, MediaType.dockerManifestList];
 /** Layers that live elsewhere (`urls`) need not be pushed (distribution skips them too). */
 const FOREIGN_LAYERS: readonly string[] = [
   'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
@@ -65,12 +63,12 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): P
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('manifest is not a JSON object');
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const type = mediaType || declared;
-  if (!type || !MANIFEST_TYPES.includes(type)) throw invalid(`unsupported manifest media type ${JSON.stringify(type ?? '')}`, { mediaType: type });
+  if (!type || !IMAGE_MANIFEST_TYPES.has(type) && !INDEX_TYPES.has(type)) throw invalid(`unsupported manifest media type ${JSON.stringify(type ?? '')}`, { mediaType: type });
   if (declared !== undefined && declared !== type) throw invalid(`mediaType ${declared} does not match Content-Type ${type}`);
   if (doc.schemaVersion !== 2) throw invalid('schemaVersion must be 2');
 
   const parsed: ParsedManifest = { mediaType: type, blobs: [], children: [] };
-  if (INDEX_TYPES.includes(type)) {
+  if (INDEX_TYPES.has(type)) {
     if (!Array.isArray(doc.manifests)) throw invalid('index has no manifests array');
     parsed.children = doc.manifests.map((m, i) => descriptor(m, `manifests[${i}]`).digest);
   } else {
