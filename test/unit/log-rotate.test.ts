@@ -59,8 +59,12 @@ describe('rotation', () => {
       rotateIfReplaced(log, 3);
     }
     assert.deepEqual(logFiles(log).map((f) => path.basename(f)), ['ctr.log.2', 'ctr.log.1', 'ctr.log']);
-    const all = readLogs(log, { stdout: true, stderr: true }).records.map((r) => r.data.toString());
-    assert.deepEqual(all, ['line 3\n', 'line 4\n', 'line 5\n']);
-    assert.deepEqual(readLogs(log, { stdout: true, stderr: true, tail: 2 }).records.map((r) => r.data.toString()), ['line 4\n', 'line 5\n']);
+    const texts = (tail?: number) => {
+      const out: string[] = [];
+      readLogs(log, { stdout: true, stderr: true, tail }, (r) => out.push(r.data.toString()));
+      return out;
+    };
+    assert.deepEqual(texts(), ['line 3\n', 'line 4\n', 'line 5\n']);
+    assert.deepEqual(texts(2), ['line 4\n', 'line 5\n']);
   });
 });

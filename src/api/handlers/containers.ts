@@ -129,7 +129,7 @@ export function containerRoutes(
     const sink = outputSink(io.out, raw);
     const streams = { stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr') };
     if (qBool(q, 'logs')) {
-      for (const rec2 of readLogs(store.paths(rec.Id).log, { ...streams }).records) sink.write(rec2.stream, rec2.data);
+      readLogs(store.paths(rec.Id).log, { ...streams }, (rec2) => sink.write(rec2.stream, rec2.data));
     }
     if (!qBool(q, 'stream')) {
       sink.end();
@@ -187,8 +187,7 @@ export function containerRoutes(
     const timestamps = qBool(q, 'timestamps');
     const emit = (r: LogRecord) => sink.write(r.stream, timestamps ? Buffer.concat([Buffer.from(r.time + ' '), r.data]) : r.data);
     const path = store.paths(rec.Id).log;
-    const { records, offset } = readLogs(path, opts);
-    records.forEach(emit);
+    const offset = readLogs(path, opts, emit);
     if (!qBool(q, 'follow') || !rec.Instance) {
       sink.end();
       return;

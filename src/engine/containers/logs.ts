@@ -71,23 +71,118 @@ function parseChunk(buf: Buffer): { records: LogRecord[]; used: number } {
   return { records, used: start };
 }
 
-/** Records of the log and its rotated files (oldest first); `offset` is how far the live file was read. */
-export function readLogs(file: string, o: LogOptions): { records: LogRecord[]; offset: number } {
-  const all: LogRecord[] = [];
+/** Bytes read at a time, forwards and backwards: memory follows the answer, not the file. */
+const CHUNK = 64 * 1024;
+
+/**
+ * Emits the wanted records of the complete lines in [from, to) of an open file, reading forwards in chunks; returns
+ * where the last complete line ends (what follows is a line still being written).
+ */
+function readForward(fd: number, from: number, to: number, o: LogOptions, onRecord: (r: LogRecord) => void): number {
+  let done = from;
+  let read = from;
+  let pending: Buffer[] = []; // bytes after `done` with no newline yet, joined only once one comes
+  while (read < to) {
+    const chunk = Buffer.alloc(Math.min(CHUNK, to - read));
+    const n = fs.readSync(fd, chunk, 0, chunk.length, read);
+    if (n === 0) break;
+    read += n;
+    const got = chunk.subarray(0, n);
+    if (got.indexOf(0x0a) < 0) {
+      pending.push(got);
+      continue;
+    }
+    const buf = pending.length ? Buffer.concat([...pending, got]) : got;
+    const { records, used } = parseChunk(buf);
+    done += used;
+    for (const r of records) if (wanted(r, o)) onRecord(r);
+    pending = used < buf.length ? [buf.subarray(used)] : [];
+  }
+  return done;
+}
+
+/**
+ * Calls `each` with the complete lines of the first `size` bytes of an open file, last first, reading backwards in
+ * chunks until `each` returns false. Returns where the last complete line ends: bytes past it (a line still being
+ * written) are not a line yet, as for the forward reading.
+ */
+export function linesBackward(fd: number, size: number, each: (line: Buffer) => boolean): number {
+  let end = -1; // unknown until the last newline is seen
+  let pos = size;
+  let head: Buffer[] = []; // the end part of a line that starts before `pos`, in file order
+  while (pos > 0) {
+    const chunk = Buffer.alloc(Math.min(CHUNK, pos));
+    pos -= chunk.length;
+    fs.readSync(fd, chunk, 0, chunk.length, pos);
+    let stop = chunk.length;
+    while (stop > 0) {
+      const nl = chunk.lastIndexOf(0x0a, stop - 1);
+      if (nl < 0) break;
+      if (end < 0) end = pos + nl + 1;
+      else if (!each(head.length ? Buffer.concat([chunk.subarray(nl + 1, stop), ...head]) : chunk.subarray(nl + 1, stop))) return end;
+      head = [];
+      stop = nl;
+    }
+    if (end >= 0 && stop > 0) head.unshift(chunk.subarray(0, stop));
+  }
+  if (end < 0) return 0;
+  each(Buffer.concat(head)); // the file's first line
+  return end;
+}
+
+/** The last `tail` wanted records (oldest first), read backwards from the live log into the rotated files as needed. */
+function readTail(file: string, o: LogOptions, tail: number): { records: LogRecord[]; offset: number } {
+  const picked: LogRecord[] = [];
   let offset = 0;
-  for (const f of logFiles(file)) {
-    let buf: Buffer;
+  for (const f of logFiles(file).reverse()) {
+    let fd: number;
     try {
-      buf = fs.readFileSync(f);
+      fd = fs.openSync(f, 'r');
     } catch {
       continue;
     }
-    const { records, used } = parseChunk(buf);
-    for (const r of records) if (wanted(r, o)) all.push(r);
-    offset = f === file ? used : 0;
+    try {
+      const end = linesBackward(fd, fs.fstatSync(fd).size, (line) => {
+        if (picked.length >= tail) return false;
+        const r = parseLogLine(line);
+        if (r && wanted(r, o)) picked.push(r);
+        return picked.length < tail;
+      });
+      if (f === file) offset = end;
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (picked.length >= tail) break;
   }
-  const out = o.tail === undefined ? all : o.tail <= 0 ? [] : all.slice(-o.tail);
-  return { records: out, offset };
+  return { records: picked.reverse(), offset };
+}
+
+/**
+ * Emits the wanted records of the log and its rotated files, oldest first: the last `o.tail` of them when set (read
+ * backwards, only as far as needed), else all of them (streamed forwards). Returns how far the live file was read.
+ */
+export function readLogs(file: string, o: LogOptions, onRecord: (r: LogRecord) => void): number {
+  if (o.tail !== undefined) {
+    const { records, offset } = readTail(file, o, o.tail);
+    records.forEach(onRecord);
+    return offset;
+  }
+  let offset = 0;
+  for (const f of logFiles(file)) {
+    let fd: number;
+    try {
+      fd = fs.openSync(f, 'r');
+    } catch {
+      continue;
+    }
+    try {
+      const end = readForward(fd, 0, fs.fstatSync(fd).size, o, onRecord);
+      offset = f === file ? end : 0;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return offset;
 }
 
 /**
@@ -108,13 +203,7 @@ export function followLogs(file: string, offset: number, o: LogOptions, onRecord
     }
   };
   const readOpen = (): void => {
-    const size = fs.fstatSync(fd!).size;
-    if (size <= pos) return;
-    const buf = Buffer.alloc(size - pos);
-    const n = fs.readSync(fd!, buf, 0, buf.length, pos);
-    const { records, used } = parseChunk(buf.subarray(0, n));
-    pos += used;
-    for (const r of records) if (wanted(r, o)) onRecord(r);
+    pos = readForward(fd!, pos, fs.fstatSync(fd!).size, o, onRecord);
   };
   const readMore = () => {
     if (stopped || (fd === undefined && !open())) return;
