@@ -2,6 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { TestDaemon } from '../helpers/daemon';
 
@@ -41,6 +42,72 @@ describe('log rotation', () => {
     const r = d.berth(['logs', '-f', 'rotf'], { timeout: 30_000 });
     assert.equal(r.stdout, lines(300));
     d.berth(['rm', '-f', 'rotf']);
+  });
+});
+
+/** GET a logs URL of the daemon; the reply's frames as [stream, payload] (stream 1 = stdout, 2 = stderr). */
+function logFrames(query: string): Promise<[number, string][]> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: d.socket, path: `/containers/big/logs?${query}`, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (res.statusCode !== 200) return reject(new Error(`${res.statusCode}: ${body}`));
+        const frames: [number, string][] = [];
+        for (let at = 0; at < body.length; ) {
+          const len = body.readUInt32BE(at + 4);
+          frames.push([body[at], body.subarray(at + 8, at + 8 + len).toString()]);
+          at += 8 + len;
+        }
+        resolve(frames);
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('logs --tail on a large rotated log', () => {
+  before(() => {
+    // 200k lines on both streams, a line longer than conmon's buffer (split into partial records) and an unfinished last line
+    const r = d.berth(['run', '-d', '--name', 'big', '--log-opt', 'max-size=3m', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c',
+      'i=0; while [ $i -lt 100000 ]; do echo out $i; echo err $i >&2; i=$((i+1)); done; ' +
+      "head -c 20000 /dev/zero | tr '\\0' x; echo; printf 'no newline at end'"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(d.berth(['wait', 'big'], { timeout: 300_000 }).stdout, '0\n');
+  });
+  after(() => d.berth(['rm', '-f', 'big']));
+
+  it('answers the last N frames of the forward reading, per stream selection, across rotated files', async () => {
+    const id = d.berth(['inspect', '-f', '{{.Id}}', 'big']).stdout.trim();
+    const files = fs.readdirSync(path.join(d.dataRoot, 'containers', id)).filter((f) => /^ctr\.log\.\d+$/.test(f));
+    assert.ok(files.length >= 1, 'rotated files exist');
+    for (const streams of ['stdout=1&stderr=1', 'stdout=1', 'stderr=1']) {
+      for (const ts of ['', '&timestamps=1']) {
+        const all = await logFrames(streams + ts);
+        assert.ok(all.length > 1000, `${all.length} frames`);
+        for (const tail of [1, 100, 30_000, all.length + 5]) {
+          const got = await logFrames(`${streams}${ts}&tail=${tail}`);
+          assert.deepEqual(got, all.slice(-tail), `${streams}${ts}&tail=${tail}`);
+          assert.deepEqual(await logFrames(`${streams}${ts}&tail=${tail}&follow=1`), got, 'follow of an exited container');
+        }
+      }
+    }
+  });
+
+  it('gives the same through berth logs and docker logs', async () => {
+    const last = (await logFrames('stdout=1&stderr=1')).slice(-100);
+    const want = (s: number) => last.filter(([f]) => f === s).map(([, t]) => t).join('');
+    assert.ok(want(1).endsWith('no newline at end'));
+    for (const cli of [d.berth.bind(d), d.docker.bind(d)]) {
+      const r = cli(['logs', '--tail', '100', 'big']);
+      assert.equal(r.stdout, want(1));
+      assert.equal(r.stderr, want(2));
+    }
+    const [stream, text] = (await logFrames('stdout=1&stderr=1&timestamps=1')).at(-1)!;
+    assert.equal(stream, 1);
+    assert.equal(d.docker(['logs', '-t', '--tail', '1', 'big']).stdout, text);
   });
 });
 
