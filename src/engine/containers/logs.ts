@@ -130,28 +130,35 @@ export function linesBackward(fd: number, size: number, each: (line: Buffer) => 
   return end;
 }
 
+/** Calls `read` with an open file of the log and its size; undefined when the file is gone (rotated away). */
+function withFile<T>(f: string, read: (fd: number, size: number) => T): T | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(f, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    return read(fd, fs.fstatSync(fd).size);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The last `tail` wanted records (oldest first), read backwards from the live log into the rotated files as needed. */
 function readTail(file: string, o: LogOptions, tail: number): { records: LogRecord[]; offset: number } {
   const picked: LogRecord[] = [];
   let offset = 0;
   for (const f of logFiles(file).reverse()) {
-    let fd: number;
-    try {
-      fd = fs.openSync(f, 'r');
-    } catch {
-      continue;
-    }
-    try {
-      const end = linesBackward(fd, fs.fstatSync(fd).size, (line) => {
+    const end = withFile(f, (fd, size) =>
+      linesBackward(fd, size, (line) => {
         if (picked.length >= tail) return false;
         const r = parseLogLine(line);
         if (r && wanted(r, o)) picked.push(r);
         return picked.length < tail;
-      });
-      if (f === file) offset = end;
-    } finally {
-      fs.closeSync(fd);
-    }
+      }),
+    );
+    if (f === file && end !== undefined) offset = end;
     if (picked.length >= tail) break;
   }
   return { records: picked.reverse(), offset };
@@ -169,18 +176,8 @@ export function readLogs(file: string, o: LogOptions, onRecord: (r: LogRecord) =
   }
   let offset = 0;
   for (const f of logFiles(file)) {
-    let fd: number;
-    try {
-      fd = fs.openSync(f, 'r');
-    } catch {
-      continue;
-    }
-    try {
-      const end = readForward(fd, 0, fs.fstatSync(fd).size, o, onRecord);
-      offset = f === file ? end : 0;
-    } finally {
-      fs.closeSync(fd);
-    }
+    const end = withFile(f, (fd, size) => readForward(fd, 0, size, o, onRecord));
+    if (end !== undefined) offset = f === file ? end : 0;
   }
   return offset;
 }
