@@ -32,8 +32,15 @@ start_daemon() {
   for _ in $(seq 100); do b version >/dev/null 2>&1 && return; sleep 0.1; done
   echo "bench: berthd from $1 did not start" >&2; tail -5 "$W/berthd.log" >&2; exit 1
 }
-stop_daemon() { [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null; DPID=""; }
-peak_kb() { awk '/^VmHWM:/{print $2}' "/proc/$DPID/status"; }
+stop_daemon() {
+  if [ -n "$DPID" ]; then kill "$DPID" 2>/dev/null || true; wait "$DPID" 2>/dev/null || true; fi
+  DPID=""
+}
+# berthd's peak RSS, or why there is none (the daemon died during the runs)
+peak_kb() {
+  awk '/^VmHWM:/{print $2}' "/proc/$DPID/status" 2>/dev/null && return
+  echo "berthd died: $(grep -m1 -o 'heap out of memory\|Killed\|RangeError[^"]*' "$W/berthd.log" || echo 'see its log')"
+}
 
 # median seconds of a command (hyperfine), or "" when it fails
 median() {
@@ -72,6 +79,7 @@ after=$(median "env DOCKER_HOST=$SOCK bin/berth logs --tail 100 big")
 after_kb=$(peak_kb)
 [ "$(b logs --tail 100 big 2>&1 | wc -l)" = 100 ] || { echo "bench: logs --tail 100 did not give 100 lines" >&2; exit 1; }
 stop_daemon
+: >"$W/berthd.log"
 start_daemon "$W/before"
 before=$(median "env DOCKER_HOST=$SOCK bin/berth logs --tail 100 big")
 before_kb=$(peak_kb)
