@@ -38,7 +38,8 @@ stop_daemon() {
 }
 # berthd's peak RSS, or why there is none (the daemon died during the runs)
 peak_kb() {
-  awk '/^VmHWM:/{print $2}' "/proc/$DPID/status" 2>/dev/null && return
+  local kb; kb=$(awk '/^VmHWM:/{print $2}' "/proc/$DPID/status" 2>/dev/null || true)
+  [ -n "$kb" ] && echo "$kb" && return
   echo "berthd died: $(grep -m1 -o 'heap out of memory\|Killed\|RangeError[^"]*' "$W/berthd.log" || echo 'see its log')"
 }
 
