@@ -189,7 +189,10 @@ export const SUBCOMMANDS: Record<string, SubCommand> = {
       const named = (kind: 'networks' | 'volumes', keys: string[]): Obj =>
         Object.fromEntries(keys.map((k) => [k, { ...(((p.model[kind] as Obj | undefined)?.[k] as Obj | null) ?? {}), name: resourceName(p, kind, k) }]));
       const netKeys = [...new Set(Object.values(p.model.services).flatMap((s) => Object.keys((s.networks as Obj | undefined) ?? {})))];
-      const model = { ...p.model, networks: named('networks', netKeys), volumes: named('volumes', Object.keys((p.model.volumes as Obj | undefined) ?? {})) };
+      // a value the loader read from the environment is not printed: compose prints `environment: VAR`
+      const sources = (kind: 'secrets' | 'configs'): Obj | undefined => (p.model[kind] ? Object.fromEntries(Object.entries(p.model[kind] as Record<string, Obj | null>)
+        .map(([k, def]) => [k, def?.environment === undefined ? def : { ...def, content: undefined }])) : undefined);
+      const model = { ...p.model, networks: named('networks', netKeys), volumes: named('volumes', Object.keys((p.model.volumes as Obj | undefined) ?? {})), secrets: sources('secrets'), configs: sources('configs') };
       process.stdout.write(v.format === 'json' ? JSON.stringify(model, null, 2) + '\n' : stringify(model));
     },
   },
