@@ -37,6 +37,14 @@ function builtOn(source: ImageState, parent: ImageState): boolean {
   return ph.every((h, i) => canonical(h) === canonical(sh[i])) && p.rootfs.diff_ids.every((d, i) => d === s.rootfs.diff_ids[i]);
 }
 
+/**
+ * With --cache-from, a step the builder cached itself counts only on the way to a source (docker: only if it is a
+ * parent of one), so a build with --cache-from reproduces the sources, not whatever this daemon built before.
+ */
+export function onTheWay(sources: readonly ImageState[], image: ImageState): boolean {
+  return sources.some((s) => s.id === image.id || builtOn(s, image));
+}
+
 /** The first source in which the step is the next one after `parent`. */
 export function matchCacheFrom(sources: readonly ImageState[], parent: ImageState, step: StepOutcome): CacheFromHit | undefined {
   for (const source of sources) {

@@ -16,7 +16,7 @@ import { formatPlatform, hostPlatform } from '../registry/client/platform';
 import type { ContainerConfig } from '../schema/container';
 import { diffTar, tarBytes } from '../store/diff';
 import { BuildCache } from './cache';
-import { matchCacheFrom, type StepOutcome } from './cachefrom';
+import { matchCacheFrom, onTheWay, type StepOutcome } from './cachefrom';
 import { stepCacheKey } from './cachekey';
 import { CacheMounts, type CacheRecord } from './cachemounts';
 import { commitImage, commitLayer, loadState, scratchState, type ImageState, type NewLayer } from '../image/commit';
@@ -292,15 +292,17 @@ export class Builder {
 
   /**
    * The cached result of a step on `parent`, announced as docker does; undefined on a miss or with --no-cache. The
-   * sources: the steps this builder made (by key), then the --cache-from images (by history, see cachefrom.ts); a
-   * step found in the middle of one becomes an image of its own, remembered under the key.
+   * sources: the steps this builder made (by key; with --cache-from only those on the way to a source), then the
+   * --cache-from images (by history, see cachefrom.ts); a step found in the middle of one becomes an image of its own,
+   * remembered under the key.
    */
   private async cached(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: (s: string) => void): Promise<ImageState | undefined> {
     if (ctx.req.noCache) return undefined;
     const store = this.d.images.store;
     let id = this.cache.get(key, (img) => {
       const rec = store.get(img);
-      return rec !== undefined && store.missing(rec) === undefined;
+      return rec !== undefined && store.missing(rec) === undefined &&
+        (!ctx.req.cacheFrom.length || onTheWay(ctx.cacheFrom, loadState(store, img)));
     });
     if (!id) {
       const hit = matchCacheFrom(ctx.cacheFrom, parent, outcome);

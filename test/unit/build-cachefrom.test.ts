@@ -1,7 +1,7 @@
 /** matchCacheFrom: docker's cache-from rules (parent chain, next history entry, layer or not, last step's config). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { matchCacheFrom, type StepOutcome } from '../../src/build/cachefrom';
+import { matchCacheFrom, onTheWay, type StepOutcome } from '../../src/build/cachefrom';
 import { scratchState, type ImageState } from '../../src/image/commit';
 import type { HistoryEntry } from '../../src/image/types';
 
@@ -50,5 +50,12 @@ describe('matchCacheFrom', () => {
 
   it('from scratch: the first entry of any source', () => {
     assert.equal(matchCacheFrom([base], scratchState(), run('ADD rootfs'))?.kind, 'step');
+  });
+
+  it('onTheWay: the source itself or an image it was built on', () => {
+    assert.ok(onTheWay([target], target));
+    assert.ok(onTheWay([target], image('p', [['ADD rootfs', 1], ['CMD sh'], ['RUN a', 2]])));
+    assert.ok(!onTheWay([target], image('q', [['ADD rootfs', 1], ['CMD sh'], ['RUN other', 2]])));
+    assert.ok(!onTheWay([], target));
   });
 });
