@@ -404,7 +404,7 @@ export class Builder {
   }
 
   private lowers(state: ImageState): string[] {
-    return [...state.config.rootfs.diff_ids].reverse().map((d) => this.d.images.store.layers.path(d));
+    return this.d.images.store.layers.lowerDirs(state.config.rootfs.diff_ids);
   }
 
   private async copyStep(ctx: BuildCtx, run: StageRun, state: ImageState, inst: Extract<Instruction, { kind: 'COPY' | 'ADD' }>,

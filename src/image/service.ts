@@ -103,7 +103,7 @@ export class ImageService {
 
   /** Overlay lower dirs, top layer first. */
   layerDirs(id: string): string[] {
-    return [...this.store.config(id).rootfs.diff_ids].reverse().map((d) => this.store.layers.path(d));
+    return this.store.layers.lowerDirs(this.store.config(id).rootfs.diff_ids);
   }
 
   // ---- views ----

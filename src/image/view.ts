@@ -70,7 +70,7 @@ export function inspect(store: ImageStore, rec: ImageRecord): Record<string, unk
   const cfg = store.config(rec.id);
   const refs = store.refsOf(rec.id);
   const size = imageSize(store, cfg);
-  const dirs = [...cfg.rootfs.diff_ids].reverse().map((d) => store.layers.path(d));
+  const dirs = store.layers.lowerDirs(cfg.rootfs.diff_ids);
   const data: Record<string, string> = {};
   if (dirs.length) data.UpperDir = dirs[0];
   if (dirs.length > 1) data.LowerDir = dirs.slice(1).join(':');

@@ -56,6 +56,16 @@ export class LayerStore {
     return path.join(this.dir, hexOf(diffId), 'diff');
   }
 
+  /**
+   * The overlay lower dirs of an image's layers (`diffIds` bottom first), top layer first. A layer is unpacked once per
+   * diffID, so an image that holds the same layer twice (two steps with byte-identical diffs, e.g. empty ones in the
+   * same second) would name one dir twice, which overlayfs refuses as overlapping (ELOOP). Only the topmost copy is
+   * kept: it shadows every path of the lower one, so the merged tree is the same.
+   */
+  lowerDirs(diffIds: readonly string[]): string[] {
+    return [...new Set([...diffIds].reverse())].map((d) => this.path(d));
+  }
+
   has(diffId: string): boolean {
     return fs.existsSync(path.join(this.dir, hexOf(diffId), marker));
   }

@@ -242,3 +242,31 @@ test('berthd --max-layer-size and --max-layer-ratio: defaults, sizes as docker w
   assert.throws(() => parseDaemonArgs(['--max-layer-size', 'lots']), /invalid --max-layer-size "lots": a size such as 20g/);
   assert.throws(() => parseDaemonArgs(['--max-layer-ratio', '0']), /invalid --max-layer-ratio "0"/);
 });
+
+test('an image holding the same layer twice mounts (overlayfs refuses a lower dir named twice with ELOOP)', { skip: process.getuid?.() !== 0 && 'mounts: run as root' }, () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-lowers-'));
+  const merged = path.join(root, 'merged');
+  try {
+    const store = new LayerStore(root);
+    const [a, b] = ['a', 'b'].map((c) => `sha256:${c.repeat(64)}`);
+    for (const [d, file] of [[a, 'from-a'], [b, 'from-b']]) {
+      fs.mkdirSync(store.path(d), { recursive: true });
+      fs.writeFileSync(path.join(store.path(d), 'f'), file);
+    }
+    const lowers = store.lowerDirs([a, b, a]);
+    assert.deepEqual(lowers, [store.path(a), store.path(b)]);
+    for (const d of ['upper', 'work', 'merged']) fs.mkdirSync(path.join(root, d));
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${root}/upper,workdir=${root}/work`, merged]);
+    try {
+      assert.equal(fs.readFileSync(path.join(merged, 'f'), 'utf8'), 'from-a');
+    } finally {
+      execFileSync('umount', [merged]);
+    }
+    const twice = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[store.path(a), store.path(b), store.path(a)].join(':')},upperdir=${root}/upper,workdir=${root}/work`, merged]);
+    if (twice.status === 0) execFileSync('umount', [merged]);
+    assert.notEqual(twice.status, 0, 'the kernel accepted a lower dir named twice: the dedupe would not be needed');
+  } finally {
+    spawnSync('umount', [merged]);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
