@@ -1,7 +1,9 @@
 /** netavark driver: one exec with one JSON on stdin per setup/teardown (bridge, veth, NAT, ports, aardvark DNS). */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import type { NetavarkPortMapping } from './ports';
+import { bridgeSettings } from './bridge-options';
+import { toNetavarkPorts, type NetavarkPortMapping } from './ports';
+import type { EndpointRecord, NetworkRecord } from './store';
 
 export const NETAVARK_BINARY = '/usr/lib/podman/netavark';
 export const AARDVARK_BINARY = '/usr/lib/podman/aardvark-dns';
@@ -88,4 +90,26 @@ function errorText(stdout: string): string | undefined {
   } catch {
     return stdout || undefined;
   }
+}
+
+/** The setup/teardown JSON of one endpoint on its network. */
+export function netavarkConfig(e: EndpointRecord, n: NetworkRecord): NetavarkConfig {
+  // Keyed by network id, not name: netavark derives iptables chain names and aardvark files from this key, and
+  // ids are unique across Berth instances (two daemons may both have a network called "bridge").
+  const { mtu } = bridgeSettings(n.options);
+  const config: NetavarkConfig = {
+    container_id: e.containerId,
+    container_name: e.containerName,
+    networks: { [n.id]: { interface_name: e.iface ?? 'eth0', static_ips: [e.ip!], ...(e.mac ? { static_mac: e.mac } : {}), aliases: e.dnsNames.filter((a) => a !== e.containerName) } },
+    network_info: {
+      [n.id]: {
+        name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge!, subnets: [{ subnet: n.subnet!, gateway: n.gateway! }],
+        ipv6_enabled: false, internal: n.internal, dns_enabled: !n.predefined, ipam_options: { driver: 'host-local' },
+        // Docker isolates bridge networks from each other (netavark's NETAVARK_ISOLATION chains).
+        options: { isolate: 'true', ...(mtu ? { mtu: String(mtu) } : {}) },
+      },
+    },
+  };
+  if (e.ports.length) config.port_mappings = toNetavarkPorts(e.ports);
+  return config;
 }

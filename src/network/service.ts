@@ -16,9 +16,10 @@ import {
 } from './ipam';
 import { bridgeNames, deleteLink, ip, isolateBridgePorts, routesJson } from './iproute';
 import { deleteRule, portRules } from './iptables';
-import { Netavark, NetavarkConfig, NetavarkOptions } from './netavark';
+import { Netavark, NetavarkOptions, netavarkConfig } from './netavark';
+import { dockerNetwork, endpointInfo, portMap, type DockerNetwork, type DockerNetworkSettings, type EndpointInfo } from './views';
 import { createNetns, listNetns, netnsName, netnsPath, removeNetns } from './netns';
-import { assertHostPortsFree, checkPortConflicts, DockerListPort, dockerListPorts, dockerPortMap, hostPortFinder, PortMapping, resolvePortMappings, toNetavarkPorts } from './ports';
+import { assertHostPortsFree, checkPortConflicts, DockerListPort, dockerListPorts, hostPortFinder, resolvePortMappings } from './ports';
 import { DnsOverrides, extraHostLines, parseResolvConf, renderHosts, renderResolvConf } from './dnsfiles';
 import { EndpointRecord, NetworkRecord, NetworkStore } from './store';
 import type { CreateNetworkBody } from './create-request';
@@ -64,64 +65,6 @@ export interface AttachOptions {
   exposedPorts?: Record<string, unknown> | null;
   publishAll?: boolean;
 }
-
-/** docker's NetworkSettings.Networks[name] entry. */
-export interface DockerEndpointSettings {
-  IPAMConfig: { IPv4Address: string } | null;
-  Links: null;
-  Aliases: string[] | null;
-  MacAddress: string;
-  DriverOpts: null;
-  NetworkID: string;
-  EndpointID: string;
-  Gateway: string;
-  IPAddress: string;
-  IPPrefixLen: number;
-  IPv6Gateway: string;
-  GlobalIPv6Address: string;
-  GlobalIPv6PrefixLen: number;
-  DNSNames: string[] | null;
-}
-
-export interface EndpointInfo {
-  networkName: string;
-  ip?: string;
-  gateway?: string;
-  mac?: string;
-  ports: PortMapping[];
-  settings: DockerEndpointSettings;
-}
-
-/** The container-level slice of docker's inspect NetworkSettings. */
-export interface DockerNetworkSettings {
-  SandboxKey: string;
-  Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
-  IPAddress: string;
-  IPPrefixLen: number;
-  Gateway: string;
-  MacAddress: string;
-  Networks: Record<string, DockerEndpointSettings>;
-}
-
-export interface DockerNetwork {
-  Name: string;
-  Id: string;
-  Created: string;
-  Scope: string;
-  Driver: string;
-  EnableIPv6: false;
-  IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: DockerIpamConfig[] };
-  Internal: boolean;
-  Attachable: boolean;
-  Ingress: boolean;
-  ConfigFrom: { Network: string };
-  ConfigOnly: boolean;
-  Containers: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>;
-  Options: Record<string, string>;
-  Labels: Record<string, string>;
-}
-
-export interface DockerIpamConfig { Subnet: string; IPRange?: string; Gateway: string; AuxiliaryAddresses?: Record<string, string> }
 
 const PREDEFINED = ['bridge', 'host', 'none'];
 
@@ -235,7 +178,7 @@ export class NetworkService {
         (!f.type || f.type.includes(n.predefined ? 'builtin' : 'custom')) &&
         (!f.dangling || f.dangling.some((v) => (v === 'true' || v === '1') === (!used && !n.predefined))) &&
         matchLabels(n.labels, f.label);
-    }).map((n) => this.toDocker(n, {}));
+    }).map((n) => dockerNetwork(n, {}));
   }
 
   inspect(idOrName: string): DockerNetwork {
@@ -247,7 +190,7 @@ export class NetworkService {
         IPv4Address: e.ip ? `${e.ip}/${e.prefixLen}` : '', IPv6Address: '',
       };
     }
-    return this.toDocker(n, containers);
+    return dockerNetwork(n, containers);
   }
 
   remove(idOrName: string): Promise<void> {
@@ -312,7 +255,7 @@ export class NetworkService {
         if (o.ip || o.aliases?.length) throw badRequest(`user specified IP address and aliases are not supported on network ${n.name}`);
         rec.setupDone = true;
         this.store.saveEndpoint(rec);
-        return this.endpointInfo(rec, n);
+        return endpointInfo(rec, n);
       }
       if (o.ip && n.predefined) throw badRequest('user specified IP address is supported on user defined networks only');
       if (o.ip && !n.userSubnet) throw badRequest('user specified IP address is supported only when connecting to networks with user configured subnets');
@@ -330,7 +273,7 @@ export class NetworkService {
         ip: formatIp(ip), prefixLen: subnet.prefix, gateway: n.gateway, mac: o.mac ? parseMac(o.mac) : macForIp(ip), ports,
         aliases: o.aliases ?? [], dnsNames: dns ? unique([name, shortId(containerId), ...(o.aliases ?? [])]) : [], requestedIp: o.ip,
       });
-      rec.netavark = this.netavarkConfig(rec, n);
+      rec.netavark = netavarkConfig(rec, n);
       this.store.saveEndpoint(rec); // before setup: a crash in between leaves a record that reconcile tears down
       try {
         const status = await this.netavark.setup(nsPath, rec.netavark);
@@ -354,7 +297,7 @@ export class NetworkService {
       this.store.saveEndpoint(rec);
       await this.keepBridge(n);
       if (!bridgeSettings(n.options).icc) await isolateBridgePorts(n.bridge!);
-      return this.endpointInfo(rec, n);
+      return endpointInfo(rec, n);
     });
   }
 
@@ -371,7 +314,7 @@ export class NetworkService {
       if (!e) throw new ApiError(500, `container ${containerId} is not connected to network ${n.name}`);
       await this.teardown(e);
       this.store.deleteEndpoint(containerId, n.id);
-      return this.endpointInfo(e, n);
+      return endpointInfo(e, n);
     });
   }
 
@@ -391,10 +334,10 @@ export class NetworkService {
   networkSettings(containerId: string): DockerNetworkSettings | undefined {
     const attached = this.attached(containerId);
     if (!attached.length) return undefined;
-    const infos = attached.map(({ e, n }) => this.endpointInfo(e, n));
+    const infos = attached.map(({ e, n }) => endpointInfo(e, n));
     const s = infos[0].settings;
     return {
-      SandboxKey: attached[0].e.netnsPath, Ports: this.portMap(attached.map((a) => a.e)), IPAddress: s.IPAddress, IPPrefixLen: s.IPPrefixLen,
+      SandboxKey: attached[0].e.netnsPath, Ports: portMap(attached.map((a) => a.e)), IPAddress: s.IPAddress, IPPrefixLen: s.IPPrefixLen,
       Gateway: s.Gateway, MacAddress: s.MacAddress, Networks: Object.fromEntries(infos.map((i) => [i.networkName, i.settings])),
     };
   }
@@ -509,12 +452,6 @@ export class NetworkService {
     });
   }
 
-  /** docker's NetworkSettings.Ports over all endpoints (only the one made at start publishes). */
-  private portMap(endpoints: EndpointRecord[]): DockerNetworkSettings['Ports'] {
-    const withPorts = endpoints.find((e) => e.ports.length) ?? endpoints[0];
-    return dockerPortMap(withPorts.exposedPorts, withPorts.ports);
-  }
-
   /**
    * netavark teardown with the setup JSON. If the netns is gone (crash, reboot of the netns), netavark refuses
    * to start, and with an empty stand-in netns it stops at the missing veth before the network-wide cleanup; so
@@ -575,7 +512,7 @@ export class NetworkService {
       containerId: probeId, containerName: `flush-${shortId(probeId)}`, networkId: n.id, endpointId: probeId, netnsPath: '',
       ip: formatIp(ip), prefixLen: subnet.prefix, aliases: [], dnsNames: [], ports: [], exposedPorts: {}, setupDone: false,
     };
-    const config = this.netavarkConfig(rec, n);
+    const config = netavarkConfig(rec, n);
     await this.withScratchNetns(probeId, async (p) => {
       await this.netavark.setup(p, config);
       await this.netavark.teardown(p, config);
@@ -601,51 +538,6 @@ export class NetworkService {
     } finally {
       await removeNetns(name);
     }
-  }
-
-  private netavarkConfig(e: EndpointRecord, n: NetworkRecord): NetavarkConfig {
-    // Keyed by network id, not name: netavark derives iptables chain names and aardvark files from this key, and
-    // ids are unique across Berth instances (two daemons may both have a network called "bridge").
-    const { mtu } = bridgeSettings(n.options);
-    const config: NetavarkConfig = {
-      container_id: e.containerId,
-      container_name: e.containerName,
-      networks: { [n.id]: { interface_name: e.iface ?? 'eth0', static_ips: [e.ip!], ...(e.mac ? { static_mac: e.mac } : {}), aliases: e.dnsNames.filter((a) => a !== e.containerName) } },
-      network_info: {
-        [n.id]: {
-          name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge!, subnets: [{ subnet: n.subnet!, gateway: n.gateway! }],
-          ipv6_enabled: false, internal: n.internal, dns_enabled: !n.predefined, ipam_options: { driver: 'host-local' },
-          // Docker isolates bridge networks from each other (netavark's NETAVARK_ISOLATION chains).
-          options: { isolate: 'true', ...(mtu ? { mtu: String(mtu) } : {}) },
-        },
-      },
-    };
-    if (e.ports.length) config.port_mappings = toNetavarkPorts(e.ports);
-    return config;
-  }
-
-  private endpointInfo(e: EndpointRecord, n: NetworkRecord): EndpointInfo {
-    return {
-      networkName: n.name, ip: e.ip, gateway: e.gateway, mac: e.mac, ports: e.ports,
-      settings: {
-        IPAMConfig: e.requestedIp ? { IPv4Address: e.requestedIp } : null, Links: null, Aliases: e.aliases.length ? e.aliases : null,
-        MacAddress: e.mac ?? '', DriverOpts: null, NetworkID: n.id, EndpointID: e.endpointId, Gateway: e.gateway ?? '',
-        IPAddress: e.ip ?? '', IPPrefixLen: e.prefixLen ?? 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-        DNSNames: e.dnsNames.length ? e.dnsNames : null,
-      },
-    };
-  }
-
-  private toDocker(n: NetworkRecord, containers: DockerNetwork['Containers']): DockerNetwork {
-    return {
-      Name: n.name, Id: n.id, Created: n.created, Scope: n.scope || 'local', Driver: n.driver, EnableIPv6: false,
-      IPAM: {
-        Driver: 'default', Options: n.predefined ? null : n.ipamOptions ?? {},
-        Config: n.subnet ? [{ Subnet: n.subnet, ...(n.ipRange ? { IPRange: n.ipRange } : {}), Gateway: n.gateway!, ...(n.auxAddresses ? { AuxiliaryAddresses: n.auxAddresses } : {}) }] : [],
-      },
-      Internal: n.internal, Attachable: !!n.attachable, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
-      Containers: containers, Options: n.options, Labels: n.labels,
-    };
   }
 
   /** Full id, exact name (unique: CheckDuplicate=false makes duplicates), then unique id prefix (docker's order). */

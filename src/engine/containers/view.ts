@@ -1,6 +1,6 @@
 /** Docker's JSON views of a container: inspect, list entries, list filters, the human Status column. */
 import { humanDuration } from '../../common/units';
-import type { DockerNetworkSettings } from '../../network/service';
+import type { DockerNetworkSettings } from '../../network/views';
 import type { DockerListPort } from '../../network/ports';
 import { checkFilterKeys, labelMatches, type Filters } from '../../common/filters';
 import { badRequest } from '../../common/errors';
