@@ -21,7 +21,7 @@ export interface StepKeyInput {
 }
 
 /** Stable JSON: object keys sorted, Maps and Sets as sorted arrays, undefined dropped. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   return JSON.stringify(value, function (this: unknown, _key, v: unknown) {
     if (v instanceof Map) return [...v].sort();
     if (v instanceof Set) return [...v].sort();

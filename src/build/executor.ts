@@ -16,6 +16,7 @@ import { formatPlatform, hostPlatform } from '../registry/client/platform';
 import type { ContainerConfig } from '../schema/container';
 import { diffTar, tarBytes } from '../store/diff';
 import { BuildCache } from './cache';
+import { matchCacheFrom, onTheWay, type StepOutcome } from './cachefrom';
 import { stepCacheKey } from './cachekey';
 import { CacheMounts, type CacheRecord } from './cachemounts';
 import { commitImage, commitLayer, loadState, scratchState, type ImageState, type NewLayer } from '../image/commit';
@@ -50,6 +51,8 @@ export interface BuildRequest {
   buildArgs: Record<string, string>;
   target?: string;
   noCache: boolean;
+  /** `--cache-from` images: cache sources besides the steps this builder made (unknown ones are skipped, as docker). */
+  cacheFrom: string[];
   labels: Record<string, string>;
   /** RUN's network unless the instruction says otherwise: default | none | host | a network name. */
   network: string;
@@ -167,12 +170,17 @@ export class Builder {
       throw new BuildError((e as Error).message);
     }
     const bases = this.resolveImages(plan);
+    const store = this.d.images.store;
+    const cacheFrom = req.cacheFrom.flatMap((ref) => {
+      const rec = this.d.images.resolve(ref);
+      return rec ? [loadState(store, rec.id)] : [];
+    });
 
     const out = new OrderedOutput(emit, req.quiet);
     const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i].instructions.length, 0) + (Object.keys(req.labels).length ? 1 : 0);
     const results = new Map<number, ImageState>();
     const unused = plan.unusedBuildArgs.filter((a) => a !== SOURCE_DATE_EPOCH);
-    const ctx: BuildCtx = { req, plan, ignore, epoch, bases, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')) };
+    const ctx: BuildCtx = { req, plan, ignore, epoch, bases, cacheFrom, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')) };
     try {
       for (const level of plan.levels) {
         // Step numbers follow stage order, as if the stages ran one after another.
@@ -282,15 +290,29 @@ export class Builder {
     return new Date(ctx.epoch !== undefined ? ctx.epoch * 1000 : Date.now()).toISOString();
   }
 
-  /** The cached result of a step, announced as docker does; undefined on a miss or with --no-cache. */
-  private cached(ctx: BuildCtx, key: string, write: (s: string) => void): ImageState | undefined {
+  /**
+   * The cached result of a step on `parent`, announced as docker does; undefined on a miss or with --no-cache. The
+   * sources: the steps this builder made (by key; with --cache-from only those on the way to a source), then the
+   * --cache-from images (by history, see cachefrom.ts); a step found in the middle of one becomes an image of its own,
+   * remembered under the key.
+   */
+  private async cached(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: (s: string) => void): Promise<ImageState | undefined> {
     if (ctx.req.noCache) return undefined;
     const store = this.d.images.store;
-    const id = this.cache.get(key, (img) => {
+    let id = this.cache.get(key, (img) => {
       const rec = store.get(img);
-      return rec !== undefined && store.missing(rec) === undefined;
+      return rec !== undefined && store.missing(rec) === undefined &&
+        (!ctx.req.cacheFrom.length || onTheWay(ctx.cacheFrom, loadState(store, img)));
     });
-    if (!id) return undefined;
+    if (!id) {
+      const hit = matchCacheFrom(ctx.cacheFrom, parent, outcome);
+      if (!hit) return undefined;
+      id = hit.kind === 'image' ? hit.id : (await commitImage(store, parent, {
+        config: outcome.config, created: hit.history.created ?? this.created(ctx), createdBy: outcome.createdBy,
+        layer: hit.layer, author: outcome.author, history: hit.history,
+      })).id as string;
+      this.cache.set(key, id);
+    }
     write(' ---> Using cache\n');
     write(` ---> ${shortId(id)}\n`);
     return loadState(store, id);
@@ -309,10 +331,11 @@ export class Builder {
     const cfg = state.config.config ?? {};
     const config = applyMetadata(cfg, inst, facts, inst.kind === 'ENV' ? env : cfg.Env ?? []);
     const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args });
-    const hit = this.cached(ctx, key, write);
-    if (hit) return hit;
+    const text = createdBy(inst, cfg);
     const author = inst.kind === 'MAINTAINER' ? inst.maintainer : undefined;
-    return this.commit(ctx, key, state, config, createdBy(inst, cfg), write, undefined, author);
+    const hit = await this.cached(ctx, key, state, { createdBy: text, layer: false, config, author }, write);
+    if (hit) return hit;
+    return this.commit(ctx, key, state, config, text, write, undefined, author);
   }
 
   /** RUN needs an image record to start a container from (scratch has none until its first step). */
@@ -331,9 +354,10 @@ export class Builder {
       return { lowers: this.lowers(st), id: st.id ?? 'scratch' };
     };
     const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: await mountSourcesKey(mountList, ctx.req.contextDir, ctx.ignore, mountFrom) });
-    const hit = this.cached(ctx, key, run.write);
-    if (hit) return hit;
     const cfg = state.config.config ?? {};
+    const text = createdBy(inst, cfg, { args: scope.argValues() });
+    const hit = await this.cached(ctx, key, state, { createdBy: text, layer: true, config: cfg }, run.write);
+    if (hit) return hit;
     const image = await this.ensureImage(ctx, state);
     let container: string | undefined;
     const { containers } = this.d;
@@ -376,7 +400,7 @@ export class Builder {
       if (!kept) await remove().catch(() => undefined);
       await mounts.release();
     }
-    return this.commit(ctx, key, state, cfg, createdBy(inst, cfg, { args: scope.argValues() }), run.write, layer);
+    return this.commit(ctx, key, state, cfg, text, run.write, layer);
   }
 
   private lowers(state: ImageState): string[] {
@@ -399,13 +423,14 @@ export class Builder {
           throw new DockerfileError(inst.loc.file, inst.loc.startLine, e.message, inst.kind);
         });
         const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: plan.sourcesKey });
-        const hit = this.cached(ctx, key, run.write);
+        const text = createdBy(inst, cfg, { sourceDigest: plan.sourceDigest, dest: plan.resolved.dest });
+        const hit = await this.cached(ctx, key, state, { createdBy: text, layer: true, config: cfg }, run.write);
         if (hit) return hit;
         const layer = await withRootfs(this.lowers(state), path.join(scratch, 'dest'), async (rootfs) => {
           const entries = await copyEntries(plan, { rootfs, epoch: ctx.epoch, tmpDir: scratch, now: Math.floor(Date.now() / 1000) });
           return commitLayer(this.d.images.store, tarBytes(entries));
         });
-        return this.commit(ctx, key, state, cfg, createdBy(inst, cfg, { sourceDigest: plan.sourceDigest, dest: plan.resolved.dest }), run.write, layer);
+        return this.commit(ctx, key, state, cfg, text, run.write, layer);
       });
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
@@ -420,6 +445,8 @@ interface BuildCtx {
   epoch?: number;
   /** Image reference -> ID for FROM and COPY --from images. */
   bases: Map<string, string>;
+  /** The --cache-from images found. */
+  cacheFrom: ImageState[];
   results: Map<number, ImageState>;
   scratch: string;
 }

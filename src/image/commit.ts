@@ -56,12 +56,14 @@ export interface StepChange {
   createdBy: string;
   layer?: NewLayer;
   author?: string;
+  /** The history entry as is, instead of one made of created/createdBy (a step restored from a cache-from image). */
+  history?: HistoryEntry;
 }
 
 /** A new image on top of `state`: config, rootfs and history extended by one step. */
 export async function commitImage(store: ImageStore, state: ImageState, change: StepChange): Promise<ImageState> {
   const base = state.config;
-  const history: HistoryEntry = { created: change.created, created_by: change.createdBy, ...(change.layer ? {} : { empty_layer: true }) };
+  const history: HistoryEntry = change.history ?? { created: change.created, created_by: change.createdBy, ...(change.layer ? {} : { empty_layer: true }) };
   const cfg: ImageConfig = {
     architecture: base.architecture,
     os: base.os,

@@ -92,7 +92,11 @@ describe('berth compose', () => {
       ['required.yaml', 'services:\n  web:\n    image: ${NOPE:?set NOPE first}\n', /required\.yaml:3: services\.web\.image: required variable NOPE is missing a value: set NOPE first/],
       ['envfile.yaml', 'services:\n  web:\n    image: busybox\n    env_file: missing.env\n', /envfile\.yaml:4: services\.web\.env_file: env file .*missing\.env not found/],
       ['yaml.yaml', 'services:\n  web:\n    image: [busybox\n', /yaml\.yaml:\d+:\d+: yaml: /],
+      ['both.yaml', 'services:\n  b:\n    build:\n      context: .\n      dockerfile: Dockerfile\n      dockerfile_inline: FROM busybox\n', /both\.yaml:3: services\.b\.build: service "b" declares mutually exclusive dockerfile and dockerfile_inline/],
+      ['unset.yaml', 'services:\n  s: {image: busybox, secrets: [k]}\nsecrets:\n  k: {environment: NOT_SET_HERE}\n', /unset\.yaml:4: environment variable "NOT_SET_HERE" required by secret "k" is not set/],
+      ['clash.yaml', 'include: [part.yaml]\nservices:\n  web: {image: busybox}\n', /part\.yaml:2: services\.web conflicts with .*clash\.yaml:3: included resources must have unique names/],
     ];
+    fs.writeFileSync(path.join(dir, 'part.yaml'), 'services:\n  web: {image: busybox}\n');
     for (const [file, text, want] of cases) {
       fs.writeFileSync(path.join(dir, file), text);
       const r = compose(['-f', file, 'up', '-d']);

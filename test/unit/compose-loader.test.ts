@@ -114,10 +114,61 @@ describe('compose loader', () => {
     assert.throws(() => load({ files: ['bad.yaml'] }), /bad\.yaml:4: service "web" depends on undefined service "nope"/);
     write('bad2.yaml', 'services:\n  web:\n    image: busybox\n    restart: 3\n');
     assert.throws(() => load({ files: ['bad2.yaml'] }), /bad2\.yaml:4: services\.web\.restart must be a string/);
-    write('include.yaml', 'include: [other.yaml]\nservices: {}\n');
-    assert.throws(() => load({ files: ['include.yaml'] }), /include\.yaml:1: include: not supported by berth compose yet/);
+    write('include.yaml', 'services: {}\ninclude:\n  - other.yaml\n');
+    assert.throws(() => load({ files: ['include.yaml'] }), /include\.yaml:3: include: open .*other\.yaml: no such file or directory/);
     assert.throws(() => load({ files: ['none.yaml'] }), /open .*none\.yaml: no such file or directory/);
     assert.throws(() => load({ files: ['bad.yaml'], envFiles: ['missing.env'] }), /couldn't find env file: .*missing\.env/);
+  });
+
+  it('takes an inline Dockerfile, and refuses it beside dockerfile', () => {
+    write('inline.yaml', 'services:\n  app:\n    build:\n      context: ctx\n      dockerfile_inline: |\n        FROM busybox\n');
+    assert.deepEqual(load({ files: ['inline.yaml'] }).model.services.app.build, { context: path.join(dir, 'ctx'), dockerfile_inline: 'FROM busybox\n' });
+    write('inline2.yaml', 'services:\n  app:\n    build:\n      context: .\n      dockerfile: Dockerfile\n      dockerfile_inline: FROM busybox\n');
+    assert.throws(() => load({ files: ['inline2.yaml'] }), /inline2\.yaml:3: services\.app\.build: service "app" declares mutually exclusive dockerfile and dockerfile_inline/);
+  });
+
+  it('reads secrets and configs from the environment at load, and depends_on restart', () => {
+    write('.env', 'TOKEN=from-dotenv\n');
+    write('secrets.yaml', [
+      'services:',
+      '  app: {image: busybox, secrets: [token, key], configs: [conf], depends_on: {db: {condition: service_started, restart: true}}}',
+      '  db: {image: busybox}',
+      'secrets:',
+      '  token: {environment: TOKEN}',
+      '  key: {file: ./key.txt}',
+      'configs:',
+      '  conf: {environment: CONF}',
+    ].join('\n'));
+    const p = load({ files: ['secrets.yaml'], env: { CONF: 'from-env' } });
+    assert.deepEqual(p.model.secrets, { token: { environment: 'TOKEN', content: 'from-dotenv' }, key: { file: path.join(dir, 'key.txt') } });
+    assert.deepEqual(p.model.configs, { conf: { environment: 'CONF', content: 'from-env' } });
+    assert.deepEqual(p.model.services.app.depends_on, { db: { condition: 'service_started', required: true, restart: true } });
+    assert.throws(() => load({ files: ['secrets.yaml'] }), /secrets\.yaml:8: environment variable "CONF" required by config "conf" is not set/);
+    fs.rmSync(path.join(dir, '.env'));
+  });
+
+  it('includes projects: both forms, paths and variables of their own, conflicts named with both files', () => {
+    fs.mkdirSync(path.join(dir, 'inc', 'sub'), { recursive: true });
+    write('inc/sub/db.yaml', 'services:\n  db:\n    image: db:${DBTAG}\n    volumes: [./data:/data]\nvolumes:\n  dbdata: {}\n');
+    write('inc/sub/.env', 'DBTAG=dotenv\n');
+    write('inc/cache.yaml', 'services:\n  cache:\n    build: ./ctx\nnetworks:\n  back: {}\n');
+    write('inc/cache.env', 'UNUSED=1\n');
+    write('main.yaml', 'include:\n  - inc/sub/db.yaml\n  - path: inc/cache.yaml\n    env_file: inc/cache.env\nservices:\n  web:\n    image: web\n    depends_on: [db, cache]\n');
+    const p = load({ files: ['main.yaml'] });
+    assert.deepEqual(Object.keys(p.model.services).sort(), ['cache', 'db', 'web']);
+    assert.equal(p.model.services.db.image, 'db:dotenv');
+    assert.equal((p.model.services.db.volumes as { source: string }[])[0].source, path.join(dir, 'inc', 'sub', 'data'));
+    assert.equal((p.model.services.cache.build as { context: string }).context, path.join(dir, 'inc', 'ctx'));
+    assert.deepEqual(Object.keys(p.model.volumes as object), ['dbdata']);
+    assert.deepEqual(Object.keys(p.model.networks as object), ['back']);
+    assert.equal(p.where('db'), `${path.join(dir, 'inc', 'sub', 'db.yaml')}:2`);
+    assert.equal(load({ files: ['main.yaml'], env: { DBTAG: 'proc' } }).model.services.db.image, 'db:proc');
+    write('clash.yaml', 'include:\n  - inc/sub/db.yaml\nservices:\n  db: {image: other}\n');
+    assert.throws(() => load({ files: ['clash.yaml'] }), /inc\/sub\/db\.yaml:2: services\.db conflicts with .*clash\.yaml:4: included resources must have unique names/);
+    write('cycle.yaml', 'include: [cycle.yaml]\n');
+    assert.throws(() => load({ files: ['cycle.yaml'] }), /cycle\.yaml:1: include cycle detected/);
+    write('badinc.yaml', 'include:\n  - path: inc/cache.yaml\n    project: x\n');
+    assert.throws(() => load({ files: ['badinc.yaml'] }), /badinc\.yaml:\d+: include\[0\]/);
   });
 
   it('hashes a service config independently of key order and scale', () => {

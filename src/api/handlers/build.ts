@@ -12,20 +12,31 @@ import { checkFilterKeys } from '../../common/filters';
 import { qBool, qFilters, requestBody, sendJson, startStream, type Context } from '../http';
 import type { Router } from '../router';
 
-/** A JSON object-of-strings query value (buildargs, labels); null values (unset args) are dropped. */
-function jsonMap(q: URLSearchParams, key: string): Record<string, string> {
+function jsonQuery(q: URLSearchParams, key: string): unknown {
   const raw = q.get(key);
-  if (!raw) return {};
-  let v: unknown;
+  if (!raw) return undefined;
   try {
-    v = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch (e) {
     throw badRequest(`invalid ${key}: ${(e as Error).message}`);
   }
+}
+
+/** A JSON object-of-strings query value (buildargs, labels); null values (unset args) are dropped. */
+function jsonMap(q: URLSearchParams, key: string): Record<string, string> {
+  const v = jsonQuery(q, key);
+  if (v === undefined) return {};
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw badRequest(`invalid ${key}: expected a JSON object`);
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) if (val !== null && val !== undefined) out[k] = String(val);
   return out;
+}
+
+/** A JSON list-of-strings query value (cachefrom: `["img:tag",...]`, as the docker CLI sends it). */
+function jsonList(q: URLSearchParams, key: string): string[] {
+  const v = jsonQuery(q, key) ?? [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw badRequest(`invalid ${key}: expected a JSON array of strings`);
+  return v as string[];
 }
 
 /**
@@ -117,6 +128,7 @@ export function buildRoutes(r: Router, builder: Builder): void {
         buildArgs: jsonMap(q, 'buildargs'),
         target: q.get('target') || undefined,
         noCache: qBool(q, 'nocache'),
+        cacheFrom: jsonList(q, 'cachefrom'),
         labels: jsonMap(q, 'labels'),
         network: q.get('networkmode') || 'default',
         extraHosts: q.getAll('extrahosts').flatMap((h) => h.split(',')).filter(Boolean),

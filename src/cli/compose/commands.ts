@@ -1,4 +1,7 @@
 /** `berth compose` subcommands: each loads the project (validated first) and works through the Engine API. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Ctx } from '../cli';
 import type { FlagSpec, ParsedFlags } from '../flags';
 import { parseFlags } from '../flags';
@@ -24,10 +27,16 @@ export interface SubCommand {
 const bool = (name: string, usage: string, short?: string): FlagSpec => ({ name, short, kind: 'bool', usage });
 const V = (o: ParsedFlags) => o.values as Record<string, string & number & boolean & string[]>;
 
-/** Builds a service's image through `berth build` (POST /build), tagged as compose names it. */
+/**
+ * Builds a service's image through `berth build` (POST /build), tagged as compose names it. An inline Dockerfile is
+ * written to a private file outside the context, which `build` sends along under a hidden name as docker's CLI does.
+ */
 async function buildService(ctx: Ctx, p: Project, service: string, noCache = false): Promise<void> {
   const b = p.model.services[service].build as Obj;
-  const argv = ['-t', imageName(p, service), '-f', String(b.dockerfile), '-q'];
+  const inlineDir = b.dockerfile_inline === undefined ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-'));
+  const dockerfile = inlineDir ? path.join(inlineDir, 'Dockerfile') : String(b.dockerfile);
+  if (inlineDir) fs.writeFileSync(dockerfile, String(b.dockerfile_inline), { mode: 0o600 });
+  const argv = ['-t', imageName(p, service), '-f', dockerfile, '-q'];
   for (const [k, v] of Object.entries((b.args as Obj | undefined) ?? {})) argv.push('--build-arg', v === null ? k : `${k}=${String(v)}`);
   if (b.target) argv.push('--target', String(b.target));
   if (noCache) argv.push('--no-cache');
@@ -38,6 +47,7 @@ async function buildService(ctx: Ctx, p: Project, service: string, noCache = fal
     await buildCommand.run(ctx, parseFlags([...argv, String(b.context)], buildCommand.flags));
   } finally {
     process.stdout.write = saved;
+    if (inlineDir) fs.rmSync(inlineDir, { recursive: true, force: true });
   }
   progress('Image', imageName(p, service), 'Built');
 }
@@ -179,7 +189,10 @@ export const SUBCOMMANDS: Record<string, SubCommand> = {
       const named = (kind: 'networks' | 'volumes', keys: string[]): Obj =>
         Object.fromEntries(keys.map((k) => [k, { ...(((p.model[kind] as Obj | undefined)?.[k] as Obj | null) ?? {}), name: resourceName(p, kind, k) }]));
       const netKeys = [...new Set(Object.values(p.model.services).flatMap((s) => Object.keys((s.networks as Obj | undefined) ?? {})))];
-      const model = { ...p.model, networks: named('networks', netKeys), volumes: named('volumes', Object.keys((p.model.volumes as Obj | undefined) ?? {})) };
+      // a value the loader read from the environment is not printed: compose prints `environment: VAR`
+      const sources = (kind: 'secrets' | 'configs'): Obj | undefined => (p.model[kind] ? Object.fromEntries(Object.entries(p.model[kind] as Record<string, Obj | null>)
+        .map(([k, def]) => [k, def?.environment === undefined ? def : { ...def, content: undefined }])) : undefined);
+      const model = { ...p.model, networks: named('networks', netKeys), volumes: named('volumes', Object.keys((p.model.volumes as Obj | undefined) ?? {})), secrets: sources('secrets'), configs: sources('configs') };
       process.stdout.write(v.format === 'json' ? JSON.stringify(model, null, 2) + '\n' : stringify(model));
     },
   },

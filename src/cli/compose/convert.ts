@@ -97,16 +97,24 @@ function mounts(p: Project, svc: Obj): { binds: string[]; mounts: Obj[] } {
       out.push({ Type: 'tmpfs', Target: v.target, ...(size !== undefined ? { TmpfsOptions: { SizeBytes: typeof size === 'number' ? size : ramInBytes(String(size)) } } : {}) });
     }
   }
-  for (const kind of ['secrets', 'configs'] as const) {
-    for (const ref of (svc[kind] as Obj[] | undefined) ?? []) {
-      const def = ((p.model[kind] as Obj | undefined)?.[String(ref.source)] as Obj | undefined) ?? {};
-      if (typeof def.file !== 'string') throw new Error(`service ${String(svc.name)}: ${kind.slice(0, -1)} ${String(ref.source)}: only file sources are supported`);
-      const target = String(ref.target ?? (kind === 'secrets' ? ref.source : `/${String(ref.source)}`));
-      const dest = path.isAbsolute(target) ? target : `/run/secrets/${target}`;
-      binds.push(`${path.resolve(p.workingDir, def.file)}:${dest}:ro`);
-    }
-  }
+  for (const { def, dest } of fileReferences(p, svc)) if (typeof def.file === 'string') binds.push(`${path.resolve(p.workingDir, def.file)}:${dest}:ro`);
   return { binds, mounts: out };
+}
+
+export interface FileReference { def: Obj; dest: string; ref: Obj }
+
+/**
+ * A service's secrets and configs with the path each appears at in the container (secrets under /run/secrets, configs
+ * at /<name>, unless `target` says). Those from a file are bound; the others (`environment`, read into `content` by the
+ * loader, or `content`) are copied in before the start, as compose does.
+ */
+export function fileReferences(p: Project, svc: Obj): FileReference[] {
+  return (['secrets', 'configs'] as const).flatMap((kind) => ((svc[kind] as Obj[] | undefined) ?? []).map((ref) => {
+    const def = ((p.model[kind] as Obj | undefined)?.[String(ref.source)] as Obj | undefined) ?? {};
+    if (typeof def.file !== 'string' && typeof def.content !== 'string') throw new Error(`service ${String(svc.name)}: ${kind.slice(0, -1)} ${String(ref.source)}: only file, environment and content sources are supported`);
+    const target = String(ref.target ?? (kind === 'secrets' ? ref.source : `/${String(ref.source)}`));
+    return { def, dest: path.isAbsolute(target) ? target : `/run/secrets/${target}`, ref };
+  }));
 }
 
 /** The service's networks as [engine name, endpoint config], the first one the container is created on. */

@@ -5,7 +5,9 @@
 import type { EngineClient } from '../../client/engine';
 import { EngineError } from '../../client/engine';
 import type { ContainerSummary } from '../../client/types';
-import { COMPOSE_VERSION, L, resourceName } from './convert';
+import { Readable } from 'node:stream';
+import * as tarStream from 'tar-stream';
+import { COMPOSE_VERSION, fileReferences, L, resourceName } from './convert';
 import type { Obj, Project } from './loader';
 
 /** Output settings from compose's --progress and --ansi (colour undefined: when stdout is a terminal). */
@@ -86,4 +88,21 @@ export async function stopAndRemove(client: EngineClient, c: ContainerSummary, t
   progress('Container', name, 'Removing');
   await client.request('DELETE', `/containers/${c.Id}`, { query: { force: 1, v: volumes ? 1 : undefined } });
   progress('Container', name, 'Removed');
+}
+
+/**
+ * Secrets and configs that are no file (an `environment` or `content` source) copied into a created container, one
+ * tar entry at the target path (parents made by the extraction), mode 0444 unless given, as compose v2 injects them.
+ */
+export async function injectFiles(client: EngineClient, p: Project, service: string, id: string): Promise<void> {
+  for (const { def, dest, ref } of fileReferences(p, { ...p.model.services[service], name: service })) {
+    if (typeof def.content !== 'string') continue;
+    const data = Buffer.from(def.content);
+    const pack = tarStream.pack();
+    pack.entry({ name: dest.replace(/^\/+/, ''), size: data.length, mode: ref.mode === undefined ? 0o444 : Number(ref.mode), uid: Number(ref.uid ?? 0), gid: Number(ref.gid ?? 0), mtime: new Date() }, data);
+    pack.finalize();
+    await client.request('PUT', `/containers/${id}/archive`, {
+      query: { path: '/', copyUIDGID: ref.uid !== undefined || ref.gid !== undefined ? true : undefined }, body: Readable.from(pack), contentType: 'application/x-tar',
+    });
+  }
 }

@@ -17,19 +17,38 @@ const bool = (name: string, usage: string, short?: string): FlagSpec => ({ name,
 /** The project name without reading files when -p names it (ps, logs, stop... work without the compose file). */
 const projectOf = (env: SubEnv): string => (env.projectName ? normalizeProjectName(env.projectName) : env.load().name);
 
-async function selected(env: SubEnv, services: string[], all = true): Promise<ContainerSummary[]> {
+async function selected(env: SubEnv, services: string[], all = true, dependents = false): Promise<ContainerSummary[]> {
   const client = await env.ctx.client();
   const list = await projectContainers(client, projectOf(env), { all });
-  return services.length ? list.filter((c) => services.includes(c.Labels?.[L.service] ?? '')) : list;
+  if (!services.length) return list;
+  const order = dependents ? withRestartDependents(list, services) : services;
+  return order.flatMap((s) => list.filter((c) => c.Labels?.[L.service] === s));
+}
+
+/**
+ * The services to restart after `services`, in order: those declaring `depends_on.<svc>.restart: true` on one restarted
+ * before them, transitively (compose v2's restart). Read from the containers' depends_on labels
+ * (`svc:condition:restart`), so that `-p` alone does.
+ */
+function withRestartDependents(list: ContainerSummary[], services: string[]): string[] {
+  const order = [...services];
+  for (let i = 0; i < order.length; i++) {
+    for (const c of list) {
+      const s = c.Labels?.[L.service] ?? '';
+      const restarts = (c.Labels?.[L.dependsOn] ?? '').split(',').some((d) => d.split(':')[0] === order[i] && d.split(':')[2] === 'true');
+      if (restarts && !order.includes(s)) order.push(s);
+    }
+  }
+  return order;
 }
 
 /** One API call per container, with compose's progress lines. */
-function simple(short: string, verb: [string, string], op: (id: string, o: ParsedFlags) => { method: string; path: string; query?: Record<string, string | number | undefined> }, flags: FlagSpec[] = [], all = true): SubCommand {
+function simple(short: string, verb: [string, string], op: (id: string, o: ParsedFlags) => { method: string; path: string; query?: Record<string, string | number | undefined> }, flags: FlagSpec[] = [], all = true, dependents = false): SubCommand {
   return {
     use: `${verb[0].toLowerCase()} [OPTIONS] [SERVICE...]`, short, flags,
     async run(env, o) {
       const client = await env.ctx.client();
-      for (const c of await selected(env, o.args, all)) {
+      for (const c of await selected(env, o.args, all, dependents)) {
         progress('Container', nameOf(c), verb[0]);
         const r = op(c.Id, o);
         await client.request(r.method, r.path, { query: r.query });
@@ -107,7 +126,7 @@ export const lifecycle: Record<string, SubCommand> = {
   },
   start: simple('Start services', ['Starting', 'Started'], (id) => ({ method: 'POST', path: `/containers/${id}/start` })),
   stop: simple('Stop services', ['Stopping', 'Stopped'], (id, o) => ({ method: 'POST', path: `/containers/${id}/stop`, query: { t: t(o) } }), [timeoutFlag], false),
-  restart: simple('Restart service containers', ['Restarting', 'Started'], (id, o) => ({ method: 'POST', path: `/containers/${id}/restart`, query: { t: t(o) } }), [timeoutFlag]),
+  restart: simple('Restart service containers', ['Restarting', 'Started'], (id, o) => ({ method: 'POST', path: `/containers/${id}/restart`, query: { t: t(o) } }), [timeoutFlag], true, true),
   kill: simple('Force stop service containers', ['Killing', 'Killed'], (id, o) => ({ method: 'POST', path: `/containers/${id}/kill`, query: { signal: o.values.signal as string } }),
     [{ name: 'signal', short: 's', kind: 'string', usage: 'SIGNAL to send to the container', default: 'SIGKILL' }], false),
   pause: simple('Pause services', ['Pausing', 'Paused'], (id) => ({ method: 'POST', path: `/containers/${id}/pause` }), [], false),

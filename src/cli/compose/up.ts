@@ -8,7 +8,7 @@ import type { EngineClient } from '../../client/engine';
 import { EngineError } from '../../client/engine';
 import type { ContainerSummary } from '../../client/types';
 import { configHash, containerName, createBody, imageName, L, serviceNetworks } from './convert';
-import { ensureNetworks, ensureVolumes, nameOf, progress, projectContainers, stopAndRemove } from './engine';
+import { ensureNetworks, ensureVolumes, injectFiles, nameOf, progress, projectContainers, stopAndRemove } from './engine';
 import { startOrder, type Obj, type Project } from './loader';
 
 export interface UpOptions {
@@ -68,6 +68,7 @@ async function create(client: EngineClient, p: Project, service: string, n: numb
   const name = containerName(p, service, n);
   progress('Container', name, 'Creating');
   const { Id } = await client.request<{ Id: string }>('POST', '/containers/create', { query: { name }, body: createBody(p, service, n, image) });
+  await injectFiles(client, p, service, Id);
   // compose v2 creates on the first network and connects the others before the start
   for (const [net, ep] of serviceNetworks(p, service).slice(1)) {
     await client.request('POST', `/networks/${encodeURIComponent(net)}/connect`, { body: { Container: Id, EndpointConfig: ep } });

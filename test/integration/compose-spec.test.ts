@@ -1,0 +1,125 @@
+/**
+ * `berth compose` with newer Compose Specification keys, against its own berthd: a service built from an inline
+ * Dockerfile (the context still sent), a secret and a config read from the environment and .env, `restart SERVICE`
+ * restarting the services that declare `depends_on.<svc>.restart: true` after it, and an included project whose
+ * relative paths and .env are its own (their bad input is refused in compose.test.ts).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BERTH, TestDaemon } from '../helpers/daemon';
+
+const d = new TestDaemon('compose-spec');
+const project = `bcs${process.pid % 100000}`;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-spec-'));
+
+const COMPOSE = `
+include:
+  - path: sub/compose.yaml
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM busybox
+        COPY hello.txt /hello.txt
+    command: sleep 600
+    secrets: [token]
+    configs:
+      - source: conf
+        target: /etc/app.conf
+    depends_on:
+      db: {condition: service_started, restart: true}
+  db:
+    image: busybox
+    command: sleep 600
+  other:
+    image: busybox
+    command: sleep 600
+    depends_on: [db]
+secrets:
+  token: {environment: TOKEN}
+configs:
+  conf: {environment: CONF}
+`;
+const SUB = `
+services:
+  inc:
+    image: busybox
+    command: sleep 600
+    volumes: [./data:/data]
+    environment:
+      GREETING: \${GREETING}
+`;
+
+function compose(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(BERTH, ['compose', '-p', project, ...args], { cwd: dir, env: { ...d.env, CONF: 'conf-from-env', ...env }, timeout: 180_000 });
+  return { status: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
+}
+function ok(args: string[]): string {
+  const r = compose(args);
+  assert.equal(r.status, 0, `berth compose ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  return r.stdout + r.stderr;
+}
+const berth = (args: string[]): string => {
+  const r = d.berth(args);
+  assert.equal(r.status, 0, `berth ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+};
+const inService = (service: string, cmd: string[]): string => ok(['exec', '-T', service, ...cmd]).trim();
+const startedAt = (service: string): number => Date.parse(berth(['inspect', '-f', '{{.State.StartedAt}}', `${project}-${service}-1`]));
+
+describe('berth compose: dockerfile_inline, environment secrets, depends_on restart, include', () => {
+  before(async () => {
+    fs.mkdirSync(path.join(dir, 'sub', 'data'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), COMPOSE);
+    fs.writeFileSync(path.join(dir, 'hello.txt'), 'hello from the context\n');
+    fs.writeFileSync(path.join(dir, '.env'), 'TOKEN=s3cret-from-dotenv\n');
+    fs.writeFileSync(path.join(dir, 'sub', 'compose.yaml'), SUB);
+    fs.writeFileSync(path.join(dir, 'sub', '.env'), 'GREETING=from-sub-env\n');
+    fs.writeFileSync(path.join(dir, 'sub', 'data', 'file.txt'), 'included data\n');
+    await d.start();
+    d.importBusybox();
+  });
+  after(async () => {
+    compose(['down', '-t', '1', '--rmi', 'local']);
+    await d.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('build runs the inline Dockerfile with the context; up starts it', () => {
+    ok(['build', 'app']);
+    assert.ok(berth(['image', 'inspect', '-f', '{{.Id}}', `${project}-app`]).startsWith('sha256:'));
+    ok(['up', '-d']);
+    assert.equal(inService('app', ['cat', '/hello.txt']), 'hello from the context');
+  });
+
+  it('mounts secrets and configs read from .env and the environment as files', () => {
+    assert.equal(inService('app', ['cat', '/run/secrets/token']), 's3cret-from-dotenv');
+    assert.equal(inService('app', ['cat', '/etc/app.conf']), 'conf-from-env');
+    assert.equal(inService('app', ['stat', '-c', '%a', '/run/secrets/token']), '444');
+    const config = ok(['config']);
+    assert.match(config, /environment: TOKEN/);
+    assert.doesNotMatch(config, /s3cret-from-dotenv/);
+  });
+
+  it('include: the included service runs with its own relative paths and .env', () => {
+    assert.equal(inService('inc', ['cat', '/data/file.txt']), 'included data');
+    assert.equal(inService('inc', ['sh', '-c', 'echo $GREETING']), 'from-sub-env');
+    assert.deepEqual(ok(['config', '--services']).trim().split('\n').sort(), ['app', 'db', 'inc', 'other']);
+  });
+
+  it('restart db restarts app (depends_on restart: true) after it, not other', () => {
+    const before = { db: startedAt('db'), app: startedAt('app'), other: startedAt('other') };
+    const out = ok(['restart', 'db']);
+    assert.match(out, new RegExp(`${project}-db-1 +Restarting[\\s\\S]*${project}-app-1 +Restarting`));
+    assert.ok(startedAt('db') > before.db, 'db restarted');
+    assert.ok(startedAt('app') > before.app, 'app restarted');
+    assert.ok(startedAt('app') >= startedAt('db'), 'app restarted after db');
+    assert.equal(startedAt('other'), before.other, 'other (no restart: true) left running');
+    assert.equal(inService('app', ['cat', '/run/secrets/token']), 's3cret-from-dotenv');
+  });
+});
