@@ -5,6 +5,8 @@
  * `berth.test=compat`, removed at stop.
  */
 import { spawnSync } from 'node:child_process';
+import { after, before } from 'node:test';
+import Docker from 'dockerode';
 import { busyboxTar, TestDaemon, type RunResult } from './daemon';
 
 export const TEST_LABEL = 'berth.test=compat';
@@ -53,4 +55,21 @@ class OwnBerth extends TestDaemon implements Engine {
 export function compatEngine(name: string): Engine {
   const host = process.env.BERTH_COMPAT_DOCKER_HOST;
   return host ? new ExternalEngine(host) : new OwnBerth(name);
+}
+
+/**
+ * One compat test file's engine and dockerode client: started with busybox before the file's tests, stopped after
+ * them (an external engine loses the file's labelled containers), then `cleanup` removes what else the file made.
+ */
+export function fileEngine(name: string, cleanup: () => void = () => undefined): { e: Engine; docker: Docker } {
+  const e = compatEngine(name);
+  before(async () => {
+    await e.start();
+    e.importBusybox();
+  });
+  after(async () => {
+    await e.stop();
+    cleanup();
+  });
+  return { e, docker: new Docker({ socketPath: e.socket }) };
 }

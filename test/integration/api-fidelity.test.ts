@@ -9,18 +9,10 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Docker from 'dockerode';
-import { compatEngine, TEST_LABEL } from '../helpers/engine';
+import { fileEngine, TEST_LABEL } from '../helpers/engine';
 
-const e = compatEngine('fidelity');
-let docker: Docker;
+const { e, docker } = fileEngine('fidelity');
 
-before(async () => {
-  await e.start();
-  e.importBusybox();
-  docker = new Docker({ socketPath: e.socket });
-});
-after(() => e.stop());
 
 function request(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {

@@ -4,25 +4,17 @@
  * filters, archive on a stopped container's volumes, log option validation, MacAddress. Written to pass against
  * Docker too: `BERTH_COMPAT_DOCKER_HOST=unix:///…` points them at another engine.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Docker from 'dockerode';
-import { compatEngine, TEST_LABEL } from '../helpers/engine';
+import { fileEngine, TEST_LABEL } from '../helpers/engine';
 import type { RunResult } from '../helpers/daemon';
 
-const e = compatEngine('ctrfid');
-let docker: Docker;
+const { e, docker } = fileEngine('ctrfid');
 
-before(async () => {
-  await e.start();
-  e.importBusybox();
-  docker = new Docker({ socketPath: e.socket });
-});
-after(() => e.stop());
 
 let seq = 0;
 /** A fresh container name for this run (the tests can run twice, and against an engine with other containers). */

@@ -3,27 +3,15 @@
  * wildcards, `dangling`, `label`, `before`, `since`; untag versus delete, `noprune`, conflicts with containers, `force`.
  * Also passes against Docker (`BERTH_COMPAT_DOCKER_HOST=unix:///…`, see test/helpers/engine.ts).
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Docker from 'dockerode';
-import { compatEngine, TEST_LABEL } from '../helpers/engine';
+import { fileEngine, TEST_LABEL } from '../helpers/engine';
 import type { RunResult } from '../helpers/daemon';
 
-const e = compatEngine('imgfid');
-let docker: Docker;
-const repo = `imgfid${process.pid}`;
-const dirs: string[] = [];
-
-before(async () => {
-  await e.start();
-  e.importBusybox();
-  docker = new Docker({ socketPath: e.socket });
-});
-after(async () => {
-  await e.stop();
+const { e, docker } = fileEngine('imgfid', () => {
   const tags = e.docker(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n').filter((t) => t.startsWith(repo));
   if (tags.length) e.docker(['rmi', '-f', ...tags]);
   // build steps of this run (labelled) that no tag kept: children before parents, so a few rounds
@@ -34,6 +22,9 @@ after(async () => {
   }
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
+const repo = `imgfid${process.pid}`;
+const dirs: string[] = [];
+
 
 function ok(r: RunResult, what: string): string {
   assert.equal(r.status, 0, `${what}: ${r.stderr}`);

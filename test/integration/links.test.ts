@@ -4,25 +4,16 @@
  * the child's list Names, `docker rm --link`, and the refusals. Also passes against Docker
  * (`BERTH_COMPAT_DOCKER_HOST=unix:///…`, see test/helpers/engine.ts).
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import Docker from 'dockerode';
-import { compatEngine, TEST_LABEL } from '../helpers/engine';
+import { fileEngine, TEST_LABEL } from '../helpers/engine';
 import type { RunResult } from '../helpers/daemon';
 
-const e = compatEngine('links');
-let docker: Docker;
-const networks: string[] = [];
-
-before(async () => {
-  await e.start();
-  e.importBusybox();
-  docker = new Docker({ socketPath: e.socket });
-});
-after(async () => {
-  await e.stop();
+const { e, docker } = fileEngine('links', () => {
   for (const n of networks) e.docker(['network', 'rm', n]);
 });
+const networks: string[] = [];
+
 
 let seq = 0;
 const uniq = (what: string): string => `links-${what}-${process.pid}-${++seq}`;

@@ -4,15 +4,16 @@
  * connect and forced disconnect. Written to pass against Docker too (BERTH_COMPAT_DOCKER_HOST, see
  * test/helpers/engine.ts); checks where Debian's Docker 20.10 (API 1.41) differs from Docker 24 are skipped there.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import type Docker from 'dockerode';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import Docker from 'dockerode';
-import { compatEngine, TEST_LABEL } from '../helpers/engine';
+import { fileEngine, TEST_LABEL } from '../helpers/engine';
 import { BERTH } from '../helpers/daemon';
 
-const e = compatEngine('netfid');
-let docker: Docker;
+const { e, docker } = fileEngine('netfid', () => {
+  for (const id of made) e.docker(['network', 'rm', id]);
+});
 /** Every network a test made, removed at the end (by id: duplicate names are among them). */
 const made = new Set<string>();
 const tag = `nf${process.pid % 10000}`;
@@ -20,17 +21,6 @@ const tag = `nf${process.pid % 10000}`;
 let nextNet = 0;
 const subnet16 = (): string => `10.${120 + nextNet++}.0.0/16`;
 
-before(async () => {
-  await e.start();
-  e.importBusybox();
-  docker = new Docker({ socketPath: e.socket });
-});
-after(async () => {
-  const ids = e.docker(['ps', '-aq', '--filter', `label=${TEST_LABEL}`]).stdout.split('\n').filter(Boolean);
-  if (ids.length) e.docker(['rm', '-f', ...ids]);
-  for (const id of made) e.docker(['network', 'rm', id]);
-  await e.stop();
-});
 
 function ok(args: string[]): string {
   const r = e.docker(args);
