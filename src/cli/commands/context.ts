@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { StatusError, type Command } from '../cli';
 import { checkName, ContextError, ContextStore, DEFAULT_CONTEXT, defaultHost, TLS_FILES, type ContextMeta } from '../contexts';
-import { renderList } from '../format/formatter';
+import { renderInspect, renderList } from '../format/formatter';
 import type { FlagSpec } from '../flags';
 
 const LS_FORMAT = 'table {{.Name}}{{if .Current}} *{{end}}\t{{.Description}}\t{{.DockerEndpoint}}\t{{.Error}}';
@@ -145,7 +145,7 @@ export const contextInspect: Command = {
       return { ...meta, TLSMaterial: files.length ? { docker: files } : {}, Storage: { MetadataPath: store.metaDir(name), TLSPath: path.dirname(store.tlsDir(name)) } };
     });
     const format = o.values.format as string;
-    process.stdout.write(format ? renderList(format, out, {}) : JSON.stringify(out, null, 4) + '\n');
+    process.stdout.write(renderInspect(format, out));
   }),
 };
 

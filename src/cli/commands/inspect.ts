@@ -2,7 +2,7 @@
 import { EngineError, type EngineClient } from '../../client/engine';
 import { StatusError, type Command, type Ctx } from '../cli';
 import type { FlagSpec, ParsedFlags } from '../flags';
-import { renderOne } from '../format/formatter';
+import { renderInspect } from '../format/formatter';
 
 type Kind = 'container' | 'image' | 'network' | 'volume';
 
@@ -42,8 +42,7 @@ async function inspectRun(ctx: Ctx, o: ParsedFlags, kinds: Kind[]): Promise<numb
       errors.push(e.message);
     }
   }
-  if (format && format !== 'json') for (const item of found) process.stdout.write(renderOne(format, item));
-  else process.stdout.write(JSON.stringify(found, null, 4) + '\n');
+  process.stdout.write(renderInspect(format, found));
   if (errors.length) throw new StatusError(1, `Error: ${errors.join('\n')}`);
   return 0;
 }

@@ -1,6 +1,6 @@
 /** network create/ls/inspect/rm/prune/connect/disconnect, and `port`. */
 import type { Command } from '../cli';
-import { renderList } from '../format/formatter';
+import { renderInspect, renderList } from '../format/formatter';
 import { truncateId } from '../../common/units';
 import { filterFlag, filtersQuery, forEachName, formatFlag, keyValues } from './util';
 import { forceFlag, prune, pruneFilter, pruneNetworks } from './system';
@@ -92,7 +92,7 @@ export const networkInspect: Command = {
     const all = [];
     for (const n of o.args) all.push(await client.request('GET', `/networks/${encodeURIComponent(n)}`));
     const format = o.values.format as string;
-    process.stdout.write(format ? renderList(format, all, {}) : JSON.stringify(all, null, 4) + '\n');
+    process.stdout.write(renderInspect(format, all));
   },
 };
 

@@ -46,3 +46,9 @@ export function renderOne(format: string, item: unknown): string {
     throw e;
   }
 }
+
+/** `inspect` output of any object kind: docker's indented JSON array (`json` too), or the template per item. */
+export function renderInspect(format: string | undefined, items: unknown[]): string {
+  if (format && format !== 'json') return items.map((i) => renderOne(format, i)).join('');
+  return JSON.stringify(items, null, 4) + '\n';
+}
