@@ -491,8 +491,10 @@ export class NetworkService {
 
   /** Let go of an idle network's bridge: keeper out, then netavark drops bridge, rules and DNS (flushNetwork). */
   private async releaseBridge(n: NetworkRecord): Promise<void> {
-    if (!n.bridge || !(await bridgeNames()).includes(n.bridge)) return;
+    if (!n.bridge) return;
+    // also when the bridge is already gone (deleted by other hands): its keeper pair would outlive it
     await deleteLink(keeperName(n.bridge));
+    if (!(await bridgeNames()).includes(n.bridge)) return;
     await this.flushNetwork(n);
   }
 

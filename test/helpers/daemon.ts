@@ -160,6 +160,8 @@ export class TestDaemon {
     // Network leftovers of a failed test (a graceful stop with nothing running removes them itself).
     const netns = spawnSync('ip', ['netns', 'list']).stdout?.toString() ?? '';
     for (const ns of netns.split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(`${this.bridge}-`))) spawnSync('ip', ['netns', 'del', ns]);
+    // and the keeper veth of a default bridge that went away without its daemon releasing it
+    if (!fs.existsSync(`/sys/class/net/${this.bridge}`)) spawnSync('ip', ['link', 'del', `${this.bridge}k`]);
     unmountUnder(this.dataRoot);
     fs.rmSync(this.dataRoot, { recursive: true, force: true });
     fs.rmSync(this.execRoot, { recursive: true, force: true });
