@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fsyncDir, readJson, writeJsonAtomic } from '../common/atomic';
 import { isRootless } from '../common/rootless';
+import { log } from '../common/log';
 import { decompressed, DEFAULT_LIMITS, type DecompressionLimits } from './compression';
 import type { Durability } from './content';
 import type { Lease } from './leases';
@@ -103,8 +104,7 @@ export class LayerStore {
     let n = 0;
     for (const name of fs.readdirSync(this.dir)) {
       if (name.startsWith(tmpPrefix) || !fs.existsSync(path.join(this.dir, name, marker))) {
-        fs.rmSync(path.join(this.dir, name), { recursive: true, force: true });
-        n++;
+        if (removeTemp(path.join(this.dir, name))) n++;
       }
     }
     return n;
@@ -151,9 +151,23 @@ export class LayerStore {
       if (!deferred) fsyncDir(this.dir);
       return info;
     } catch (e) {
-      fs.rmSync(tmp, { recursive: true, force: true });
+      removeTemp(tmp);
       throw e;
     }
+  }
+}
+
+/**
+ * Remove an unpack temp; false if it could not be (a GNU tar orphaned by a killed daemon may still be writing into
+ * it): it is left for the next repair, and the caller's own error, if any, is the one reported.
+ */
+function removeTemp(dir: string): boolean {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
+    return true;
+  } catch (e) {
+    log.warn('could not remove a layer temp, left for the next repair', { dir, error: (e as Error).message });
+    return false;
   }
 }
 
