@@ -6,6 +6,7 @@
  */
 import * as net from 'node:net';
 import { badRequest } from '../../common/errors';
+import { portRange, splitPortProto } from '../../common/ports';
 import { parseSignal } from '../../common/signals';
 
 /** The create body's fields checked here (already type-checked by the API decoder). */
@@ -28,15 +29,7 @@ const MIN_HEALTH_DURATION_NS = 1_000_000;
 // go-units' ulimit names (ParseUlimit)
 const ULIMITS = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 
-/** nat.ParsePort: a decimal 0..65535 (a range "a-b" for host ports). */
-function validPort(p: string, range: boolean): boolean {
-  const parts = range ? p.split('-') : [p];
-  if (parts.length > 2) return false;
-  const n = parts.map((x) => (/^\d{1,5}$/.test(x) ? Number(x) : NaN));
-  return n.every((x) => x <= 65535) && (n.length === 1 || n[0] <= n[1]);
-}
-
-const portOf = (key: string): string => key.split('/')[0];
+const portOf = (key: string): string => splitPortProto(key).ports;
 
 export function validateCreate(cfg: CreateFields, hc: CreateHostFields): void {
   if (cfg.WorkingDir && !cfg.WorkingDir.startsWith('/')) {
@@ -52,12 +45,12 @@ export function validateCreate(cfg: CreateFields, hc: CreateHostFields): void {
     if ((hcheck.Retries ?? 0) < 0) throw badRequest('Retries in Healthcheck cannot be negative');
   }
   for (const key of Object.keys(cfg.ExposedPorts ?? {})) {
-    if (!validPort(portOf(key), true)) throw badRequest(`invalid port specification: "${portOf(key)}"`);
+    if (!portRange(portOf(key))) throw badRequest(`invalid port specification: "${portOf(key)}"`);
   }
   for (const [key, bindings] of Object.entries(hc.PortBindings ?? {})) {
-    if (!validPort(portOf(key), true)) throw badRequest(`invalid port specification: "${portOf(key)}"`);
+    if (!portRange(portOf(key))) throw badRequest(`invalid port specification: "${portOf(key)}"`);
     for (const b of bindings ?? []) {
-      if (b.HostPort && !validPort(b.HostPort, true)) throw badRequest(`invalid port specification: "${b.HostPort}"`);
+      if (b.HostPort && !portRange(b.HostPort)) throw badRequest(`invalid port specification: "${b.HostPort}"`);
       if (b.HostIp && !net.isIP(b.HostIp.replace(/^\[(.*)\]$/, '$1'))) throw badRequest(`invalid host IP address: ${b.HostIp}`);
     }
   }
