@@ -1,5 +1,4 @@
 /** The container service: lifecycle of containers (create, start, stop, kill, remove, wait) over records + runtime. */
-import { validateCreate } from './validate';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CreateBody } from '../../schema/container';
@@ -26,6 +25,7 @@ import { normalizeLinks } from './links';
 import { LogRotator, logPolicy, resolveLogConfig } from './log-rotate';
 import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
 import { applyLimits, mergeUpdate, type UpdateBody } from './update';
+import { validateCreate } from './validate';
 import type { VolumeService } from '../volumes';
 import type { UsernsRemap } from '../userns';
 
