@@ -86,13 +86,14 @@ export function parseCidrLoose(s: string): Cidr | undefined {
 }
 
 /**
- * A user-given subnet (`--subnet`): a canonical CIDR of either family with room for a gateway and one container
+ * A user-given subnet (`--subnet`): a CIDR of either family without host bits with room for a gateway and one container
  * (IPv4: a /30, whose last address is the broadcast; IPv6 has none).
  */
 export function parseSubnet(s: string): Cidr {
   const c = parseCidrLoose(s);
   if (!c || !s.includes('/')) throw badRequest(`invalid CIDR address: ${s}`);
-  if (formatCidr(c) !== s) throw badRequest(`invalid subnet ${s}: it should be ${formatCidr(c)}`);
+  // host bits set (not a spelling: IPv6 may be written with leading zeros or upper case, as Go's netip reads it)
+  if (parseIp(s.split('/')[0], c.family) !== c.base) throw badRequest(`invalid subnet ${s}: it should be ${formatCidr(c)}`);
   if (c.prefix > width(c.family) - 2) throw badRequest(`invalid subnet ${s}: too small, a bridge network needs at least a /${width(c.family) - 2}`);
   return c;
 }

@@ -125,6 +125,7 @@ test('IPv6 subnets, gateway and addresses: ::1 first, no broadcast, docker wordi
   assert.equal(s.family, 6);
   assert.deepEqual(status(() => parseSubnet('fd00:12::1/64')), [400, 'invalid subnet fd00:12::1/64: it should be fd00:12::/64']);
   assert.equal(status(() => parseSubnet('fd00::/127'))[0], 400);
+  assert.equal(formatCidr(parseSubnet('FD00:0012:0::/64')), 'fd00:12::/64'); // any spelling of the network address
   const gw = chooseGateway(s);
   assert.equal(formatIp(gw, 6), 'fd00:12::1');
   assert.equal(formatIp(allocateAddress(s, new Set([gw])), 6), 'fd00:12::2');

@@ -1,0 +1,197 @@
+/**
+ * IPv6 and dual-stack networks as Docker 24 makes them, driven by the docker CLI, the berth CLI and dockerode:
+ * create with --ipv6 and an IPv6 subnet beside an IPv4 one, refusals with Docker's status and wording, IPv6 addresses
+ * in inspect, --ip6 and connect --ip6, AAAA answers for container names, ping and wget between two busybox
+ * containers over IPv6 by name and by address, a published port reached over IPv6, and `network connect --link`.
+ * Only ULA subnets made up per run (fd00::/8) and only this file's containers carry traffic. Written to pass against
+ * Docker too (BERTH_COMPAT_DOCKER_HOST, see test/helpers/engine.ts); where Debian's Docker 20.10 differs from
+ * Docker 24 the check is Berth's only.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import * as http from 'node:http';
+import { fileEngine, TEST_LABEL } from '../helpers/engine';
+import { BERTH } from '../helpers/daemon';
+
+const { e, docker } = fileEngine('netv6', () => {
+  for (const id of made) e.docker(['network', 'rm', id]);
+});
+const made = new Set<string>();
+const tag = `v6${process.pid % 10000}`;
+
+/** A fresh ULA /64 and IPv4 /24 per call, random so that runs (and other daemons) never overlap. */
+function subnets(): { v6: string; v4: string; p6: string; p4: string } {
+  const g = [0xfd00 | randomBytes(1)[0], ...[0, 1, 2].map(() => randomBytes(2).readUInt16BE())];
+  const p6 = g.map((x) => x.toString(16)).join(':'); // as Docker prints it (no leading zeros)
+  const p4 = `10.${170 + randomBytes(1)[0] % 20}.${randomBytes(1)[0]}`;
+  return { v6: `${p6}::/64`, v4: `${p4}.0/24`, p6, p4 };
+}
+
+function ok(args: string[]): string {
+  const r = e.docker(args);
+  assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+let nextName = 0;
+function netCreate(args: string[], name = `${tag}-n${nextName++}`): { id: string; name: string } {
+  const id = ok(['network', 'create', '--label', TEST_LABEL, ...args, name]);
+  made.add(id);
+  return { id, name };
+}
+
+/** A detached busybox that stays up (labelled for cleanup). */
+function runIdle(args: string[], cmd = ['sleep', '600']): string {
+  return ok(['run', '-d', '--label', TEST_LABEL, ...args, 'busybox', ...cmd]);
+}
+
+async function rejects(p: Promise<unknown>, status: number, message: string): Promise<void> {
+  await assert.rejects(p, (err: { statusCode?: number; json?: { message?: string } }) => {
+    assert.equal(err.statusCode, status);
+    assert.equal(err.json?.message, message);
+    return true;
+  });
+}
+
+interface Endpoint { IPAddress: string; GlobalIPv6Address: string; GlobalIPv6PrefixLen: number; IPv6Gateway: string; IPAMConfig: { IPv4Address?: string; IPv6Address?: string } | null }
+const endpoint = (c: string, net: string): Endpoint => JSON.parse(ok(['inspect', '-f', `{{json (index .NetworkSettings.Networks "${net}")}}`, c])) as Endpoint;
+
+/** GET over HTTP: the body, or the error's text. */
+function get(url: string): Promise<string> {
+  return new Promise((resolve) => {
+    http.get(url, { timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', (err) => resolve(`error: ${err.message}`)).on('timeout', function (this: http.ClientRequest) { this.destroy(new Error('timeout')); });
+  });
+}
+
+describe('IPv6 network create', () => {
+  it('--ipv6 with an IPv6 subnet beside an IPv4 one: inspect shows EnableIPv6 and both IPAM configs (docker and berth CLI)', async () => {
+    const s = subnets();
+    const { id } = netCreate(['--ipv6', '--subnet', s.v4, '--subnet', s.v6]);
+    const n = (await docker.getNetwork(id).inspect()) as { EnableIPv6: boolean; IPAM: { Config: { Subnet: string; Gateway?: string }[] } };
+    assert.equal(n.EnableIPv6, true);
+    assert.deepEqual(n.IPAM.Config.map((c) => c.Subnet), [s.v4, s.v6]);
+    if (!e.external) assert.deepEqual(n.IPAM.Config.map((c) => c.Gateway), [`${s.p4}.1`, `${s.p6}::1`]);
+    // the berth CLI sends the same request: IPv6 subnet and gateway, IPv4 beside
+    const b = subnets();
+    const name = `${tag}-berthcli`;
+    const r = spawnSync(BERTH, ['network', 'create', '--label', TEST_LABEL, '--ipv6', '--subnet', b.v6, '--gateway', `${b.p6}::fe`, '--subnet', b.v4, name], { env: e.env });
+    assert.equal(r.status, 0, r.stderr.toString());
+    made.add(r.stdout.toString().trim());
+    const viaBerth = spawnSync(BERTH, ['network', 'inspect', '-f', '{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{.Gateway}} {{end}}', name], { env: e.env });
+    assert.equal(viaBerth.stdout.toString().trim(), `true ${b.v4},${e.external ? '' : `${b.p4}.1`} ${b.v6},${b.p6}::fe`);
+  });
+
+  it('refuses two IPv6 subnets (403) and an IPv6 subnet overlapping another network\'s (403), with Docker\'s wording', async () => {
+    const s = subnets();
+    const t = subnets();
+    await rejects(docker.createNetwork({ Name: `${tag}-two`, EnableIPv6: true, IPAM: { Config: [{ Subnet: s.v6 }, { Subnet: t.v6 }] } }), 403,
+      'bridge driver doesn\'t support multiple subnets');
+    netCreate(['--ipv6', '--subnet', s.v6]);
+    await rejects(docker.createNetwork({ Name: `${tag}-overlap`, EnableIPv6: true, IPAM: { Config: [{ Subnet: `${s.p6}:8000::/66` }] } }), 403,
+      'invalid pool request: Pool overlaps with other one on this address space');
+  });
+
+  it('--ipv6 without an IPv6 subnet: Docker 24 has no default IPv6 pool (404)', { skip: e.external && 'Docker 20.10 creates it without an IPv6 subnet' }, async () => {
+    await rejects(docker.createNetwork({ Name: `${tag}-nopool`, EnableIPv6: true }), 404,
+      'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network');
+    const r = spawnSync(BERTH, ['network', 'create', '--ipv6', `${tag}-nopool`], { env: e.env });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.toString(), 'Error response from daemon: could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network\n');
+  });
+
+  it('an IPv6 subnet without --ipv6 is kept and shown, but containers get no IPv6 address (as Docker)', async () => {
+    const s = subnets();
+    const { id, name } = netCreate(['--subnet', s.v6]);
+    const n = (await docker.getNetwork(id).inspect()) as { EnableIPv6: boolean; IPAM: { Config: { Subnet: string }[] } };
+    assert.equal(n.EnableIPv6, false);
+    assert.ok(n.IPAM.Config.some((c) => c.Subnet === s.v6), JSON.stringify(n.IPAM.Config));
+    const c = runIdle(['--network', id]);
+    const ep = endpoint(c, name);
+    assert.equal(ep.GlobalIPv6Address, '');
+    assert.notEqual(ep.IPAddress, '');
+  });
+});
+
+describe('containers on a dual-stack network', () => {
+  it('get IPv6 addresses shown as Docker shows them, reach each other over IPv6 by name and address, and names answer AAAA', async () => {
+    const s = subnets();
+    const { id, name } = netCreate(['--ipv6', '--subnet', s.v4, '--subnet', s.v6]);
+    const server = runIdle(['--network', id, '--name', `${tag}-srv`], ['sh', '-c', 'mkdir -p /www && echo hello-v6 > /www/index.html && exec httpd -f -p 8080 -h /www']);
+    const client = runIdle(['--network', id, '--name', `${tag}-cli`]);
+    const srv = endpoint(server, name);
+    assert.equal(srv.GlobalIPv6Address, `${s.p6}::2`);
+    assert.equal(srv.GlobalIPv6PrefixLen, 64);
+    assert.equal(srv.IPv6Gateway, `${s.p6}::1`);
+    assert.equal(endpoint(client, name).GlobalIPv6Address, `${s.p6}::3`);
+    // the deprecated top-level fields are the default bridge's only
+    assert.equal(ok(['inspect', '-f', '{{.NetworkSettings.GlobalIPv6Address}}|{{.NetworkSettings.IPAddress}}', server]), '|');
+    const net = (await docker.getNetwork(id).inspect()) as { Containers: Record<string, { IPv6Address: string }> };
+    assert.equal(net.Containers[server].IPv6Address, `${s.p6}::2/64`);
+
+    assert.equal(e.docker(['exec', client, 'ping', '-6', '-c1', '-W5', `${s.p6}::2`]).status, 0, 'ping6 by address');
+    assert.equal(e.docker(['exec', client, 'ping', '-6', '-c1', '-W5', `${tag}-srv`]).status, 0, 'ping6 by name');
+    assert.equal(ok(['exec', client, 'wget', '-qO-', `http://[${s.p6}::2]:8080/`]), 'hello-v6');
+    const aaaa = e.docker(['exec', client, 'nslookup', '-type=AAAA', `${tag}-srv`]);
+    assert.match(aaaa.stdout, new RegExp(`Address:? *(1: )?${s.p6}::2\\b`), aaaa.stdout + aaaa.stderr);
+    // /etc/hosts lists both of the container's addresses
+    const hosts = ok(['exec', server, 'cat', '/etc/hosts']);
+    assert.match(hosts, new RegExp(`^${s.p4.replace(/\./g, '\\.')}\\.2\\s`, 'm'));
+    assert.match(hosts, new RegExp(`^${s.p6}::2\\s`, 'm'));
+  });
+
+  it('--ip6 and connect --ip6 give static IPv6 addresses, reported in IPAMConfig', () => {
+    const s = subnets();
+    const t = subnets();
+    const { id, name } = netCreate(['--ipv6', '--subnet', s.v4, '--subnet', s.v6]);
+    const other = netCreate(['--ipv6', '--subnet', t.v4, '--subnet', t.v6]);
+    const c = runIdle(['--network', id, '--ip6', `${s.p6}::99`]);
+    const ep = endpoint(c, name);
+    assert.equal(ep.GlobalIPv6Address, `${s.p6}::99`);
+    assert.deepEqual(ep.IPAMConfig, { IPv6Address: `${s.p6}::99` });
+    assert.match(ok(['exec', c, 'cat', '/proc/net/if_inet6']), new RegExp(`^${s.p6.split(':').map((x) => x.padStart(4, '0')).join('')}0{14}99 `, 'm'));
+    ok(['network', 'connect', '--ip6', `${t.p6}::42`, other.id, c]);
+    assert.equal(endpoint(c, other.name).GlobalIPv6Address, `${t.p6}::42`);
+    assert.match(ok(['exec', c, 'cat', '/etc/hosts']), new RegExp(`^${t.p6}::42\\s`, 'm'), 'connect adds the new address to /etc/hosts');
+    // a fixed address outside the subnet
+    const bad = e.docker(['run', '--rm', '--label', TEST_LABEL, '--network', id, '--ip6', `${t.p6}::7`, 'busybox', 'true']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, new RegExp(`no configured subnet or ip-range contain the IP address ${t.p6}::7`));
+  });
+
+  it('a published port answers over IPv6 on the host\'s own address of the network', async () => {
+    const s = subnets();
+    const { id } = netCreate(['--ipv6', '--subnet', s.v4, '--subnet', s.v6]);
+    const c = runIdle(['--network', id, '-p', '8080'], ['sh', '-c', 'mkdir -p /www && echo published-v6 > /www/index.html && exec httpd -f -p 8080 -h /www']);
+    const port = ok(['inspect', '-f', '{{(index (index .NetworkSettings.Ports "8080/tcp") 0).HostPort}}', c]);
+    // the host reaches the container through its port on the gateway address (DNAT, or Docker's proxy)
+    assert.equal((await get(`http://[${s.p6}::1]:${port}/`)).trim(), 'published-v6');
+    assert.equal((await get(`http://127.0.0.1:${port}/`)).trim(), 'published-v6');
+  });
+});
+
+describe('network connect --link', () => {
+  it('the link alias resolves in the connecting container only', () => {
+    const s = subnets();
+    const { id } = netCreate(['--subnet', s.v4]);
+    const db = runIdle(['--network', id, '--name', `${tag}-db`]);
+    const app = runIdle([]);
+    const bystander = runIdle(['--network', id]);
+    ok(['network', 'connect', '--link', `${tag}-db:${tag}-alias`, id, app]);
+    const dbIp = ok(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', db]);
+    const ping = e.docker(['exec', app, 'ping', '-c1', '-W5', `${tag}-alias`]);
+    assert.equal(ping.status, 0, ping.stdout + ping.stderr);
+    assert.match(ping.stdout, new RegExp(`\\(${dbIp.replace(/\./g, '\\.')}\\)`));
+    assert.notEqual(e.docker(['exec', bystander, 'ping', '-c1', '-W1', `${tag}-alias`]).status, 0, 'not in another container');
+    // berth CLI: the same flag
+    const other = runIdle([]);
+    const r = spawnSync(BERTH, ['network', 'connect', '--link', `${tag}-db:${tag}-alias2`, id, other], { env: e.env });
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.equal(e.docker(['exec', other, 'ping', '-c1', '-W5', `${tag}-alias2`]).status, 0);
+  });
+});
