@@ -416,7 +416,7 @@ export class NetworkService {
       const ours = new Set(networks.map((n) => n.id));
       for (const rule of await portRules()) {
         if (ours.has(rule.network) && !live.has(rule.container)) {
-          out.push({ kind: 'iptables', name: `nat ${rule.chain}`, detail: `port rule of container ${shortId(rule.container)}, which is not running`, repair: () => deleteRule('nat', rule.spec) });
+          out.push({ kind: 'iptables', name: `${rule.tool} nat ${rule.chain}`, detail: `port rule of container ${shortId(rule.container)}, which is not running`, repair: () => deleteRule(rule) });
         }
       }
       return out;
