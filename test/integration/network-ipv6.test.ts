@@ -14,45 +14,19 @@ import { spawnSync } from 'node:child_process';
 import * as http from 'node:http';
 import { fileEngine, TEST_LABEL } from '../helpers/engine';
 import { BERTH } from '../helpers/daemon';
+import { networkFixture } from '../helpers/networks';
 
-const { e, docker } = fileEngine('netv6', () => {
-  for (const id of made) e.docker(['network', 'rm', id]);
-});
-const made = new Set<string>();
+const { e, docker } = fileEngine('netv6', () => fixture.removeNetworks());
 const tag = `v6${process.pid % 10000}`;
+const fixture = networkFixture(e, tag);
+const { made, ok, netCreate, runIdle, rejects } = fixture;
 
 /** A fresh ULA /64 and IPv4 /24 per call, random so that runs (and other daemons) never overlap. */
 function subnets(): { v6: string; v4: string; p6: string; p4: string } {
-  const g = [0xfd00 | randomBytes(1)[0], ...[0, 1, 2].map(() => randomBytes(2).readUInt16BE())];
+  const g = [0xfd00 | randomBytes(1)[0], ...[0, 1, 2].map(() => randomBytes(2).readUInt16BE() | 0x100)]; // no zero group to compress
   const p6 = g.map((x) => x.toString(16)).join(':'); // as Docker prints it (no leading zeros)
   const p4 = `10.${170 + randomBytes(1)[0] % 20}.${randomBytes(1)[0]}`;
   return { v6: `${p6}::/64`, v4: `${p4}.0/24`, p6, p4 };
-}
-
-function ok(args: string[]): string {
-  const r = e.docker(args);
-  assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-let nextName = 0;
-function netCreate(args: string[], name = `${tag}-n${nextName++}`): { id: string; name: string } {
-  const id = ok(['network', 'create', '--label', TEST_LABEL, ...args, name]);
-  made.add(id);
-  return { id, name };
-}
-
-/** A detached busybox that stays up (labelled for cleanup). */
-function runIdle(args: string[], cmd = ['sleep', '600']): string {
-  return ok(['run', '-d', '--label', TEST_LABEL, ...args, 'busybox', ...cmd]);
-}
-
-async function rejects(p: Promise<unknown>, status: number, message: string): Promise<void> {
-  await assert.rejects(p, (err: { statusCode?: number; json?: { message?: string } }) => {
-    assert.equal(err.statusCode, status);
-    assert.equal(err.json?.message, message);
-    return true;
-  });
 }
 
 interface Endpoint { IPAddress: string; GlobalIPv6Address: string; GlobalIPv6PrefixLen: number; IPv6Gateway: string; IPAMConfig: { IPv4Address?: string; IPv6Address?: string } | null }
@@ -178,11 +152,13 @@ describe('containers on a dual-stack network', () => {
 describe('network connect --link', () => {
   it('the link alias resolves in the connecting container only', () => {
     const s = subnets();
-    const { id } = netCreate(['--subnet', s.v4]);
+    const { id, name } = netCreate(['--subnet', s.v4]);
     const db = runIdle(['--network', id, '--name', `${tag}-db`]);
     const app = runIdle([]);
     const bystander = runIdle(['--network', id]);
     ok(['network', 'connect', '--link', `${tag}-db:${tag}-alias`, id, app]);
+    assert.deepEqual(JSON.parse(ok(['inspect', '-f', `{{json (index .NetworkSettings.Networks "${name}").Links}}`, app])), [`${tag}-db:${tag}-alias`]);
+    assert.equal(ok(['inspect', '-f', '{{json .NetworkSettings.Networks.bridge.Links}}', app]), 'null', 'links are per network');
     const dbIp = ok(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', db]);
     const ping = e.docker(['exec', app, 'ping', '-c1', '-W5', `${tag}-alias`]);
     assert.equal(ping.status, 0, ping.stdout + ping.stderr);
