@@ -119,7 +119,7 @@ describe('containers on a dual-stack network', () => {
     assert.match(hosts, new RegExp(`^${s.p6}::2\\s`, 'm'));
   });
 
-  it('--ip6 and connect --ip6 give static IPv6 addresses, reported in IPAMConfig', () => {
+  it('--ip6 and connect --ip6 give static IPv6 addresses, reported in IPAMConfig', async () => {
     const s = subnets();
     const t = subnets();
     const { id, name } = netCreate(['--ipv6', '--subnet', s.v4, '--subnet', s.v6]);
@@ -132,6 +132,9 @@ describe('containers on a dual-stack network', () => {
     ok(['network', 'connect', '--ip6', `${t.p6}::42`, other.id, c]);
     assert.equal(endpoint(c, other.name).GlobalIPv6Address, `${t.p6}::42`);
     assert.match(ok(['exec', c, 'cat', '/etc/hosts']), new RegExp(`^${t.p6}::42\\s`, 'm'), 'connect adds the new address to /etc/hosts');
+    // not an IPv6 address: refused at create (docker's verifyNetworkingConfig)
+    const api = await docker.createContainer({ Image: 'busybox', Labels: { 'berth.test': 'compat' }, NetworkingConfig: { EndpointsConfig: { [name]: { IPAMConfig: { IPv6Address: '10.0.0.1' } } } } }).then(() => 'created', (err: { statusCode?: number; json?: { message?: string } }) => `${err.statusCode} ${err.json?.message}`);
+    assert.match(api, e.external ? /invalid IPv6 address: 10\.0\.0\.1$/ : /^400 invalid IPv6 address: 10\.0\.0\.1$/);
     // a fixed address outside the subnet
     const bad = e.docker(['run', '--rm', '--label', TEST_LABEL, '--network', id, '--ip6', `${t.p6}::7`, 'busybox', 'true']);
     assert.notEqual(bad.status, 0);

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import { ApiError, badRequest, conflict } from '../../common/errors';
 import { editHosts, type HostsChange } from '../../network/dnsfiles';
 import { endpointAddresses } from '../../network/store';
+import { parseIp } from '../../network/ipam';
 import type { NetworkService } from '../../network/service';
 import type { NetworkNs } from '../../spec/spec';
 import { linkGrant, notRunning, parseLink, storedLink, type LinkGrant } from './links';
@@ -50,8 +51,13 @@ export class ContainerNetworking {
     private readonly store: ContainerStore,
   ) {}
 
-  /** Refuse at create what start could not do (docker: 404 for an unknown network). */
-  validate(hc: ContainerRecord['HostConfig']): void {
+  /** Refuse at create what start could not do (docker: 404 for an unknown network, 400 for a malformed --ip/--ip6). */
+  validate(hc: ContainerRecord['HostConfig'], endpoints?: ContainerRecord['EndpointsConfig']): void {
+    for (const ep of Object.values(endpoints ?? {})) {
+      const { IPv4Address: v4, IPv6Address: v6 } = ep?.IPAMConfig ?? {};
+      if (v4 && parseIp(v4) === undefined) throw badRequest(`invalid IPv4 address: ${v4}`);
+      if (v6 && parseIp(v6, 6) === undefined) throw badRequest(`invalid IPv6 address: ${v6}`);
+    }
     const m = parseMode(hc.NetworkMode);
     if (m.kind === 'network') this.networks.inspect(m.name);
     if (m.kind === 'container') this.store.get(m.ref);

@@ -195,7 +195,7 @@ export class ContainerService {
     const hostConfig = {
       NetworkMode: 'default', ...body.HostConfig, Runtime: runtime, LogConfig: resolveLogConfig(body.HostConfig?.LogConfig, this.d.logOpts ?? {}),
     };
-    this.d.networking.validate(hostConfig);
+    this.d.networking.validate(hostConfig, body.NetworkingConfig?.EndpointsConfig as ContainerRecord['EndpointsConfig']);
     hostConfig.Links = normalizeLinks(hostConfig, '/' + name, this.d.store);
     if (hostConfig.Privileged && this.remapOf(hostConfig)) {
       throw badRequest('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
