@@ -1,7 +1,7 @@
 /**
  * IPv6 and dual-stack networks as Docker 24 makes them, driven by the docker CLI, the berth CLI and dockerode:
  * create with --ipv6 and an IPv6 subnet beside an IPv4 one, refusals with Docker's status and wording, IPv6 addresses
- * in inspect, --ip6 and connect --ip6, AAAA answers for container names, ping and wget between two busybox
+ * in inspect, --ip6 and connect --ip6, compose's enable_ipv6 and ipv6_address, AAAA answers for container names, ping and wget between two busybox
  * containers over IPv6 by name and by address, a published port reached over IPv6, and `network connect --link`.
  * Only ULA subnets made up per run (fd00::/8) and only this file's containers carry traffic. Written to pass against
  * Docker too (BERTH_COMPAT_DOCKER_HOST, see test/helpers/engine.ts); where Debian's Docker 20.10 differs from
@@ -11,7 +11,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { fileEngine, TEST_LABEL } from '../helpers/engine';
 import { BERTH } from '../helpers/daemon';
 import { networkFixture } from '../helpers/networks';
@@ -172,5 +175,42 @@ describe('network connect --link', () => {
     const r = spawnSync(BERTH, ['network', 'connect', '--link', `${tag}-db:${tag}-alias2`, id, other], { env: e.env });
     assert.equal(r.status, 0, r.stderr.toString());
     assert.equal(e.docker(['exec', other, 'ping', '-c1', '-W5', `${tag}-alias2`]).status, 0);
+  });
+});
+
+describe('berth compose', () => {
+  it('a network with enable_ipv6 and IPAM configs, a service with ipv6_address', () => {
+    const s = subnets();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-v6compose-'));
+    const project = `${tag}c`;
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), [
+      'services:',
+      '  web:',
+      '    image: busybox',
+      '    command: sleep 600',
+      `    labels: [${TEST_LABEL}]`,
+      '    networks:',
+      '      dual:',
+      `        ipv6_address: ${s.p6}::10`,
+      'networks:',
+      '  dual:',
+      '    enable_ipv6: true',
+      '    ipam:',
+      '      config:',
+      `        - subnet: ${s.v4}`,
+      `        - subnet: ${s.v6}`,
+      '',
+    ].join('\n'));
+    const compose = (args: string[]) => spawnSync(BERTH, ['compose', '-p', project, ...args], { cwd: dir, env: e.env, timeout: 180_000 });
+    try {
+      const up = compose(['up', '-d']);
+      assert.equal(up.status, 0, up.stderr.toString());
+      const ep = endpoint(`${project}-web-1`, `${project}_dual`);
+      assert.equal(ep.GlobalIPv6Address, `${s.p6}::10`);
+      assert.equal(ok(['network', 'inspect', '-f', '{{.EnableIPv6}}', `${project}_dual`]), 'true');
+    } finally {
+      compose(['down']);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

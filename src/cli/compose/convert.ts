@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { ramInBytes } from '../../common/units';
-import { nanoCpus, parsePortSpec, parseRestart } from '../commands/container-opts';
+import { ipamConfig, nanoCpus, parsePortSpec, parseRestart } from '../commands/container-opts';
 import { parseGoDuration } from '../../common/duration';
 import type { Obj, Project } from './loader';
 
@@ -122,7 +122,7 @@ export function serviceNetworks(p: Project, service: string): [string, Obj][] {
   const svc = p.model.services[service];
   return Object.entries((svc.networks as Record<string, Obj | null> | undefined) ?? {}).map(([key, ep]) => [
     resourceName(p, 'networks', key),
-    { Aliases: [service, ...(((ep?.aliases as string[] | undefined) ?? []))], ...(ep?.ipv4_address ? { IPAMConfig: { IPv4Address: ep.ipv4_address } } : {}) },
+    { Aliases: [service, ...(((ep?.aliases as string[] | undefined) ?? []))], IPAMConfig: ipamConfig(ep?.ipv4_address as string | undefined, ep?.ipv6_address as string | undefined) ?? undefined },
   ]);
 }
 

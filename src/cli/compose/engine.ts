@@ -53,9 +53,9 @@ export async function ensureNetworks(client: EngineClient, p: Project): Promise<
     const ipam = def.ipam as Obj | undefined;
     await client.request('POST', '/networks/create', {
       body: {
-        Name: name, CheckDuplicate: true, Driver: def.driver ?? 'bridge', Internal: !!def.internal, Attachable: !!def.attachable,
+        Name: name, CheckDuplicate: true, Driver: def.driver ?? 'bridge', Internal: !!def.internal, Attachable: !!def.attachable, EnableIPv6: !!def.enable_ipv6,
         Options: def.driver_opts ?? {}, Labels: { ...((def.labels as Obj | undefined) ?? {}), [L.project]: p.name, [L.network]: key, [L.version]: COMPOSE_VERSION },
-        ...(ipam ? { IPAM: { Driver: ipam.driver ?? 'default', Config: ((ipam.config as Obj[] | undefined) ?? []).map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ip_range })) } } : {}),
+        ...(ipam ? { IPAM: { Driver: ipam.driver ?? 'default', Config: ((ipam.config as Obj[] | undefined) ?? []).map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ip_range, AuxiliaryAddresses: c.aux_addresses })) } } : {}),
       },
     });
     progress('Network', name, 'Created');
