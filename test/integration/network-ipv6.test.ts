@@ -135,6 +135,10 @@ describe('containers on a dual-stack network', () => {
     ok(['network', 'connect', '--ip6', `${t.p6}::42`, other.id, c]);
     assert.equal(endpoint(c, other.name).GlobalIPv6Address, `${t.p6}::42`);
     assert.match(ok(['exec', c, 'cat', '/etc/hosts']), new RegExp(`^${t.p6}::42\\s`, 'm'), 'connect adds the new address to /etc/hosts');
+    // the berth CLI sends --ip6 as the docker CLI does
+    const viaBerth = spawnSync(BERTH, ['run', '-d', '--label', TEST_LABEL, '--network', name, '--ip6', `${s.p6}::98`, 'busybox', 'sleep', '600'], { env: e.env });
+    assert.equal(viaBerth.status, 0, viaBerth.stderr.toString());
+    assert.deepEqual(endpoint(viaBerth.stdout.toString().trim(), name).IPAMConfig, { IPv6Address: `${s.p6}::98` });
     // not an IPv6 address: refused at create (docker's verifyNetworkingConfig)
     const api = await docker.createContainer({ Image: 'busybox', Labels: { 'berth.test': 'compat' }, NetworkingConfig: { EndpointsConfig: { [name]: { IPAMConfig: { IPv6Address: '10.0.0.1' } } } } }).then(() => 'created', (err: { statusCode?: number; json?: { message?: string } }) => `${err.statusCode} ${err.json?.message}`);
     assert.match(api, e.external ? /invalid IPv6 address: 10\.0\.0\.1$/ : /^400 invalid IPv6 address: 10\.0\.0\.1$/);
