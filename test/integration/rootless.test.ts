@@ -118,6 +118,21 @@ describe('rootless berthd', { skip: process.getuid?.() !== 0 && 'creates users: 
     assert.match(low.stderr, /cannot expose privileged port 80, you can add 'net\.ipv4\.ip_unprivileged_port_start=80'/);
   });
 
+  it('brings a --restart always container back with its published port after the daemon restarts', async () => {
+    const port = await freePort();
+    const d = alice.berth(['run', '-d', '--name', 'keeper', '--restart', 'always', '-p', `${port}:80`, 'busybox', 'sh', '-c', 'echo again > /i.html && httpd -f -p 80 -h /']);
+    assert.equal(d.status, 0, d.stderr);
+    try {
+      assert.equal(await getWithRetry(`http://127.0.0.1:${port}/i.html`), 'again\n');
+      assert.equal(await alice.stopDaemon(), 0);
+      await alice.startDaemon();
+      assert.equal(await getWithRetry(`http://127.0.0.1:${port}/i.html`), 'again\n');
+      assert.equal(alice.berth(['inspect', '-f', '{{.State.Running}}', 'keeper']).stdout.trim(), 'true');
+    } finally {
+      alice.berth(['rm', '-f', 'keeper']);
+    }
+  });
+
   it('reaches the outside network through slirp4netns', () => {
     const r = alice.berth(['run', '--rm', 'busybox', 'ping', '-c', '1', '-W', '5', '10.0.2.2']);
     assert.equal(r.status, 0, r.stderr + r.stdout);

@@ -8,6 +8,7 @@ import { parseSignal } from '../../common/signals';
 import { log } from '../../common/log';
 import type { ContainerRuntime, RuntimeName } from '../../runtime/types';
 import { processGone } from '../../runtime/conmon';
+import { isRootless } from '../../common/rootless';
 import { isMountPoint, mountOverlay, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
 import type { ImageSource } from '../images';
@@ -88,7 +89,7 @@ export class ContainerService {
       const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
       // its exit may have been handled meanwhile (conmon's exit file is watched from the start)
       if (!rec.Instance) continue;
-      const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id);
+      const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id) && !(isRootless() && fromEarlierNamespaces(rec.Instance.conmonPid));
       if (st && st.status !== 'stopped' && supervised) {
         log.info('container still running', { id: shortId(rec.Id) });
         continue;
@@ -646,6 +647,20 @@ function dirSize(dir: string): number {
     else if (e.isFile()) total += fs.lstatSync(p).size;
   }
   return total;
+}
+
+/**
+ * A rootless daemon makes new namespaces at each start: a conmon in another network namespace belongs to an earlier
+ * daemon, whose network (slirp4netns, the port forwards, the bridges) ended with it. Its container is cut off, so it
+ * counts as lost and its restart policy brings it back on this daemon's network (rootless Docker restarts them too).
+ */
+function fromEarlierNamespaces(pid: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net');
+  } catch (e) {
+    // an earlier daemon's user namespace is not ours: its processes' namespaces are closed to us (ptrace rules)
+    return (e as NodeJS.ErrnoException).code === 'EACCES';
+  }
 }
 
 /** Is `pid` still the conmon of container `id` (not a recycled pid)? */
