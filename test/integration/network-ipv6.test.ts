@@ -179,6 +179,11 @@ describe('network connect --link', () => {
     const r = spawnSync(BERTH, ['network', 'connect', '--link', `${tag}-db:${tag}-alias2`, id, other], { env: e.env });
     assert.equal(r.status, 0, r.stderr.toString());
     assert.equal(e.docker(['exec', other, 'ping', '-c1', '-W5', `${tag}-alias2`]).status, 0);
+    // a stopped container gets the link at its next start
+    const later = ok(['create', '--label', TEST_LABEL, 'busybox', 'sleep', '600']);
+    ok(['network', 'connect', '--link', `${tag}-db:${tag}-alias3`, id, later]);
+    ok(['start', later]);
+    assert.equal(e.docker(['exec', later, 'ping', '-c1', '-W5', `${tag}-alias3`]).status, 0);
   });
 });
 
