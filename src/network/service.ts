@@ -482,28 +482,35 @@ export class NetworkService {
     if (!n.bridge) return;
     const keeper = keeperName(n.bridge);
     if ((await ip(['-o', 'link', 'show', keeper]).catch(() => '')) !== '') return;
-    // A veth pair with one end on the bridge (the kernel here has no dummy driver; veth is always there).
+    // A veth pair with one end on the bridge (the kernel here has no dummy driver; veth is always there), both ends up:
+    // the bridge keeps its carrier between containers. A bridge that regains a carrier runs duplicate address detection
+    // on its IPv6 gateway again, and aardvark-dns, started by that netavark setup, cannot bind the address while it is
+    // tentative and exits (netavark 1.4 waits for it only on a bridge it creates).
     await ip(['link', 'add', keeper, 'type', 'veth', 'peer', 'name', `${keeper}p`]);
     await ip(['link', 'set', keeper, 'master', n.bridge, 'up']);
+    await ip(['link', 'set', `${keeper}p`, 'up']);
   }
 
-  /** Let go of an idle network's bridge: keeper out, then netavark drops bridge, rules and DNS (flushNetwork). */
+  /** Let go of an idle network's bridge: netavark drops bridge, rules and DNS (flushNetwork), the keeper goes meanwhile. */
   private async releaseBridge(n: NetworkRecord): Promise<void> {
     if (!n.bridge) return;
+    if ((await bridgeNames()).includes(n.bridge)) await this.flushNetwork(n);
     // also when the bridge is already gone (deleted by other hands): its keeper pair would outlive it
-    await deleteLink(keeperName(n.bridge));
-    if (!(await bridgeNames()).includes(n.bridge)) return;
-    await this.flushNetwork(n);
+    else await deleteLink(keeperName(n.bridge));
   }
 
   /** Daemon shutdown with nothing running: release every bridge, so a stopped berthd leaves no trace in the kernel. */
   releaseIdle(): Promise<void> {
     return this.locked(async () => {
-      for (const n of this.store.listNetworks()) if (!this.endpointsOn(n.id).length) await this.releaseBridge(n);
+      for (const n of this.store.listNetworks()) {
+        if (this.endpointsOn(n.id).length) continue;
+        // one network that cannot be released does not keep the others' bridges
+        await this.releaseBridge(n).catch((e: Error) => log.warn('releasing an idle network failed', { network: n.id, error: e.message }));
+      }
     });
   }
 
-  /** Make netavark drop a network's bridge, rules and DNS entry: one throwaway container in, then out. */
+  /** Make netavark drop a network's bridge, rules and DNS entry: one throwaway container in, the keeper out, the container out. */
   private async flushNetwork(n: NetworkRecord): Promise<void> {
     const probeId = newId();
     const rec: EndpointRecord = {
@@ -513,6 +520,9 @@ export class NetworkService {
     const config = netavarkConfig(rec, n);
     await this.withScratchNetns(probeId, async (p) => {
       await this.netavark.setup(p, config);
+      // the keeper goes between setup and teardown: the bridge keeps its carrier while aardvark-dns starts (see
+      // keepBridge), and the probe is its last port at teardown, so that netavark removes it
+      await deleteLink(keeperName(n.bridge!));
       await this.netavark.teardown(p, config);
     });
   }
