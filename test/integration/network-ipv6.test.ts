@@ -16,7 +16,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileEngine, TEST_LABEL } from '../helpers/engine';
-import { BERTH } from '../helpers/daemon';
+import { BERTH, TestDaemon } from '../helpers/daemon';
 import { networkFixture } from '../helpers/networks';
 
 const { e, docker } = fileEngine('netv6', () => fixture.removeNetworks());
@@ -156,6 +156,45 @@ describe('containers on a dual-stack network', () => {
     // the host reaches the container through its port on the gateway address (DNAT, or Docker's proxy)
     assert.equal((await get(`http://[${s.p6}::1]:${port}/`)).trim(), 'published-v6');
     assert.equal((await get(`http://127.0.0.1:${port}/`)).trim(), 'published-v6');
+  });
+});
+
+describe('an IPv6 network over time', () => {
+  it('names resolve after the network was idle, and removing it leaves no address of it on the host', () => {
+    const s = subnets();
+    const { id } = netCreate(['--ipv6', '--subnet', s.v4, '--subnet', s.v6]);
+    ok(['run', '--rm', '--label', TEST_LABEL, '--network', id, 'busybox', 'true']); // in use, then idle
+    const srv = runIdle(['--network', id, '--name', `${tag}-later`]);
+    const look = e.docker(['run', '--rm', '--label', TEST_LABEL, '--network', id, 'busybox', 'nslookup', '-type=AAAA', `${tag}-later`]);
+    assert.match(look.stdout, new RegExp(`Address:? *(1: )?${s.p6}::\\d+\\b`), look.stdout + look.stderr);
+    ok(['rm', '-f', srv]);
+    ok(['network', 'rm', id]);
+    made.delete(id);
+    if (!e.external) assert.doesNotMatch(spawnSync('ip', ['-6', '-o', 'addr']).stdout.toString(), new RegExp(`${s.p6}::1/`), 'the bridge is gone');
+  });
+});
+
+describe('a berthd that stops', () => {
+  it('releases its idle IPv6 networks: no bridge is left', { skip: e.external && 'Berth only (a daemon of its own)' }, async () => {
+    const d = new TestDaemon('netv6stop');
+    const bridges = () => spawnSync('ip', ['-br', 'link', 'show', 'type', 'bridge']).stdout.toString().split('\n').filter((l) => l.startsWith(`${d.bridge}-`));
+    let left: string[] = [];
+    try {
+      await d.start();
+      d.importBusybox();
+      for (let i = 0; i < 6; i++) {
+        const s = subnets();
+        assert.equal(d.berth(['network', 'create', '--ipv6', '--subnet', s.v4, '--subnet', s.v6, `v6stop${i}`]).status, 0);
+        assert.equal(d.berth(['run', '--rm', '--network', `v6stop${i}`, 'busybox', 'true']).status, 0);
+      }
+      process.kill(d.pid!, 'SIGTERM'); // berthd releases every idle network: netavark removes bridge, rules and DNS
+      await d.exited();
+      left = bridges();
+      if (left.length) await d.start(); // the next start releases what is left: a failed run leaves nothing either
+    } finally {
+      await d.stop();
+    }
+    assert.deepEqual(left, []);
   });
 });
 
