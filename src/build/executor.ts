@@ -12,7 +12,8 @@ import { readInRoot } from '../common/rootpath';
 import type { ContainerService } from '../engine/containers/service';
 import { familiarString, parseNormalizedNamed, tagNameOnly, validateTag, type Reference } from '../image/reference';
 import type { ImageService } from '../image/service';
-import { formatPlatform, hostPlatform } from '../registry/client/platform';
+import type { ImageRecord } from '../image/store';
+import { configPlatform, formatPlatform, hostPlatform, type Platform } from '../image/platform';
 import type { ContainerConfig } from '../schema/container';
 import { diffTar, tarBytes } from '../store/diff';
 import { BuildCache } from './cache';
@@ -28,6 +29,7 @@ import { evaluateInstruction, parseOnbuildTrigger, runCommandLine, type Instruct
 import { OrderedOutput, type Emit } from './output';
 import { DockerfileError } from './parser';
 import { planBuild, platformArgs, type BuildPlan, type FromRef, type PlannedStage } from './planner';
+import { canRun, noEmulator, stagePlatforms } from './platforms';
 import { withRootfs } from './rootfs';
 import { runContainer } from './run';
 import { atLine, mountSourcesKey, prepareRunMounts, runMounts, stubSkipper, type SshSource } from './runmounts';
@@ -60,8 +62,8 @@ export interface BuildRequest {
   rm: boolean;
   forceRm: boolean;
   quiet: boolean;
-  /** `--platform` normalized (os/arch[/variant]); the host's when absent. */
-  platform?: string;
+  /** `--platform`: the host's when empty; more than one makes a multi-platform image (an OCI index). */
+  platforms: Platform[];
   /** `--secret` values by id (RUN --mount=type=secret). */
   secrets: ReadonlyMap<string, Buffer>;
   /** `--ssh` sources by id (RUN --mount=type=ssh). */
@@ -88,6 +90,9 @@ function describeDockerfileError(e: DockerfileError, text: string): string {
   const line = text.split('\n')[e.line - 1];
   return line === undefined ? e.message : `${e.message}\n  ${String(e.line).padStart(4)} | ${line}`;
 }
+
+/** A step's parent in its cache key: the image, or `scratch` of the stage's platform (same steps, other images). */
+const parentKey = (state: ImageState): string => state.id ?? `scratch ${formatPlatform(configPlatform(state.config))}`;
 
 interface StageRun {
   stage: PlannedStage;
@@ -143,7 +148,10 @@ export class Builder {
     });
   }
 
-  /** Runs a build; returns the image ID. Errors before the first message are thrown as is (an HTTP error). */
+  /**
+   * Runs a build, once per platform (a multi-platform image from several); returns the image ID (of the entry tags
+   * show for a multi-platform image). Errors before the first message are thrown as is (an HTTP error).
+   */
   async build(req: BuildRequest, emit: Emit): Promise<string> {
     const tags = Builder.parseTags(req.tags);
     // Both are read inside the context, symlinks resolved there (as docker's FollowSymlinkInScope): a context whose
@@ -155,21 +163,55 @@ export class Builder {
       text = undefined;
     }
     if (text === undefined) throw new BuildError(`Cannot locate specified Dockerfile: ${req.dockerfile}`);
-    const ignoreText = readInRoot(req.contextDir, '.dockerignore') ?? '';
-    const ignore = IgnoreMatcher.fromText(ignoreText);
+    const ignore = IgnoreMatcher.fromText(readInRoot(req.contextDir, '.dockerignore') ?? '');
     const epoch = parseEpoch(req.buildArgs[SOURCE_DATE_EPOCH]);
-    let plan: BuildPlan;
+    const host = hostPlatform();
+    const targets = req.platforms.length ? req.platforms : [host];
+    const write = (s: string): void => {
+      if (!req.quiet) emit({ stream: s });
+    };
     try {
-      const host = formatPlatform(hostPlatform());
-      if (req.platform && req.platform !== host) {
-        throw new BuildError(`platform ${req.platform} is not supported: no emulator for it is registered (this builder runs ${host})`);
+      const ids: string[] = [];
+      for (const target of targets) {
+        if (targets.length > 1) write(`Building for ${formatPlatform(target)}\n`);
+        ids.push(await this.buildFor({ req, text, ignore, epoch, target, host }, emit));
       }
-      plan = planBuild(text, { buildArgs: req.buildArgs, target: req.target, file: path.basename(req.dockerfile), automaticArgs: platformArgs(host, host) });
+      const store = this.d.images.store;
+      const id = targets.length > 1 ? (await store.createIndex(ids.map((i) => store.get(i) as ImageRecord), host)).id : ids[0];
+      emit({ aux: { ID: id } });
+      if (req.quiet) emit({ stream: `${id}\n` });
+      write(`Successfully built ${shortId(id)}\n`);
+      for (const t of tags) {
+        this.d.images.setTag(id, t);
+        write(`Successfully tagged ${familiarString(t)}\n`);
+      }
+      return id;
+    } catch (e) {
+      if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
+      throw e;
+    }
+  }
+
+  /** One platform's build: every needed stage, then the `--label` step; returns the final image's ID. */
+  private async buildFor(run: { req: BuildRequest; text: string; ignore: IgnoreMatcher; epoch?: number; target: Platform; host: Platform }, emit: Emit): Promise<string> {
+    const { req, text, ignore, epoch, target, host } = run;
+    let plan: BuildPlan;
+    let platforms: Platform[];
+    try {
+      plan = planBuild(text, {
+        buildArgs: req.buildArgs, target: req.target, file: path.basename(req.dockerfile),
+        automaticArgs: platformArgs(formatPlatform(target), formatPlatform(host)),
+      });
+      platforms = stagePlatforms(plan, target);
+      for (const i of plan.needed) {
+        const runInst = plan.stages[i].instructions.find((inst) => inst.kind === 'RUN');
+        if (runInst && !canRun(platforms[i], host)) throw new DockerfileError(runInst.loc.file, runInst.loc.startLine, noEmulator(platforms[i], host), 'RUN');
+      }
     } catch (e) {
       if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
       throw new BuildError((e as Error).message);
     }
-    const bases = this.resolveImages(plan);
+    const bases = this.resolveImages(plan, platforms);
     const store = this.d.images.store;
     const cacheFrom = req.cacheFrom.flatMap((ref) => {
       const rec = this.d.images.resolve(ref);
@@ -180,7 +222,7 @@ export class Builder {
     const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i].instructions.length, 0) + (Object.keys(req.labels).length ? 1 : 0);
     const results = new Map<number, ImageState>();
     const unused = plan.unusedBuildArgs.filter((a) => a !== SOURCE_DATE_EPOCH);
-    const ctx: BuildCtx = { req, plan, ignore, epoch, bases, cacheFrom, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')) };
+    const ctx: BuildCtx = { req, plan, platforms, ignore, epoch, bases, cacheFrom, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')) };
     try {
       for (const level of plan.levels) {
         // Step numbers follow stage order, as if the stages ran one after another.
@@ -208,26 +250,20 @@ export class Builder {
         final = await this.metadataStep(ctx, final, inst, { cmdSet: true }, {}, write, []);
       }
       if (unused.length) write(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
-      const id = await this.ensureImage(ctx, final);
-      emit({ aux: { ID: id } });
-      if (req.quiet) emit({ stream: `${id}\n` });
-      write(`Successfully built ${shortId(id)}\n`);
-      for (const t of tags) {
-        this.d.images.setTag(id, t);
-        write(`Successfully tagged ${familiarString(t)}\n`);
-      }
-      return id;
+      return await this.ensureImage(ctx, final);
     } catch (e) {
       out.flushAll();
-      if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
       throw e;
     } finally {
       fs.rmSync(ctx.scratch, { recursive: true, force: true });
     }
   }
 
-  /** Every FROM/COPY --from image must be local: one clear error naming it, before any work. */
-  private resolveImages(plan: BuildPlan): Map<string, string> {
+  /**
+   * Every FROM/COPY --from image must be local, of the stage's platform: one clear error naming it, before any work.
+   * Keyed by platform and reference (see imageState).
+   */
+  private resolveImages(plan: BuildPlan, platforms: Platform[]): Map<string, string> {
     const found = new Map<string, string>();
     for (const i of plan.needed) {
       const s = plan.stages[i];
@@ -235,30 +271,35 @@ export class Builder {
       for (const [k, r] of s.copyFrom) refs.push({ ref: r, line: s.instructions[k].loc.startLine, kind: 'COPY --from' });
       for (const [k, m] of s.mountFrom) for (const r of m.values()) refs.push({ ref: r, line: s.instructions[k].loc.startLine, kind: 'RUN --mount from' });
       for (const { ref, line, kind } of refs) {
-        if (ref.kind !== 'image' || ref.ref === 'scratch' || found.has(ref.ref)) continue;
-        const rec = this.d.images.resolve(ref.ref);
-        if (!rec) {
+        const key = `${formatPlatform(platforms[i])} ${ref.kind === 'image' ? ref.ref : ''}`;
+        if (ref.kind !== 'image' || ref.ref === 'scratch' || found.has(key)) continue;
+        if (!this.d.images.resolve(ref.ref)) {
           throw new BuildError(`${s.from.loc.file}:${line}: ${kind} ${ref.ref}: image not found locally; ` +
             'there is no Docker Hub here: make base images from Debian packages with `berth image bootstrap` or ' +
             'scripts/base-images.sh (debian, python, postgres recipes in images/), or bring one with berth pull or load');
         }
-        found.set(ref.ref, rec.id);
+        try {
+          found.set(key, this.d.images.forPlatform(ref.ref, formatPlatform(platforms[i])).id);
+        } catch (e) {
+          throw new BuildError(`${s.from.loc.file}:${line}: ${kind} ${ref.ref}: ${(e as Error).message}`);
+        }
       }
     }
     return found;
   }
 
-  private imageState(ctx: BuildCtx, ref: FromRef): ImageState {
+  /** What a stage (`stage`: its index) starts from or reads: an earlier stage's result or an image of its platform. */
+  private imageState(ctx: BuildCtx, ref: FromRef, stage: number): ImageState {
     if (ref.kind === 'stage') return ctx.results.get(ref.index) as ImageState;
-    if (ref.ref === 'scratch') return scratchState();
-    return loadState(this.d.images.store, ctx.bases.get(ref.ref) as string);
+    if (ref.ref === 'scratch') return scratchState(ctx.platforms[stage]);
+    return loadState(this.d.images.store, ctx.bases.get(`${formatPlatform(ctx.platforms[stage])} ${ref.ref}`) as string);
   }
 
   private async buildStage(ctx: BuildCtx, run: StageRun, total: number): Promise<ImageState> {
     const { stage, write } = run;
     const { plan, req } = ctx;
     write(`Step ${run.stepNo()}/${total} : ${stage.from.original}\n`);
-    let state = this.imageState(ctx, stage.base);
+    let state = this.imageState(ctx, stage.base, stage.index);
     if (state.id) write(` ---> ${shortId(state.id)}\n`);
     const scope = new StageScope(req.buildArgs, plan.globalArgs, state.config.config?.Env ?? []);
     const facts: StageFacts = { cmdSet: false };
@@ -330,7 +371,7 @@ export class Builder {
     args: Record<string, string>, write: (s: string) => void, env: string[]): Promise<ImageState> {
     const cfg = state.config.config ?? {};
     const config = applyMetadata(cfg, inst, facts, inst.kind === 'ENV' ? env : cfg.Env ?? []);
-    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args });
+    const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args });
     const text = createdBy(inst, cfg);
     const author = inst.kind === 'MAINTAINER' ? inst.maintainer : undefined;
     const hit = await this.cached(ctx, key, state, { createdBy: text, layer: false, config, author }, write);
@@ -350,10 +391,10 @@ export class Builder {
     const { req } = ctx;
     const mountList = runMounts(inst, this.d.entitlements);
     const mountFrom = (from: string): { lowers: string[]; id: string } => {
-      const st = this.imageState(ctx, run.stage.mountFrom.get(index)?.get(from) ?? { kind: 'image', ref: from });
+      const st = this.imageState(ctx, run.stage.mountFrom.get(index)?.get(from) ?? { kind: 'image', ref: from }, run.stage.index);
       return { lowers: this.lowers(st), id: st.id ?? 'scratch' };
     };
-    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: await mountSourcesKey(mountList, ctx.req.contextDir, ctx.ignore, mountFrom) });
+    const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args, sources: await mountSourcesKey(mountList, ctx.req.contextDir, ctx.ignore, mountFrom) });
     const cfg = state.config.config ?? {};
     const text = createdBy(inst, cfg, { args: scope.argValues() });
     const hit = await this.cached(ctx, key, state, { createdBy: text, layer: true, config: cfg }, run.write);
@@ -414,7 +455,7 @@ export class Builder {
     const scratch = path.join(ctx.scratch, crypto.randomBytes(4).toString('hex'));
     const withSource = async <T>(fn: (src: CopySourceRoot) => Promise<T>): Promise<T> => {
       if (!from) return fn({ dir: ctx.req.contextDir, ignore: ctx.ignore });
-      const src = this.imageState(ctx, from);
+      const src = this.imageState(ctx, from, run.stage.index);
       return withRootfs(this.lowers(src), path.join(scratch, 'from'), (dir) => fn({ dir, imageId: src.id ?? 'scratch' }));
     };
     try {
@@ -422,7 +463,7 @@ export class Builder {
         const plan = await planCopy(inst, src, cfg.WorkingDir ?? '/', scratch).catch((e: Error) => {
           throw new DockerfileError(inst.loc.file, inst.loc.startLine, e.message, inst.kind);
         });
-        const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: plan.sourcesKey });
+        const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args, sources: plan.sourcesKey });
         const text = createdBy(inst, cfg, { sourceDigest: plan.sourceDigest, dest: plan.resolved.dest });
         const hit = await this.cached(ctx, key, state, { createdBy: text, layer: true, config: cfg }, run.write);
         if (hit) return hit;
@@ -441,6 +482,8 @@ export class Builder {
 interface BuildCtx {
   req: BuildRequest;
   plan: BuildPlan;
+  /** The platform of each stage, by stage index. */
+  platforms: Platform[];
   ignore: IgnoreMatcher;
   epoch?: number;
   /** Image reference -> ID for FROM and COPY --from images. */

@@ -5,7 +5,7 @@ import { ApiError, badRequest } from '../../common/errors';
 import { BuildError, type Builder, type BuildRequest } from '../../build/executor';
 import { extractContext } from '../../build/contextfs';
 import type { SshSource } from '../../build/runmounts';
-import { formatPlatform, parsePlatform } from '../../registry/client/platform';
+import { parsePlatformList, type Platform } from '../../image/platform';
 import type { BuildMessage } from '../../build/output';
 import { parseTimestamp } from '../../common/duration';
 import { checkFilterKeys } from '../../common/filters';
@@ -70,9 +70,9 @@ function sshSource(v: unknown, id: string): SshSource {
   throw badRequest(`invalid ssh ${id}: expected {"socket": absolute path} or {"keys": [base64]}`);
 }
 
-function asPlatform(value: string): string {
+function asPlatforms(value: string | null): Platform[] {
   try {
-    return formatPlatform(parsePlatform(value));
+    return value ? parsePlatformList(value) : [];
   } catch (e) {
     throw badRequest((e as Error).message);
   }
@@ -135,7 +135,7 @@ export function buildRoutes(r: Router, builder: Builder): void {
         rm: qBool(q, 'rm', true),
         forceRm: qBool(q, 'forcerm'),
         quiet: qBool(q, 'q'),
-        platform: q.get('platform') ? asPlatform(q.get('platform') as string) : undefined,
+        platforms: asPlatforms(q.get('platform')),
         secrets: sessionHeader(ctx, 'X-Berth-Build-Secrets', secretValue),
         ssh: sessionHeader(ctx, 'X-Berth-Build-Ssh', sshSource),
       };

@@ -6,10 +6,10 @@ import type { Descriptor, ImageConfig } from '../../image/types';
 import { RegistryAuthError, type AuthConfig } from './auth';
 import { DOCKER_IO, RegistryHosts, type Endpoint } from './hosts';
 import { DistributionMeta } from './metadata';
-import { hostPlatform, parsePlatform, type Platform } from './platform';
+import { hostPlatform, parsePlatform, type Platform } from '../../image/platform';
 import { ProgressStream } from './progress';
 import { parseImageManifest, pullImage, PullError, resolveManifest, type PullContext } from './pull';
-import { pushImage } from './push';
+import { pushImage, pushIndex } from './push';
 import { RemoteRepository } from './repository';
 import { RegistryHttpError, RegistrySession } from './session';
 
@@ -159,7 +159,8 @@ export class Distribution {
       const repo = new RemoteRepository(session, ref.path, true);
       for (const { t, rec } of recs) {
         if (!rec) continue;
-        const r = await pushImage({ images: this.images, meta: this.meta, progress, chunkSize: this.opts.chunkSize, cancel: () => ac.abort() }, repo, rec, t.tag as string);
+        const pctx = { images: this.images, meta: this.meta, progress, chunkSize: this.opts.chunkSize, cancel: () => ac.abort() };
+        const r = rec.index ? await pushIndex(pctx, repo, { ...rec, index: rec.index }, t.tag as string) : await pushImage(pctx, repo, rec, t.tag as string);
         this.images.store.setRef({ domain: ref.domain, path: ref.path, digest: r.digest }, rec.id);
         progress.message(`${t.tag}: digest: ${r.digest} size: ${r.size}`);
         progress.aux({ Tag: t.tag, Digest: r.digest, Size: r.size });
