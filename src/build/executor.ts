@@ -18,6 +18,9 @@ import type { ContainerConfig } from '../schema/container';
 import { diffTar, tarBytes } from '../store/diff';
 import { BuildCache } from './cache';
 import { matchCacheFrom, onTheWay, type StepOutcome } from './cachefrom';
+import { INLINE_CACHE_KEY, inlineCacheOf, type CachedStep } from './cacheformat';
+import type { CacheSpec } from './buildflags';
+import { exportCache, importCache, type ImportedCache, type OpenRepository } from './cacheio';
 import { stepCacheKey } from './cachekey';
 import { CacheMounts, type CacheRecord } from './cachemounts';
 import { commitImage, commitLayer, loadState, scratchState, type ImageState, type NewLayer } from '../image/commit';
@@ -43,6 +46,8 @@ export interface BuilderDeps {
   secretsRoot: string;
   /** berthd --allow-insecure-entitlement values. */
   entitlements: readonly string[];
+  /** Registry access for `type=registry` cache import and export. */
+  openRepository?: OpenRepository;
 }
 
 export interface BuildRequest {
@@ -55,6 +60,10 @@ export interface BuildRequest {
   noCache: boolean;
   /** `--cache-from` images: cache sources besides the steps this builder made (unknown ones are skipped, as docker). */
   cacheFrom: string[];
+  /** `--cache-from type=local|registry,...`: exported caches to take steps from (one that cannot be read is a warning). */
+  cacheImports: CacheSpec[];
+  /** `--cache-to type=local|registry|inline,...`: where this build's steps go. */
+  cacheExports: CacheSpec[];
   labels: Record<string, string>;
   /** RUN's network unless the instruction says otherwise: default | none | host | a network name. */
   network: string;
@@ -84,6 +93,8 @@ function parseEpoch(value: string | undefined): number | undefined {
   if (!/^\d+$/.test(value)) throw new BuildError(`invalid SOURCE_DATE_EPOCH ${JSON.stringify(value)}: must be seconds since the epoch`);
   return Number(value);
 }
+
+const describeCacheSpec = (spec: CacheSpec): string => [`type=${spec.type}`, ...Object.entries(spec.attrs).map(([k, v]) => `${k}=${v}`)].join(',');
 
 /** "Dockerfile:3: unknown instruction: RUNN" and the line itself, so the user sees what was read. */
 function describeDockerfileError(e: DockerfileError, text: string): string {
@@ -170,14 +181,30 @@ export class Builder {
     const write = (s: string): void => {
       if (!req.quiet) emit({ stream: s });
     };
+    const imported: ImportedCache[] = [];
     try {
+      for (const spec of req.cacheImports) {
+        try {
+          imported.push(await importCache(spec, this.d.openRepository));
+        } catch (e) {
+          write(`[Warning] importing cache from ${describeCacheSpec(spec)} failed: ${(e as Error).message}\n`);
+        }
+      }
+      const steps: CachedStep[] = [];
       const ids: string[] = [];
       for (const target of targets) {
         if (targets.length > 1) write(`Building for ${formatPlatform(target)}\n`);
-        ids.push(await this.buildFor({ req, text, ignore, epoch, target, host }, emit));
+        const built = await this.buildFor({ req, text, ignore, epoch, target, host, imported, steps }, emit);
+        ids.push(req.cacheExports.some((c) => c.type === 'inline') ? await this.withInlineCache(built, steps) : built);
       }
       const store = this.d.images.store;
       const id = targets.length > 1 ? (await store.createIndex(ids.map((i) => store.get(i) as ImageRecord), host)).id : ids[0];
+      for (const spec of req.cacheExports.filter((c) => c.type !== 'inline')) {
+        await exportCache(spec, steps, store, this.d.openRepository).catch((e: Error) => {
+          throw new BuildError(`exporting cache to ${describeCacheSpec(spec)}: ${e.message}`);
+        });
+        write(`Exported the build cache (${new Set(steps.map((st) => st.key)).size} steps) to ${describeCacheSpec(spec)}\n`);
+      }
       emit({ aux: { ID: id } });
       if (req.quiet) emit({ stream: `${id}\n` });
       write(`Successfully built ${shortId(id)}\n`);
@@ -189,12 +216,25 @@ export class Builder {
     } catch (e) {
       if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
       throw e;
+    } finally {
+      for (const c of imported) c.close();
     }
   }
 
+  /** The image with the inline cache of `steps` in its config (BuildKit's key), a child of the image built. */
+  private async withInlineCache(id: string, steps: CachedStep[]): Promise<string> {
+    const store = this.d.images.store;
+    const config = store.config(id);
+    const cfg = { ...config, [INLINE_CACHE_KEY]: inlineCacheOf(steps, config.rootfs.diff_ids) };
+    const rec = await store.create({ config: Buffer.from(JSON.stringify(cfg)), layers: store.manifest(store.get(id) as ImageRecord).layers, parent: id });
+    return rec.id;
+  }
+
   /** One platform's build: every needed stage, then the `--label` step; returns the final image's ID. */
-  private async buildFor(run: { req: BuildRequest; text: string; ignore: IgnoreMatcher; epoch?: number; target: Platform; host: Platform }, emit: Emit): Promise<string> {
-    const { req, text, ignore, epoch, target, host } = run;
+  private async buildFor(run: {
+    req: BuildRequest; text: string; ignore: IgnoreMatcher; epoch?: number; target: Platform; host: Platform; imported: ImportedCache[]; steps: CachedStep[];
+  }, emit: Emit): Promise<string> {
+    const { req, text, ignore, epoch, target, host, imported, steps } = run;
     let plan: BuildPlan;
     let platforms: Platform[];
     try {
@@ -222,7 +262,9 @@ export class Builder {
     const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i].instructions.length, 0) + (Object.keys(req.labels).length ? 1 : 0);
     const results = new Map<number, ImageState>();
     const unused = plan.unusedBuildArgs.filter((a) => a !== SOURCE_DATE_EPOCH);
-    const ctx: BuildCtx = { req, plan, platforms, ignore, epoch, bases, cacheFrom, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')) };
+    const ctx: BuildCtx = {
+      req, plan, platforms, ignore, epoch, bases, cacheFrom, imported, steps, keyOf: new Map(), results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')),
+    };
     try {
       for (const level of plan.levels) {
         // Step numbers follow stage order, as if the stages ran one after another.
@@ -345,6 +387,7 @@ export class Builder {
       return rec !== undefined && store.missing(rec) === undefined &&
         (!ctx.req.cacheFrom.length || onTheWay(ctx.cacheFrom, loadState(store, img)));
     });
+    if (!id) id = await this.fromImported(ctx, key, parent, outcome);
     if (!id) {
       const hit = matchCacheFrom(ctx.cacheFrom, parent, outcome);
       if (!hit) return undefined;
@@ -356,7 +399,42 @@ export class Builder {
     }
     write(' ---> Using cache\n');
     write(` ---> ${shortId(id)}\n`);
-    return loadState(store, id);
+    return this.noteStep(ctx, key, parent, loadState(store, id));
+  }
+
+  /**
+   * A step out of an imported cache (`--cache-from type=...`): its layer fetched into the store when missing, then the
+   * image the exporting build made (same parent, config, history, so the same ID), remembered under the key.
+   */
+  private async fromImported(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome): Promise<string | undefined> {
+    const store = this.d.images.store;
+    for (const src of ctx.imported) {
+      const step = src.steps.get(key);
+      if (!step || !!step.layer !== outcome.layer) continue;
+      if (step.layer && !(store.content.has(step.layer.desc.digest) && store.layers.has(step.layer.diffId))) {
+        const { desc, diffId } = step.layer;
+        if (!store.content.has(desc.digest)) await store.content.ingest(await src.blob(desc.digest), { digest: desc.digest, size: desc.size });
+        if (!store.layers.has(diffId)) await store.layers.unpack(store.content.read(desc.digest), { expectedDiffId: diffId });
+      }
+      const next = await commitImage(store, parent, {
+        config: outcome.config, created: step.created, createdBy: outcome.createdBy, layer: step.layer, author: outcome.author,
+      });
+      this.cache.set(key, next.id as string);
+      return next.id;
+    }
+    return undefined;
+  }
+
+  /** Remember a step's result for `--cache-to`. */
+  private noteStep(ctx: BuildCtx, key: string, parent: ImageState, result: ImageState): ImageState {
+    const last = result.config.history?.at(-1);
+    const diffIds = result.config.rootfs.diff_ids;
+    ctx.steps.push({
+      key, parentKey: parent.id ? ctx.keyOf.get(parent.id) : undefined, created: last?.created ?? '',
+      layer: last && !last.empty_layer ? { desc: result.layers[result.layers.length - 1], diffId: diffIds[diffIds.length - 1] } : undefined,
+    });
+    if (result.id) ctx.keyOf.set(result.id, key);
+    return result;
   }
 
   private async commit(ctx: BuildCtx, key: string, state: ImageState, config: ContainerConfig, createdByText: string,
@@ -364,7 +442,7 @@ export class Builder {
     const next = await commitImage(this.d.images.store, state, { config, created: this.created(ctx), createdBy: createdByText, layer, author });
     this.cache.set(key, next.id as string);
     write(` ---> ${shortId(next.id as string)}\n`);
-    return next;
+    return this.noteStep(ctx, key, state, next);
   }
 
   private async metadataStep(ctx: BuildCtx, state: ImageState, inst: Instruction, facts: StageFacts,
@@ -490,6 +568,12 @@ interface BuildCtx {
   bases: Map<string, string>;
   /** The --cache-from images found. */
   cacheFrom: ImageState[];
+  /** The caches imported with --cache-from type=... */
+  imported: ImportedCache[];
+  /** Every step made or reused, for --cache-to (shared by the platforms of one build). */
+  steps: CachedStep[];
+  /** Step key by the image it made (a step's parent key). */
+  keyOf: Map<string, string>;
   results: Map<number, ImageState>;
   scratch: string;
 }

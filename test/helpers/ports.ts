@@ -2,6 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { BERTH } from './daemon';
 
 /** A port on 127.0.0.1 that nothing listens on now. */
 export function freePort(): Promise<number> {
@@ -42,4 +44,11 @@ export async function startServer(cmd: string, args: string[], port: number, log
     throw e;
   }
   return child;
+}
+
+/** `berth registry serve` on a free loopback port, its storage and log under `dir`: its host:port and process. */
+export async function berthRegistry(dir: string): Promise<{ address: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = await startServer(BERTH, ['registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', path.join(dir, 'registry')], port, path.join(dir, 'registry.log'));
+  return { address: `127.0.0.1:${port}`, proc };
 }

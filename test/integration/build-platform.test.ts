@@ -12,15 +12,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeContext } from '../helpers/build';
-import { BERTH, busyboxTar, TestDaemon, type RunResult } from '../helpers/daemon';
-import { freePort, startServer } from '../helpers/ports';
+import { busyboxTar, TestDaemon, type RunResult } from '../helpers/daemon';
+import { berthRegistry } from '../helpers/ports';
 
 const d = new TestDaemon('platform1');
 const d2 = new TestDaemon('platform2');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-platform-test-'));
 const T = `plat${process.pid}`;
-let registry = '';
-let regProc: ChildProcess | undefined;
+let registry: { address: string; proc: ChildProcess } | undefined;
 
 const ok = (r: RunResult, what: string): RunResult => {
   assert.equal(r.status, 0, `${what} failed:\n${r.stdout}\n${r.stderr}`);
@@ -43,16 +42,14 @@ CMD ["sh"]
 
 before(async () => {
   await Promise.all([d.start(), d2.start()]);
-  const port = await freePort();
-  regProc = await startServer(BERTH, ['registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', path.join(tmp, 'registry')], port, path.join(tmp, 'registry.log'));
-  registry = `127.0.0.1:${port}`;
+  registry = await berthRegistry(tmp);
   const base = writeContext(path.join(tmp, 'base'), { Dockerfile: BASE });
   fs.copyFileSync(busyboxTar(), path.join(base, 'busybox-amd64.tar'));
   fs.copyFileSync(busyboxTar('arm64'), path.join(base, 'busybox-arm64.tar'));
 });
 
 after(async () => {
-  regProc?.kill('SIGKILL');
+  registry?.proc.kill('SIGKILL');
   await Promise.all([d.stop(), d2.stop()]);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -123,10 +120,10 @@ CMD ["cat", "/out"]
   });
 
   it('push the index to the loopback registry; a second daemon pulls either platform', async () => {
-    const remote = `${registry}/${T}/bb:multi`;
+    const remote = `${registry?.address}/${T}/bb:multi`;
     ok(d.berth(['tag', `${T}-bb:multi`, remote]), 'tag');
     ok(d.berth(['push', remote]), 'push');
-    const res = await fetch(`http://${registry}/v2/${T}/bb/manifests/multi`, { headers: { Accept: 'application/vnd.oci.image.index.v1+json' } });
+    const res = await fetch(`http://${registry?.address}/v2/${T}/bb/manifests/multi`, { headers: { Accept: 'application/vnd.oci.image.index.v1+json' } });
     const index = (await res.json()) as { mediaType: string; manifests: { platform: { os: string; architecture: string } }[] };
     assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
     assert.deepEqual(index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`), ['linux/amd64', 'linux/arm64']);

@@ -6,6 +6,7 @@ import { BuildError, type Builder, type BuildRequest } from '../../build/executo
 import { extractContext } from '../../build/contextfs';
 import type { SshSource } from '../../build/runmounts';
 import { parsePlatformList, type Platform } from '../../image/platform';
+import { parseCacheSpec, rejoinCacheSpecs, type CacheSpec } from '../../build/buildflags';
 import type { BuildMessage } from '../../build/output';
 import { parseTimestamp } from '../../common/duration';
 import { checkFilterKeys } from '../../common/filters';
@@ -78,6 +79,18 @@ function asPlatforms(value: string | null): Platform[] {
   }
 }
 
+function cacheSpec(value: string, what: 'cache-to' | 'cache-from'): CacheSpec | undefined {
+  try {
+    return parseCacheSpec(value, what);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+}
+
+function badSpec(value: string): never {
+  throw badRequest(`invalid cache-to value ${JSON.stringify(value)}: expected type=local,dest=DIR, type=registry,ref=REF or type=inline`);
+}
+
 function dockerfilePath(value: string | null): string {
   const p = path.posix.normalize((value || 'Dockerfile').replace(/^\/+/, ''));
   if (p === '..' || p.startsWith('../')) throw badRequest(`the Dockerfile (${value}) must be within the build context`);
@@ -128,7 +141,11 @@ export function buildRoutes(r: Router, builder: Builder): void {
         buildArgs: jsonMap(q, 'buildargs'),
         target: q.get('target') || undefined,
         noCache: qBool(q, 'nocache'),
-        cacheFrom: jsonList(q, 'cachefrom'),
+        // BuildKit's `type=...` values are exported caches; plain ones are images (the classic --cache-from)
+        cacheFrom: rejoinCacheSpecs(jsonList(q, 'cachefrom')).filter((v) => !cacheSpec(v, 'cache-from')),
+        cacheImports: rejoinCacheSpecs(jsonList(q, 'cachefrom')).flatMap((v) => cacheSpec(v, 'cache-from') ?? []),
+        // Berth's own parameter: the legacy protocol has none (BuildKit's clients send cache exports in the session)
+        cacheExports: jsonList(q, 'cacheto').map((v) => cacheSpec(v, 'cache-to') ?? badSpec(v)),
         labels: jsonMap(q, 'labels'),
         network: q.get('networkmode') || 'default',
         extraHosts: q.getAll('extrahosts').flatMap((h) => h.split(',')).filter(Boolean),

@@ -175,6 +175,17 @@ export class Distribution {
     }
   }
 
+  /**
+   * A repository for the builder's cache import and export (`type=registry,ref=`): the same hosts policy as pull and
+   * push (TLS, insecure registries, loopback-only), no mirrors, no credentials (the legacy build request carries none
+   * for pushing).
+   */
+  openRepository(name: string, push: boolean): { repo: RemoteRepository; reference: string; close(): void } {
+    const ref = asBadRequest(() => parseNormalizedNamed(name));
+    const session = new RegistrySession(this.hosts.endpoints(ref.domain, true)[0], {});
+    return { repo: new RemoteRepository(session, ref.path, push), reference: ref.digest ?? ref.tag ?? 'latest', close: () => session.close() };
+  }
+
   /** POST /auth: check the credentials against the registry's /v2/ challenge. */
   async login(auth: AuthConfig): Promise<{ IdentityToken: string; Status: string }> {
     const server = (auth.serveraddress || DOCKER_IO).replace(/^https?:\/\//, '').split('/')[0];
