@@ -24,6 +24,14 @@ export interface CachedStep {
   layer?: { desc: Descriptor; diffId: string };
 }
 
+/** The steps that made the image of step `last`, first to last (BuildKit's mode=min: the result's own chain). */
+export function chainOf(steps: CachedStep[], last: string | undefined): CachedStep[] {
+  const byKey = new Map(steps.map((s) => [s.key, s]));
+  const out: CachedStep[] = [];
+  for (let s = last !== undefined ? byKey.get(last) : undefined; s && !out.includes(s); s = s.parentKey !== undefined ? byKey.get(s.parentKey) : undefined) out.unshift(s);
+  return out;
+}
+
 interface CacheLayer {
   blob: string;
   parent?: number;

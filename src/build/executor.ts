@@ -18,7 +18,7 @@ import type { ContainerConfig } from '../schema/container';
 import { diffTar, tarBytes } from '../store/diff';
 import { BuildCache } from './cache';
 import { matchCacheFrom, onTheWay, type StepOutcome } from './cachefrom';
-import { INLINE_CACHE_KEY, inlineCacheOf, type CachedStep } from './cacheformat';
+import { INLINE_CACHE_KEY, chainOf, inlineCacheOf, type CachedStep } from './cacheformat';
 import type { CacheSpec } from './buildflags';
 import { exportCache, importCache, type ImportedCache, type OpenRepository } from './cacheio';
 import { stepCacheKey } from './cachekey';
@@ -105,6 +105,13 @@ function describeDockerfileError(e: DockerfileError, text: string): string {
 /** A step's parent in its cache key: the image, or `scratch` of the stage's platform (same steps, other images). */
 const parentKey = (state: ImageState): string => state.id ?? `scratch ${formatPlatform(configPlatform(state.config))}`;
 
+/** Every step a build made or reused, for --cache-to (shared by the platforms of one build). */
+interface StepLog {
+  steps: CachedStep[];
+  /** Step key by the image it made (a step's parent key; the final image's: the last step of its chain). */
+  keyOf: Map<string, string>;
+}
+
 interface StageRun {
   stage: PlannedStage;
   write: (text: string) => void;
@@ -190,16 +197,20 @@ export class Builder {
           write(`[Warning] importing cache from ${describeCacheSpec(spec)} failed: ${(e as Error).message}\n`);
         }
       }
-      const steps: CachedStep[] = [];
+      const log: StepLog = { steps: [], keyOf: new Map() };
       const ids: string[] = [];
+      const finals: CachedStep[] = []; // mode=min: the steps of the images built
       for (const target of targets) {
         if (targets.length > 1) write(`Building for ${formatPlatform(target)}\n`);
-        const built = await this.buildFor({ req, text, ignore, epoch, target, host, imported, steps }, emit);
-        ids.push(req.cacheExports.some((c) => c.type === 'inline') ? await this.withInlineCache(built, steps) : built);
+        const built = await this.buildFor({ req, text, ignore, epoch, target, host, imported, log }, emit);
+        const chain = chainOf(log.steps, log.keyOf.get(built));
+        finals.push(...chain);
+        ids.push(req.cacheExports.some((c) => c.type === 'inline') ? await this.withInlineCache(built, chain) : built);
       }
       const store = this.d.images.store;
       const id = targets.length > 1 ? (await store.createIndex(ids.map((i) => store.get(i) as ImageRecord), host)).id : ids[0];
       for (const spec of req.cacheExports.filter((c) => c.type !== 'inline')) {
+        const steps = spec.attrs.mode === 'max' ? log.steps : finals;
         await exportCache(spec, steps, store, this.d.openRepository).catch((e: Error) => {
           throw new BuildError(`exporting cache to ${describeCacheSpec(spec)}: ${e.message}`);
         });
@@ -232,9 +243,9 @@ export class Builder {
 
   /** One platform's build: every needed stage, then the `--label` step; returns the final image's ID. */
   private async buildFor(run: {
-    req: BuildRequest; text: string; ignore: IgnoreMatcher; epoch?: number; target: Platform; host: Platform; imported: ImportedCache[]; steps: CachedStep[];
+    req: BuildRequest; text: string; ignore: IgnoreMatcher; epoch?: number; target: Platform; host: Platform; imported: ImportedCache[]; log: StepLog;
   }, emit: Emit): Promise<string> {
-    const { req, text, ignore, epoch, target, host, imported, steps } = run;
+    const { req, text, ignore, epoch, target, host, imported, log } = run;
     let plan: BuildPlan;
     let platforms: Platform[];
     try {
@@ -263,7 +274,7 @@ export class Builder {
     const results = new Map<number, ImageState>();
     const unused = plan.unusedBuildArgs.filter((a) => a !== SOURCE_DATE_EPOCH);
     const ctx: BuildCtx = {
-      req, plan, platforms, ignore, epoch, bases, cacheFrom, imported, steps, keyOf: new Map(), results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')),
+      req, plan, platforms, ignore, epoch, bases, cacheFrom, imported, log, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')),
     };
     try {
       for (const level of plan.levels) {
@@ -429,11 +440,11 @@ export class Builder {
   private noteStep(ctx: BuildCtx, key: string, parent: ImageState, result: ImageState): ImageState {
     const last = result.config.history?.at(-1);
     const diffIds = result.config.rootfs.diff_ids;
-    ctx.steps.push({
-      key, parentKey: parent.id ? ctx.keyOf.get(parent.id) : undefined, created: last?.created ?? '',
+    ctx.log.steps.push({
+      key, parentKey: parent.id ? ctx.log.keyOf.get(parent.id) : undefined, created: last?.created ?? '',
       layer: last && !last.empty_layer ? { desc: result.layers[result.layers.length - 1], diffId: diffIds[diffIds.length - 1] } : undefined,
     });
-    if (result.id) ctx.keyOf.set(result.id, key);
+    if (result.id) ctx.log.keyOf.set(result.id, key);
     return result;
   }
 
@@ -570,10 +581,7 @@ interface BuildCtx {
   cacheFrom: ImageState[];
   /** The caches imported with --cache-from type=... */
   imported: ImportedCache[];
-  /** Every step made or reused, for --cache-to (shared by the platforms of one build). */
-  steps: CachedStep[];
-  /** Step key by the image it made (a step's parent key). */
-  keyOf: Map<string, string>;
+  log: StepLog;
   results: Map<number, ImageState>;
   scratch: string;
 }

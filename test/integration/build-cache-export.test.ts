@@ -130,6 +130,20 @@ describe('build cache export and import', () => {
     assert.equal(imageId(d2, ref), imageId(d1, ref));
   });
 
+  it("mode=min (the default) exports the final image's steps; mode=max every stage's", () => {
+    const multi = writeContext(path.join(tmp, 'multi'), {
+      Dockerfile: `FROM ${base} AS build\nRUN date +%s%N > /built\nFROM ${base}\nCOPY --from=build /built /built\nCMD ["cat", "/built"]\n`,
+    });
+    const min = ok(d1.berth(['build', '--cache-to', `type=local,dest=${path.join(tmp, 'min')}`, multi]), 'build min');
+    assert.match(min.stdout, /Exported the build cache \(2 steps\)/);
+    const max = ok(d1.berth(['build', '--cache-to', `type=local,dest=${path.join(tmp, 'max')},mode=max`, '-t', `${T}:multi`, multi]), 'build max');
+    assert.match(max.stdout, /Exported the build cache \(3 steps\)/);
+    resetSecond();
+    const r = ok(d2.berth(['build', '--cache-from', `type=local,src=${path.join(tmp, 'max')}`, '-t', `${T}:multi`, multi]), 'build from max');
+    assert.equal(count(r.stdout, 'Using cache'), 3, r.stdout);
+    assert.equal(imageId(d2, `${T}:multi`), imageId(d1, `${T}:multi`));
+  });
+
   it('docker CLI (legacy builder): --cache-from type=local reaches the builder', () => {
     resetSecond();
     const r = ok(legacyDocker(['build', '--cache-from', `type=local,src=${localDir}`, '-t', `${T}:docker`, ctx]), 'docker build');

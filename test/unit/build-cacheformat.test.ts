@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { absoluteCachePaths, parseCacheSpec, rejoinCacheSpecs } from '../../src/build/buildflags';
-import { CACHE_CONFIG_TYPE, cacheConfigOf, inlineCacheOf, stepsOfCacheConfig, stepsOfInlineCache, type CachedStep } from '../../src/build/cacheformat';
+import { CACHE_CONFIG_TYPE, cacheConfigOf, chainOf, inlineCacheOf, stepsOfCacheConfig, stepsOfInlineCache, type CachedStep } from '../../src/build/cacheformat';
 
 const key = (c: string): string => `sha256:${c.repeat(64)}`;
 const layer = (blob: string, diff: string): CachedStep['layer'] => ({ desc: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: key(blob), size: 10 }, diffId: key(diff) });
@@ -56,4 +56,11 @@ test('--cache-to / --cache-from values as buildx reads them', () => {
   assert.equal(absoluteCachePaths('type=local,dest=out/c', '/work'), 'type=local,dest=/work/out/c');
   assert.equal(absoluteCachePaths('type=registry,ref=r', '/work'), 'type=registry,ref=r');
   assert.deepEqual(rejoinCacheSpecs(['img:1', 'type=local', 'src=/c', 'type=registry', 'ref=r:1', 'img:2']), ['img:1', 'type=local,src=/c', 'type=registry,ref=r:1', 'img:2']);
+});
+
+test("mode=min: the chain of the final step's parents, first to last", () => {
+  const other = { key: key('9'), created: 't' };
+  assert.deepEqual(chainOf([other, ...STEPS], key('4')).map((s) => s.key), [key('1'), key('2'), key('3'), key('4')]);
+  assert.deepEqual(chainOf(STEPS, key('2')).map((s) => s.key), [key('1'), key('2')]);
+  assert.deepEqual(chainOf(STEPS, undefined), []);
 });
