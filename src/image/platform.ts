@@ -41,9 +41,11 @@ export function selectManifest(manifests: Descriptor[], want: Platform): Descrip
   );
 }
 
-/** The platform an image config declares (normalized as parsePlatform). */
+/** The platform an image config declares, normalized as parsePlatform (but never refused: any os is reported). */
 export function configPlatform(cfg: Pick<ImageConfig, 'os' | 'architecture' | 'variant'>): Platform {
-  return parsePlatform(formatPlatform({ os: cfg.os || 'linux', architecture: cfg.architecture || goArch(), variant: cfg.variant }));
+  const architecture = ARCH_ALIASES[cfg.architecture] ?? (cfg.architecture || goArch());
+  const variant = architecture === 'arm64' && cfg.variant === 'v8' ? undefined : cfg.variant || undefined;
+  return { os: cfg.os || 'linux', architecture, ...(variant ? { variant } : {}) };
 }
 
 /** Whether an image of `have` serves a request for `want` (a want without variant takes any variant). */

@@ -19,6 +19,8 @@ test('a --platform list: normalized, duplicates dropped, order kept; a bad entry
 
 test('an image config platform and what it serves', () => {
   assert.deepEqual(configPlatform({ os: 'linux', architecture: 'aarch64', variant: 'v8' }), arm64);
+  assert.deepEqual(configPlatform({ os: 'windows', architecture: 'amd64' }), { os: 'windows', architecture: 'amd64' });
+  assert.deepEqual(configPlatform({ os: '', architecture: '' }).os, 'linux');
   assert.ok(platformMatches({ os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'linux', architecture: 'arm' }));
   assert.ok(!platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'arm', variant: 'v7' }));
   assert.ok(!platformMatches(amd64, arm64));
