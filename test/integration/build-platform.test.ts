@@ -136,6 +136,10 @@ CMD ["cat", "/out"]
     // run --platform on a local image of another platform pulls the one asked for, as docker's CLI
     const r = ok(d2.berth(['run', '--rm', '--platform', 'linux/arm64', remote, 'uname', '-m']), 'run --platform');
     assert.equal(r.stdout.trim(), 'aarch64');
+    // the docker CLI's pull --platform, the same route
+    const docker = (args: string[]): RunResult => d2.docker(args, { timeout: 120_000 });
+    ok(docker(['pull', '--platform', 'linux/amd64', remote]), 'docker pull --platform');
+    assert.equal(ok(docker(['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', remote]), 'docker inspect').stdout.trim(), 'linux/amd64');
   });
 
   it('rmi of a multi-platform image removes its other platforms too', () => {
