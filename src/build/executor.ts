@@ -398,7 +398,7 @@ export class Builder {
       return rec !== undefined && store.missing(rec) === undefined &&
         (!ctx.req.cacheFrom.length || onTheWay(ctx.cacheFrom, loadState(store, img)));
     });
-    if (!id) id = await this.fromImported(ctx, key, parent, outcome);
+    if (!id) id = await this.fromImported(ctx, key, parent, outcome, write);
     if (!id) {
       const hit = matchCacheFrom(ctx.cacheFrom, parent, outcome);
       if (!hit) return undefined;
@@ -415,17 +415,25 @@ export class Builder {
 
   /**
    * A step out of an imported cache (`--cache-from type=...`): its layer fetched into the store when missing, then the
-   * image the exporting build made (same parent, config, history, so the same ID), remembered under the key.
+   * image the exporting build made (same parent, config, history, so the same ID), remembered under the key. A layer
+   * that cannot be fetched or does not unpack to its diffID is a warning and a miss (the step runs), and leaves nothing.
    */
-  private async fromImported(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome): Promise<string | undefined> {
+  private async fromImported(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: (s: string) => void): Promise<string | undefined> {
     const store = this.d.images.store;
     for (const src of ctx.imported) {
       const step = src.steps.get(key);
       if (!step || !!step.layer !== outcome.layer) continue;
-      if (step.layer && !(store.content.has(step.layer.desc.digest) && store.layers.has(step.layer.diffId))) {
+      if (step.layer) {
         const { desc, diffId } = step.layer;
-        if (!store.content.has(desc.digest)) await store.content.ingest(await src.blob(desc.digest), { digest: desc.digest, size: desc.size });
-        if (!store.layers.has(diffId)) await store.layers.unpack(store.content.read(desc.digest), { expectedDiffId: diffId });
+        const fetched = !store.content.has(desc.digest);
+        try {
+          if (fetched) await store.content.ingest(await src.blob(desc.digest), { digest: desc.digest, size: desc.size });
+          if (!store.layers.has(diffId)) await store.layers.unpack(store.content.read(desc.digest), { expectedDiffId: diffId });
+        } catch (e) {
+          if (fetched && store.content.has(desc.digest)) store.content.delete(desc.digest);
+          write(`[Warning] cached layer ${desc.digest} could not be used: ${(e as Error).message}\n`);
+          continue;
+        }
       }
       const next = await commitImage(store, parent, {
         config: outcome.config, created: step.created, createdBy: outcome.createdBy, layer: step.layer, author: outcome.author,
@@ -435,6 +443,7 @@ export class Builder {
     }
     return undefined;
   }
+
 
   /** Remember a step's result for `--cache-to`. */
   private noteStep(ctx: BuildCtx, key: string, parent: ImageState, result: ImageState): ImageState {

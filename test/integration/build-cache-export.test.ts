@@ -161,4 +161,17 @@ describe('build cache export and import', () => {
     assert.equal(count(r.stdout, 'Running in'), 2, r.stdout);
     assert.equal(d2.berth(['ps', '-aq']).stdout.trim(), '');
   });
+
+  it('a damaged layer blob in a cache: a warning, the step runs, nothing half-stored', () => {
+    const damaged = path.join(tmp, 'damaged');
+    fs.cpSync(localDir, damaged, { recursive: true });
+    const index = JSON.parse(fs.readFileSync(path.join(damaged, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const manifest = JSON.parse(fs.readFileSync(path.join(damaged, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
+    fs.writeFileSync(path.join(damaged, 'blobs/sha256', manifest.layers[0].digest.slice(7)), 'not the layer');
+    resetSecond();
+    const r = ok(d2.berth(['build', '--cache-from', `type=local,src=${damaged}`, ctx]), 'build');
+    assert.match(r.stdout, /\[Warning\] cached layer sha256:[0-9a-f]{64} could not be used/);
+    assert.equal(count(r.stdout, 'Using cache'), 1, r.stdout); // ENV; the first RUN runs, and so everything after it
+    ok(d2.berth(['system', 'check']), 'system check');
+  });
 });
