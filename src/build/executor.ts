@@ -29,7 +29,7 @@ import { copyEntries, planCopy, type CopySourceRoot } from './copy';
 import { StageScope } from './expand';
 import { DEFAULT_SHELL, applyMetadata, createdBy, runText, type StageFacts } from './imageconfig';
 import { evaluateInstruction, parseOnbuildTrigger, runCommandLine, type Instruction } from './instructions';
-import { OrderedOutput, type Emit } from './output';
+import { OrderedOutput, type Emit, type Write } from './output';
 import { DockerfileError } from './parser';
 import { planBuild, platformArgs, type BuildPlan, type FromRef, type PlannedStage } from './planner';
 import { canRun, noEmulator, stagePlatforms } from './platforms';
@@ -94,6 +94,12 @@ function parseEpoch(value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/** Lines only the classic builder prints (image ids, intermediate containers): not a step's output for BuildKit. */
+const CLASSIC = { classic: true } as const;
+
+/** The instructions BuildKit makes a vertex of (the others only change the image config). */
+const FILESYSTEM_STEPS = new Set<Instruction['kind']>(['RUN', 'COPY', 'ADD', 'WORKDIR']);
+
 const describeCacheSpec = (spec: CacheSpec): string => [`type=${spec.type}`, ...Object.entries(spec.attrs).map(([k, v]) => `${k}=${v}`)].join(',');
 
 /** "Dockerfile:3: unknown instruction: RUNN" and the line itself, so the user sees what was read. */
@@ -114,7 +120,7 @@ interface StepLog {
 
 interface StageRun {
   stage: PlannedStage;
-  write: (text: string) => void;
+  write: Write;
   stepNo: () => number;
 }
 
@@ -293,13 +299,13 @@ export class Builder {
         if (failed) throw failed.reason;
       }
       let final = results.get(plan.target) as ImageState;
-      const write = (s: string): void => {
-        if (!req.quiet) emit({ stream: s });
+      const write: Write = (s, trace) => {
+        if (!req.quiet) emit({ stream: s, ...(trace ? { trace } : {}) });
       };
       if (Object.keys(req.labels).length) {
         const pairs = Object.keys(req.labels).sort().map((k) => ({ key: k, value: req.labels[k] }));
         const inst: Instruction = { kind: 'LABEL', pairs, loc: { file: '', startLine: 0, endLine: 0 }, original: `LABEL ${pairs.map((p) => `${JSON.stringify(p.key)}=${JSON.stringify(p.value)}`).join(' ')}` };
-        write(`Step ${total}/${total} : ${inst.original}\n`);
+        write(`Step ${total}/${total} : ${inst.original}\n`, { metadata: true });
         final = await this.metadataStep(ctx, final, inst, { cmdSet: true }, {}, write, []);
       }
       if (unused.length) write(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
@@ -351,9 +357,15 @@ export class Builder {
   private async buildStage(ctx: BuildCtx, run: StageRun, total: number): Promise<ImageState> {
     const { stage, write } = run;
     const { plan, req } = ctx;
-    write(`Step ${run.stepNo()}/${total} : ${stage.from.original}\n`);
+    // BuildKit names the steps that change the filesystem, counted per stage, the stage named when there are several
+    const prefix = plan.needed.length > 1 ? `${stage.name ?? `stage-${stage.index}`} ` : '';
+    const steps = 1 + stage.instructions.filter((inst) => FILESYSTEM_STEPS.has(inst.kind)).length;
+    let inStage = 0;
+    const header = (text: string, fs = true): void =>
+      write(`Step ${run.stepNo()}/${total} : ${text}\n`, fs ? { step: `[${prefix}${++inStage}/${steps}] ${text}` } : { metadata: true });
+    header(stage.from.original);
     let state = this.imageState(ctx, stage.base, stage.index);
-    if (state.id) write(` ---> ${shortId(state.id)}\n`);
+    if (state.id) write(` ---> ${shortId(state.id)}\n`, CLASSIC);
     const scope = new StageScope(req.buildArgs, plan.globalArgs, state.config.config?.Env ?? []);
     const facts: StageFacts = { cmdSet: false };
     const triggers = state.config.config?.OnBuild ?? [];
@@ -364,7 +376,7 @@ export class Builder {
       for (const t of triggers) state = await this.step(ctx, run, state, parseOnbuildTrigger(t), -1, scope, facts);
     }
     for (const [i, inst] of stage.instructions.entries()) {
-      write(`Step ${run.stepNo()}/${total} : ${inst.original}\n`);
+      header(inst.original, FILESYSTEM_STEPS.has(inst.kind));
       state = await this.step(ctx, run, state, inst, i, scope, facts);
     }
     return state;
@@ -390,7 +402,7 @@ export class Builder {
    * --cache-from images (by history, see cachefrom.ts); a step found in the middle of one becomes an image of its own,
    * remembered under the key.
    */
-  private async cached(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: (s: string) => void): Promise<ImageState | undefined> {
+  private async cached(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: Write): Promise<ImageState | undefined> {
     if (ctx.req.noCache) return undefined;
     const store = this.d.images.store;
     let id = this.cache.get(key, (img) => {
@@ -408,8 +420,8 @@ export class Builder {
       })).id as string;
       this.cache.set(key, id);
     }
-    write(' ---> Using cache\n');
-    write(` ---> ${shortId(id)}\n`);
+    write(' ---> Using cache\n', { cached: true });
+    write(` ---> ${shortId(id)}\n`, CLASSIC);
     return this.noteStep(ctx, key, parent, loadState(store, id));
   }
 
@@ -418,7 +430,7 @@ export class Builder {
    * image the exporting build made (same parent, config, history, so the same ID), remembered under the key. A layer
    * that cannot be fetched or does not unpack to its diffID is a warning and a miss (the step runs), and leaves nothing.
    */
-  private async fromImported(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: (s: string) => void): Promise<string | undefined> {
+  private async fromImported(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: Write): Promise<string | undefined> {
     const store = this.d.images.store;
     for (const src of ctx.imported) {
       const step = src.steps.get(key);
@@ -458,15 +470,15 @@ export class Builder {
   }
 
   private async commit(ctx: BuildCtx, key: string, state: ImageState, config: ContainerConfig, createdByText: string,
-    write: (s: string) => void, layer?: NewLayer, author?: string): Promise<ImageState> {
+    write: Write, layer?: NewLayer, author?: string): Promise<ImageState> {
     const next = await commitImage(this.d.images.store, state, { config, created: this.created(ctx), createdBy: createdByText, layer, author });
     this.cache.set(key, next.id as string);
-    write(` ---> ${shortId(next.id as string)}\n`);
+    write(` ---> ${shortId(next.id as string)}\n`, CLASSIC);
     return this.noteStep(ctx, key, state, next);
   }
 
   private async metadataStep(ctx: BuildCtx, state: ImageState, inst: Instruction, facts: StageFacts,
-    args: Record<string, string>, write: (s: string) => void, env: string[]): Promise<ImageState> {
+    args: Record<string, string>, write: Write, env: string[]): Promise<ImageState> {
     const cfg = state.config.config ?? {};
     const config = applyMetadata(cfg, inst, facts, inst.kind === 'ENV' ? env : cfg.Env ?? []);
     const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args });
@@ -502,7 +514,7 @@ export class Builder {
     const { containers } = this.d;
     const remove = async (): Promise<void> => {
       if (!container) return;
-      run.write(`Removing intermediate container ${shortId(container)}\n`);
+      run.write(`Removing intermediate container ${shortId(container)}\n`, CLASSIC);
       await containers.remove(container, true);
       container = undefined;
     };
@@ -525,7 +537,7 @@ export class Builder {
         mounts: mounts.mounts, tmpfs: mounts.tmpfs, privileged: inst.security === 'insecure',
       }, run.write, (id) => {
         container = id;
-        run.write(` ---> Running in ${shortId(id)}\n`);
+        run.write(` ---> Running in ${shortId(id)}\n`, CLASSIC);
       });
       if (code !== 0) throw new BuildError(`The command '${runText(inst, cfg)}' returned a non-zero code: ${code}`, code);
       const lowers = this.lowers(state);

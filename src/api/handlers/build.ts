@@ -8,6 +8,7 @@ import type { SshSource } from '../../build/runmounts';
 import { parsePlatformList, type Platform } from '../../image/platform';
 import { parseCacheSpec, rejoinCacheSpecs, type CacheSpec } from '../../build/buildflags';
 import type { BuildMessage } from '../../build/output';
+import { TraceRenderer } from '../../build/trace';
 import { parseTimestamp } from '../../common/duration';
 import { checkFilterKeys } from '../../common/filters';
 import { qBool, qFilters, requestBody, sendJson, startStream, type Context } from '../http';
@@ -180,14 +181,15 @@ export function buildRoutes(r: Router, builder: Builder): void {
 
 /**
  * Streams the build; an error before the first message is an HTTP error, after it an errorDetail line. A BuildKit
- * client (`version=2`) gets the image id as BuildKit's `moby.image.id` message.
+ * client (`version=2`) gets BuildKit's messages (build/trace.ts).
  */
 async function run(ctx: Context, builder: Builder, req: BuildRequest, buildkit: boolean): Promise<void> {
   let out: ReturnType<typeof startStream> | undefined;
+  const trace = buildkit ? new TraceRenderer() : undefined;
   const emit = (m: BuildMessage): void => {
     out ??= startStream(ctx, 'application/json');
-    const wire = buildkit && m.aux ? { id: 'moby.image.id', ...m } : m;
-    if (!out.destroyed) out.write(JSON.stringify(wire) + '\n');
+    const { trace: _hint, ...classic } = m;
+    for (const wire of trace ? trace.render(m) : [classic]) if (!out.destroyed) out.write(JSON.stringify(wire) + '\n');
   };
   try {
     await builder.build(req, emit);
