@@ -10,6 +10,7 @@ import type { ContainerRuntime, RuntimeName } from '../../runtime/types';
 import { isMountPoint, mountOverlay, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
 import type { ImageSource } from '../images';
+import { changes, type Change } from './archive';
 import { AttachHub } from './attach';
 import { rememberCompiledSeccomp, validateHostConfig, writeBundle } from './bundle';
 import type { ContainerNetworking } from './network';
@@ -22,6 +23,7 @@ import { ContainerCgroup } from '../../runtime/cgroupfs';
 import { HealthMonitor } from './health';
 import { checkHostConfig } from './limits';
 import { normalizeLinks } from './links';
+import { containerLog, type ContainerLog } from './logs';
 import { LogRotator, logPolicy, resolveLogConfig } from './log-rotate';
 import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
 import { applyLimits, mergeUpdate, type UpdateBody } from './update';
@@ -365,6 +367,19 @@ export class ContainerService {
     rec.HasBeenManuallyStopped = true;
     this.d.store.save(rec);
     if (rec.State.Restarting && !rec.Instance) this.settleStopped(rec);
+  }
+
+  /** docker diff: the upper dir's changes against the image's layers (null when none, as docker). */
+  changes(ref: string): Change[] | null {
+    const rec = this.d.store.get(ref);
+    const list = changes(this.d.store.paths(rec.Id).upper, this.d.images.layerDirs(rec.Image));
+    return list.length ? list : null;
+  }
+
+  /** The container's log as docker's `logs` reads it. */
+  logs(ref: string): ContainerLog {
+    const rec = this.d.store.get(ref);
+    return containerLog(rec, this.d.store.paths(rec.Id).log, () => this.exited(rec.Id));
   }
 
   /** docker's container `commit` event. */
