@@ -1,11 +1,16 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { ApiError } from '../../src/common/errors';
-import { validateCreate, type CreateFields, type CreateHostFields } from '../../src/engine/containers/validate';
+import { normalizeCreate } from '../../src/engine/containers/normalize';
+import type { ContainerConfig, HostConfig } from '../../src/schema/container';
+
+type CreateFields = ContainerConfig & { Healthcheck?: ContainerConfig['Healthcheck'] & { StartInterval?: number } };
+/** As a client may send it (the API decoder checks types, not that a ulimit has its limits). */
+type CreateHostFields = Omit<HostConfig, 'Ulimits'> & { Ulimits?: { Name?: string }[] | null };
 
 function refusal(cfg: CreateFields, hc: CreateHostFields = {}): string | undefined {
   try {
-    validateCreate(cfg, hc);
+    normalizeCreate({ ...cfg, HostConfig: hc as HostConfig }, { exists: () => true, caps: [] });
     return undefined;
   } catch (e) {
     assert.ok(e instanceof ApiError);

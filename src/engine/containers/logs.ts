@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApiError } from '../../common/errors';
 import type { StreamId } from '../../common/output';
-import { logFiles, logPolicy } from './log-rotate';
+import { logFiles } from './log-rotate';
 import type { ContainerRecord } from './record';
 
 export interface LogRecord {
@@ -42,7 +42,7 @@ export interface ContainerLog {
 
 /** docker logs of a container whose log is `file`; 501 when its log driver keeps none. */
 export function containerLog(rec: ContainerRecord, file: string, exited: () => Promise<void>): ContainerLog {
-  if (!logPolicy(rec.HostConfig.LogConfig).enabled) throw new ApiError(501, 'configured logging driver does not support reading');
+  if (!rec.Spec.log.enabled) throw new ApiError(501, 'configured logging driver does not support reading');
   return {
     tty: rec.Config.Tty,
     async read(o, emit, onStop) {

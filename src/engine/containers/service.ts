@@ -12,7 +12,7 @@ import type { EventBus } from '../events';
 import type { ImageSource } from '../images';
 import { changes, type Change } from './archive';
 import { AttachHub } from './attach';
-import { rememberCompiledSeccomp, validateHostConfig, writeBundle } from './bundle';
+import { checkDevices, createHost, rememberCompiledSeccomp, writeBundle } from './bundle';
 import type { ContainerNetworking } from './network';
 import { randomName, VALID_NAME } from './names';
 import { initialState, type ContainerRecord, type ContainerStore } from './record';
@@ -23,11 +23,11 @@ import { ContainerCgroup } from '../../runtime/cgroupfs';
 import { HealthMonitor } from './health';
 import { checkHostConfig } from './limits';
 import { normalizeLinks } from './links';
+import { normalizeCreate, resourcesOf, withImageConfig } from './normalize';
 import { containerLog, type ContainerLog } from './logs';
-import { LogRotator, logPolicy, resolveLogConfig } from './log-rotate';
+import { LogRotator, resolveLogConfig } from './log-rotate';
 import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
 import { applyLimits, mergeUpdate, type UpdateBody } from './update';
-import { validateCreate } from './validate';
 import type { VolumeService } from '../volumes';
 import type { UsernsRemap } from '../userns';
 
@@ -108,7 +108,7 @@ export class ContainerService {
     for (const rec of this.d.store.all()) {
       if (!rec.State.Running || !rec.Instance) continue;
       this.health.start(rec);
-      this.logRotation.watch(rec.Id, this.d.store.paths(rec.Id).log, logPolicy(rec.HostConfig.LogConfig));
+      this.logRotation.watch(rec.Id, this.d.store.paths(rec.Id).log, rec.Spec.log);
     }
   }
 
@@ -141,7 +141,7 @@ export class ContainerService {
     this.booting = false;
     for (const rec of this.d.store.all()) {
       if (rec.Instance) continue;
-      if (rec.State.Restarting || restartsAtBoot(rec.HostConfig.RestartPolicy, this.exitFacts(rec))) {
+      if (rec.State.Restarting || restartsAtBoot(rec.Spec.restart, this.exitFacts(rec))) {
         await this.serialize(rec.Id, async () => {
           try {
             await this.doStart(rec.Id);
@@ -190,21 +190,21 @@ export class ContainerService {
     } else {
       name = randomName((n) => this.d.store.byName(n) !== undefined);
     }
-    validateCreate(body, body.HostConfig ?? {});
-    const image = this.d.images.get(body.Image);
     const runtime = (body.HostConfig?.Runtime || this.d.defaultRuntime) as RuntimeName;
     if (runtime !== 'crun' && runtime !== 'runc') throw badRequest(`unknown or invalid runtime name: ${runtime}`);
     const hostConfig = {
       NetworkMode: 'default', ...body.HostConfig, Runtime: runtime, LogConfig: resolveLogConfig(body.HostConfig?.LogConfig, this.d.logOpts ?? {}),
     };
-    this.d.networking.validate(hostConfig);
+    const warnings = checkHostConfig(hostConfig);
+    const spec = normalizeCreate({ ...body, HostConfig: hostConfig }, createHost);
+    const image = this.d.images.get(body.Image);
+    this.d.networking.validate(spec);
     hostConfig.Links = normalizeLinks(hostConfig, '/' + name, this.d.store);
     if (hostConfig.Privileged && this.remapOf(hostConfig)) {
       throw badRequest('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
     }
-    validateHostConfig(hostConfig, this.d.volumes);
-    validateRestartPolicy(hostConfig.RestartPolicy, !!hostConfig.AutoRemove);
-    const warnings = checkHostConfig(hostConfig);
+    checkDevices(hostConfig);
+    this.d.volumes.prepareCreate(spec);
     const id = newId();
     const merged = recordedConfig(body, this.d.images.config(image.id), shortId(id));
     const rec: ContainerRecord = {
@@ -215,6 +215,7 @@ export class ContainerService {
       Args: merged.command.slice(1),
       Config: merged.config,
       HostConfig: hostConfig,
+      Spec: withImageConfig(spec, merged.config),
       Image: image.id,
       State: initialState(),
       RestartCount: 0,
@@ -255,7 +256,7 @@ export class ContainerService {
       lap('network');
       const seccompKey = writeBundle(rec, p, net, this.d.volumes, remap);
       lap('bundle');
-      const logs = logPolicy(rec.HostConfig.LogConfig);
+      const logs = rec.Spec.log;
       const { pid, conmonPid } = await this.d.runtime.create({
         id,
         name: rec.Name.slice(1),
@@ -319,7 +320,7 @@ export class ContainerService {
     this.d.runtime.cleanup(id);
     rec.Instance = undefined;
     const ranForMs = Date.now() - Date.parse(rec.State.StartedAt);
-    const restart = !rec.HostConfig.AutoRemove && shouldRestart(rec.HostConfig.RestartPolicy, this.exitFacts(rec, code));
+    const restart = !rec.HostConfig.AutoRemove && shouldRestart(rec.Spec.restart, this.exitFacts(rec, code));
     // docker: a container waiting for its restart counts as running (Status "restarting")
     Object.assign(rec.State, {
       Status: restart ? 'restarting' : 'exited', Running: restart, Restarting: restart, Paused: false, Pid: 0, ExitCode: code,
@@ -393,6 +394,7 @@ export class ContainerService {
     const hc = mergeUpdate(rec.HostConfig, body, !!rec.Instance);
     validateRestartPolicy(hc.RestartPolicy, !!hc.AutoRemove);
     const warnings = checkHostConfig(hc);
+    const restart = { Name: hc.RestartPolicy?.Name ?? '', MaximumRetryCount: hc.RestartPolicy?.MaximumRetryCount ?? 0 };
     if (rec.Instance) {
       try {
         applyLimits(new ContainerCgroup(rec.Id), hc);
@@ -401,6 +403,7 @@ export class ContainerService {
       }
     }
     rec.HostConfig = hc;
+    rec.Spec = { ...rec.Spec, restart, resources: resourcesOf(hc) };
     this.d.store.save(rec);
     this.emit(rec, 'update');
     return { Warnings: warnings };

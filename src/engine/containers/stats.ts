@@ -156,7 +156,7 @@ export function sample(rec: ContainerRecord, prev?: StatsJson): StatsJson {
     };
   }
   let networks: StatsJson['networks'];
-  if (rec.HostConfig.NetworkMode !== 'host') try {
+  if (rec.Spec.network.kind !== 'host') try {
     networks = parseNetDev(fs.readFileSync(`/proc/${rec.State.Pid}/net/dev`, 'utf8'));
   } catch {
     networks = undefined; // exited between the check and the read
