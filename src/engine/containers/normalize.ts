@@ -76,6 +76,10 @@ export function resourcesOf(hc: HostConfig): Resources {
   return out as Resources;
 }
 
+/** The restart policy with docker's defaults filled in (no name: `no`, as docker reads an empty one). */
+export const restartPolicyOf = (hc: HostConfig): Required<RestartPolicy> =>
+  ({ Name: hc.RestartPolicy?.Name ?? '', MaximumRetryCount: hc.RestartPolicy?.MaximumRetryCount ?? 0 });
+
 const asBadRequest = <T>(f: () => T): T => {
   try {
     return f();
@@ -108,7 +112,7 @@ function typedSpec(body: CreateBody, exists: CreateHost['exists']): ContainerSpe
     ports: publishSpec(body.ExposedPorts, hc),
     security: asBadRequest(() => parseSecurityOpt(hc.SecurityOpt)),
     deviceRules: ((hc.DeviceCgroupRules ?? []) as string[]).map((r) => asBadRequest(() => parseDeviceCgroupRule(r))),
-    restart: { Name: hc.RestartPolicy?.Name ?? '', MaximumRetryCount: hc.RestartPolicy?.MaximumRetryCount ?? 0 },
+    restart: restartPolicyOf(hc),
     log: logPolicy(hc.LogConfig),
     ...(body.Healthcheck ? { healthcheck: body.Healthcheck } : {}),
     resources: resourcesOf(hc),

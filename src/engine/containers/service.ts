@@ -1,64 +1,43 @@
-/** The container service: lifecycle of containers (create, start, stop, kill, remove, wait) over records + runtime. */
+/**
+ * The container service: the lifecycle of containers (create, start, stop, kill, exit and restart, remove, wait) over
+ * records and the runtime. Over ~400 lines because it is one state machine: every transition takes the container's
+ * lock and they call each other (a failed start or an exit may remove, an exit may restart); the steps themselves are
+ * in create.ts (the new record), instance.ts (bringing an instance up and down) and waiters.ts.
+ */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { CreateBody } from '../../schema/container';
-import { ApiError, badRequest, conflict, notModified } from '../../common/errors';
-import { newId, shortId } from '../../common/ids';
+import { badRequest, conflict, notModified } from '../../common/errors';
+import { shortId } from '../../common/ids';
+import { treeSize } from '../../common/tree-size';
 import { parseSignal } from '../../common/signals';
 import { log } from '../../common/log';
-import type { ContainerRuntime, RuntimeName } from '../../runtime/types';
-import { isMountPoint, mountOverlay, unmountOverlay } from '../../store/overlay';
+import { ContainerCgroup } from '../../runtime/cgroupfs';
+import { isMountPoint, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
-import type { ImageSource } from '../images';
 import { changes, type Change } from './archive';
 import { AttachHub } from './attach';
-import { checkDevices, createHost, rememberCompiledSeccomp, writeBundle } from './bundle';
-import type { ContainerNetworking } from './network';
-import { randomName, VALID_NAME } from './names';
-import { initialState, type ContainerRecord, type ContainerStore } from './record';
-import { recordedConfig } from './config';
-import { execFailure } from './exec-error';
-import { mountForCopy } from './copy-mounts';
-import { ContainerCgroup } from '../../runtime/cgroupfs';
+import { newRecord, type CreateDeps } from './create';
 import { HealthMonitor } from './health';
-import { checkHostConfig } from './limits';
-import { normalizeLinks } from './links';
-import { normalizeCreate, resourcesOf, withImageConfig } from './normalize';
+import { conmonAlive, Instances, processGone, quietly, type InstanceDeps } from './instance';
+import { LogRotator } from './log-rotate';
 import { containerLog, type ContainerLog } from './logs';
-import { LogRotator, resolveLogConfig } from './log-rotate';
-import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
-import { applyLimits, mergeUpdate, type UpdateBody } from './update';
-import type { VolumeService } from '../volumes';
-import type { UsernsRemap } from '../userns';
+import { nameInUse, VALID_NAME } from './names';
+import type { ContainerRecord, ContainerStore } from './record';
+import { RestartScheduler, restartsAtBoot, shouldRestart } from './restart';
+import { updateRecord, type UpdateBody } from './update';
+import { Waiters, type WaitCondition } from './waiters';
 
-export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+export type { WaitCondition };
 
-interface Waiter {
-  condition: WaitCondition;
-  resolve: (code: number) => void;
-}
-
-export interface ContainerServiceDeps {
-  store: ContainerStore;
-  images: ImageSource;
-  runtime: ContainerRuntime;
+export interface ContainerServiceDeps extends InstanceDeps, CreateDeps {
   events: EventBus;
-  defaultRuntime: RuntimeName;
-  /** An always-empty dir used as the lower layer of images without layers. */
-  emptyDir: string;
-  networking: ContainerNetworking;
-  volumes: VolumeService;
-  /** The daemon's `--log-opt` defaults for json-file logs. */
-  logOpts?: Record<string, string>;
-  /** `--userns-remap`: containers not created with `--userns=host` run in this user namespace. */
-  userns?: UsernsRemap;
 }
 
 export class ContainerService {
   readonly attach: AttachHub;
-  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly waiters = new Waiters();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly exitListeners = new Map<string, Array<() => void>>();
+  private readonly instances: Instances;
   readonly health: HealthMonitor;
   private readonly restarts = new RestartScheduler();
   private readonly logRotation = new LogRotator();
@@ -66,6 +45,7 @@ export class ContainerService {
 
   constructor(private readonly d: ContainerServiceDeps) {
     this.attach = new AttachHub(d.runtime);
+    this.instances = new Instances(d, this.attach, this.logRotation);
     this.health = new HealthMonitor(d.runtime, (id) => d.store.paths(id).bundle, (rec, before) => {
       if (!d.store.find(rec.Id)) return;
       d.store.save(rec);
@@ -176,52 +156,8 @@ export class ContainerService {
   }
 
   create(body: CreateBody, requestedName: string | null): { Id: string; Warnings: string[] } {
-    if (!body.Image) throw badRequest('Config cannot be empty in order to create a container');
-    let name = requestedName ?? '';
-    if (name) {
-      if (!VALID_NAME.test(name)) throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-      name = name.replace(/^\//, '');
-      const holder = this.d.store.byName(name);
-      if (holder) {
-        throw conflict(
-          `Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
-        );
-      }
-    } else {
-      name = randomName((n) => this.d.store.byName(n) !== undefined);
-    }
-    const runtime = (body.HostConfig?.Runtime || this.d.defaultRuntime) as RuntimeName;
-    if (runtime !== 'crun' && runtime !== 'runc') throw badRequest(`unknown or invalid runtime name: ${runtime}`);
-    const hostConfig = {
-      NetworkMode: 'default', ...body.HostConfig, Runtime: runtime, LogConfig: resolveLogConfig(body.HostConfig?.LogConfig, this.d.logOpts ?? {}),
-    };
-    const warnings = checkHostConfig(hostConfig);
-    const spec = normalizeCreate({ ...body, HostConfig: hostConfig }, createHost);
-    const image = this.d.images.get(body.Image);
-    this.d.networking.validate(spec);
-    hostConfig.Links = normalizeLinks(hostConfig, '/' + name, this.d.store);
-    if (hostConfig.Privileged && this.remapOf(hostConfig)) {
-      throw badRequest('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
-    }
-    checkDevices(hostConfig);
-    this.d.volumes.prepareCreate(spec);
-    const id = newId();
-    const merged = recordedConfig(body, this.d.images.config(image.id), shortId(id));
-    const rec: ContainerRecord = {
-      Id: id,
-      Name: '/' + name,
-      Created: new Date().toISOString(),
-      Path: merged.command[0],
-      Args: merged.command.slice(1),
-      Config: merged.config,
-      HostConfig: hostConfig,
-      Spec: withImageConfig(spec, merged.config),
-      Image: image.id,
-      State: initialState(),
-      RestartCount: 0,
-      Runtime: runtime,
-      EndpointsConfig: body.NetworkingConfig?.EndpointsConfig as ContainerRecord['EndpointsConfig'],
-    };
+    const { rec, warnings } = newRecord(this.d, body, requestedName, (hc) => this.instances.remapOf(hc));
+    const id = rec.Id;
     const p = this.d.store.paths(id);
     fs.mkdirSync(p.dir, { recursive: true });
     this.d.store.save(rec);
@@ -244,38 +180,8 @@ export class ContainerService {
       rec.HasBeenManuallyStopped = false;
       rec.RestartCount = 0;
     }
-    const p = this.d.store.paths(id);
-    const t0 = performance.now();
-    const lap = (what: string) => log.debug('start timing', { id: shortId(id), what, ms: Math.round(performance.now() - t0) });
     try {
-      this.mountRootfs(rec);
-      lap('mounted');
-      const net = await this.d.networking.setup(rec, rec.EndpointsConfig);
-      const remap = this.remapOf(rec.HostConfig);
-      if (remap && net.ns.mode === 'path') remap.netnsDefaults(net.ns.path);
-      lap('network');
-      const seccompKey = writeBundle(rec, p, net, this.d.volumes, remap);
-      lap('bundle');
-      const logs = rec.Spec.log;
-      const { pid, conmonPid } = await this.d.runtime.create({
-        id,
-        name: rec.Name.slice(1),
-        bundleDir: p.bundle,
-        logPath: logs.enabled ? p.log : undefined,
-        logSizeMax: logs.maxSize,
-        runtime: rec.Runtime,
-        tty: rec.Config.Tty,
-        openStdin: rec.Config.OpenStdin,
-        // Docker never closes a TTY container's stdin when a client goes: it can be re-attached.
-        stdinOnce: rec.Config.StdinOnce && !rec.Config.Tty,
-      });
-      rec.Instance = { conmonPid };
-      this.logRotation.watch(id, p.log, logs);
-      if (seccompKey) rememberCompiledSeccomp(seccompKey, this.d.runtime.compiledSeccomp(id, rec.Runtime));
-      lap('created');
-      await this.attach.connectPending(id);
-      await this.d.runtime.start(id, rec.Runtime);
-      lap('started');
+      const pid = await this.instances.launch(rec);
       Object.assign(rec.State, {
         Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Pid: pid, ExitCode: 0, Error: '',
         StartedAt: new Date().toISOString(),
@@ -284,12 +190,7 @@ export class ContainerService {
       this.d.store.save(rec);
       this.emit(rec, 'start');
     } catch (e) {
-      await this.d.runtime.delete(id, rec.Runtime, true).catch(() => undefined);
-      await this.d.networking.teardown(id).catch((te) => log.warn('network teardown failed', { id, e: String(te) }));
-      quietly(() => unmountOverlay(p.rootfs));
-      this.d.runtime.cleanup(id);
-      const { err, exitCode } = startError(e, rec);
-      rec.Instance = undefined;
+      const { err, exitCode } = await this.instances.undoLaunch(rec, e);
       Object.assign(rec.State, {
         Status: auto ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: err.message, ExitCode: exitCode,
       });
@@ -308,17 +209,8 @@ export class ContainerService {
       this.d.runtime.cleanup(id);
       return;
     }
-    const t0 = performance.now();
-    // before the runtime removes the cgroup: was it the kernel's OOM killer?
-    const oomKilled = new ContainerCgroup(id).oomKills() > 0;
     this.health.stop(id, rec);
-    this.logRotation.stop(id);
-    await this.d.runtime.delete(id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id, e: String(e) }));
-    new ContainerCgroup(id).removeLeftovers();
-    quietly(() => unmountOverlay(this.d.store.paths(id).rootfs), (e) => log.warn('umount failed', { id, e: String(e) }));
-    log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
-    this.d.runtime.cleanup(id);
-    rec.Instance = undefined;
+    const oomKilled = await this.instances.release(rec);
     const ranForMs = Date.now() - Date.parse(rec.State.StartedAt);
     const restart = !rec.HostConfig.AutoRemove && shouldRestart(rec.Spec.restart, this.exitFacts(rec, code));
     // docker: a container waiting for its restart counts as running (Status "restarting")
@@ -329,14 +221,13 @@ export class ContainerService {
     if (restart) rec.RestartCount++;
     this.d.store.save(rec);
     this.emit(rec, 'die', { exitCode: String(code) });
-    for (const cb of this.exitListeners.get(id) ?? []) cb();
-    this.exitListeners.delete(id);
+    this.waiters.exitedNow(id);
     // dockerd wakes not-running waiters also when the container goes to `restarting` (State.SetRestarting)
-    this.wake(id, code, ['not-running', 'next-exit']);
+    this.waiters.wake(id, code, ['not-running', 'next-exit']);
     if (restart && !this.booting) this.restarts.schedule(id, ranForMs, () => void this.serialize(id, () => this.restartNow(id)));
     if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
-    // Last: tearing down veth, NAT and ports takes ~100 ms and nobody waiting for the exit needs it done.
-    await this.d.networking.teardown(id).catch((e) => log.warn('network teardown failed', { id, e: String(e) }));
+    // Last: nobody waiting for the exit needs the network torn down.
+    await this.instances.teardown(id);
   }
 
   private exitFacts(rec: ContainerRecord, code = rec.State.ExitCode) {
@@ -360,7 +251,7 @@ export class ContainerService {
     this.restarts.cancel(rec.Id);
     Object.assign(rec.State, { Status: 'exited', Running: false, Restarting: false });
     this.d.store.save(rec);
-    this.wake(rec.Id, rec.State.ExitCode, ['not-running']);
+    this.waiters.wake(rec.Id, rec.State.ExitCode, ['not-running']);
   }
 
   /** Mark a user's stop/kill: restart policies leave the container alone until it is started again. */
@@ -391,101 +282,31 @@ export class ContainerService {
   /** docker update: resources and restart policy; a running container's cgroup is changed at once. */
   update(ref: string, body: UpdateBody): { Warnings: string[] } {
     const rec = this.d.store.get(ref);
-    const hc = mergeUpdate(rec.HostConfig, body, !!rec.Instance);
-    validateRestartPolicy(hc.RestartPolicy, !!hc.AutoRemove);
-    const warnings = checkHostConfig(hc);
-    const restart = { Name: hc.RestartPolicy?.Name ?? '', MaximumRetryCount: hc.RestartPolicy?.MaximumRetryCount ?? 0 };
-    if (rec.Instance) {
-      try {
-        applyLimits(new ContainerCgroup(rec.Id), hc);
-      } catch (e) {
-        throw badRequest(`Cannot update container ${rec.Id}: ${(e as Error).message}`);
-      }
-    }
-    rec.HostConfig = hc;
-    rec.Spec = { ...rec.Spec, restart, resources: resourcesOf(hc) };
+    const warnings = updateRecord(rec, body);
     this.d.store.save(rec);
     this.emit(rec, 'update');
     return { Warnings: warnings };
   }
 
-  /** The user namespace a container runs in: the daemon's remapping unless it opted out with `--userns=host`. */
-  private remapOf(hc: ContainerRecord['HostConfig']): UsernsRemap | undefined {
-    return hc.UsernsMode === 'host' ? undefined : this.d.userns;
-  }
-
-  /** Mount the overlay; in a remapped container, of the shifted layer copies and an upper owned by its root. */
-  private mountRootfs(rec: ContainerRecord): void {
-    const p = this.d.store.paths(rec.Id);
-    const remap = this.remapOf(rec.HostConfig);
-    const layers = this.d.images.layerDirs(rec.Image);
-    if (remap) {
-      fs.mkdirSync(p.upper, { recursive: true });
-      remap.own(p.upper);
-    }
-    mountOverlay(remap ? remap.layerDirs(layers) : layers, { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
-  }
-
-  /**
-   * Run `fn` on the container's root: a running container's as its processes see it (its mounts included), or with
-   * `layered` its overlay alone (export, commit); a stopped container's overlay (and, unless `layered`, its volumes)
-   * is mounted for the call.
-   */
-  async withRootfs<T>(ref: string, layered: boolean, fn: (root: string, rec: ContainerRecord) => Promise<T>): Promise<T> {
+  /** See Instances.withRootfs; a stopped container's rootfs is mounted under the container's lock. */
+  withRootfs<T>(ref: string, layered: boolean, fn: (root: string, rec: ContainerRecord) => Promise<T>): Promise<T> {
     const rec = this.d.store.get(ref);
-    const p = this.d.store.paths(rec.Id);
-    // the overlay lives in the mount namespace of the berthd that started it: reach it through that container's conmon
-    const live = (): string => (layered ? `/proc/${rec.Instance!.conmonPid}/root${p.rootfs}` : `/proc/${rec.State.Pid}/root`);
-    if (rec.Instance && rec.State.Pid) return fn(live(), rec);
-    return this.serialize(rec.Id, async () => {
-      if (rec.Instance && rec.State.Pid) return fn(live(), rec);
-      this.mountRootfs(rec);
-      let unmountCopy = (): void => undefined;
-      try {
-        // as docker, a stopped container's volumes and binds are mounted for cp (export and commit: the overlay alone)
-        if (!layered) unmountCopy = await mountForCopy(p.rootfs, this.d.volumes.mountPointsOf(rec));
-        return await fn(p.rootfs, rec);
-      } finally {
-        unmountCopy();
-        quietly(() => unmountOverlay(p.rootfs), (e) => log.warn('umount failed', { id: shortId(rec.Id), e: String(e) }));
-      }
-    });
-  }
-
-  private wake(id: string, code: number, conditions: WaitCondition[]): void {
-    const list = this.waiters.get(id) ?? [];
-    const keep = list.filter((w) => {
-      if (!conditions.includes(w.condition)) return true;
-      w.resolve(code);
-      return false;
-    });
-    if (keep.length) this.waiters.set(id, keep);
-    else this.waiters.delete(id);
+    return this.instances.withRootfs(rec, layered, (op) => this.serialize(rec.Id, op), fn);
   }
 
   /** Resolves when the container has exited (already exited: at once). */
   exited(id: string): Promise<void> {
     const rec = this.d.store.find(id);
-    if (!rec?.Instance) return Promise.resolve();
-    return new Promise((resolve) => {
-      const list = this.exitListeners.get(id) ?? [];
-      list.push(resolve);
-      this.exitListeners.set(id, list);
-    });
+    return rec?.Instance ? this.waiters.nextExit(id) : Promise.resolve();
   }
 
   /**
-   * Docker's wait: resolves with the exit code when the condition holds. `onRegistered` runs once the waiter is
-   * in place, so callers can reply with headers before the container exits.
+   * Docker's wait: resolves with the exit code when the condition holds (at once for `not-running` when it does now).
    */
   wait(ref: string, condition: WaitCondition): Promise<number> {
     const rec = this.d.store.get(ref);
     if (condition === 'not-running' && !rec.State.Running && !rec.Instance) return Promise.resolve(rec.State.ExitCode);
-    return new Promise((resolve) => {
-      const list = this.waiters.get(rec.Id) ?? [];
-      list.push({ condition, resolve });
-      this.waiters.set(rec.Id, list);
-    });
+    return this.waiters.wait(rec.Id, condition);
   }
 
   stop(ref: string, timeoutSecs?: number, signal?: string): Promise<void> {
@@ -575,7 +396,7 @@ export class ContainerService {
     // docker: `rm -v` and --rm take the container's anonymous volumes along
     this.d.volumes.containerRemoved(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
     this.emit(rec, 'destroy');
-    this.wake(rec.Id, rec.State.ExitCode, ['removed', 'not-running', 'next-exit']);
+    this.waiters.wake(rec.Id, rec.State.ExitCode, ['removed', 'not-running', 'next-exit']);
   }
 
   rename(ref: string, newName: string): void {
@@ -583,7 +404,7 @@ export class ContainerService {
     const name = newName.replace(/^\//, '');
     if (!name || !VALID_NAME.test(name)) throw badRequest(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     const holder = this.d.store.byName(name);
-    if (holder && holder.Id !== rec.Id) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    if (holder && holder.Id !== rec.Id) throw nameInUse(name, holder.Id);
     if (holder) throw badRequest(`Renaming a container with the same name as its current name`);
     const oldName = rec.Name.slice(1);
     rec.Name = '/' + name;
@@ -596,7 +417,7 @@ export class ContainerService {
     let space = 0;
     for (const rec of this.d.store.all()) {
       if (rec.State.Running || rec.Instance || !matches(rec)) continue;
-      space += dirSize(this.d.store.paths(rec.Id).upper);
+      space += treeSize(this.d.store.paths(rec.Id).upper);
       await this.serialize(rec.Id, () => this.removeNow(rec));
       gone.push(rec.Id);
     }
@@ -629,56 +450,9 @@ function stopSignalOf(rec: ContainerRecord): number | undefined {
   }
 }
 
-/** Map a runtime failure to docker's start error (the CLI picks 126/127 from its wording) and the exit code. */
-function startError(e: unknown, rec: ContainerRecord): { err: ApiError; exitCode: number } {
-  if (e instanceof ApiError) return { err: e, exitCode: 128 };
-  const f = execFailure(e instanceof Error ? e.message : String(e), rec.Path, 128);
-  return { err: badRequest(`failed to create task for container: OCI runtime create failed: ${f.reason}: unknown`), exitCode: f.exitCode };
-}
-
-/** Run a cleanup step whose failure must not stop the ones after it. */
-function quietly(step: () => void, onError: (e: unknown) => void = () => undefined): void {
-  try {
-    step();
-  } catch (e) {
-    onError(e);
-  }
-}
-
 /** Resolves true when the timeout won, false when `p` settled first. */
 function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout;
   const t = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)));
   return Promise.race([p.then(() => false), t]).finally(() => clearTimeout(timer));
-}
-
-function dirSize(dir: string): number {
-  let total = 0;
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) total += dirSize(p);
-    else if (e.isFile()) total += fs.lstatSync(p).size;
-  }
-  return total;
-}
-
-/** Is `pid` still the conmon of container `id` (not a recycled pid)? */
-function conmonAlive(pid: number, id: string): boolean {
-  try {
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return path.basename(argv[0]) === 'conmon' && argv.includes(id);
-  } catch {
-    return false;
-  }
-}
-
-/** Wait (up to 5 s) until a process has exited; with no conmon to reap it, init does, at once. */
-async function processGone(pid: number): Promise<void> {
-  for (let i = 0; i < 100 && pid > 0 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
 }
