@@ -49,7 +49,7 @@ export function newRecord(
   const spec = normalizeCreate({ ...body, HostConfig: hostConfig }, createHost);
   const image = d.images.get(body.Image);
   d.networking.validate(spec);
-  hostConfig.Links = normalizeLinks(hostConfig, '/' + name, d.store);
+  hostConfig.Links = normalizeLinks(hostConfig.Links, spec.network, '/' + name, d.store);
   if (hostConfig.Privileged && remap(hostConfig)) {
     throw badRequest('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
   }
