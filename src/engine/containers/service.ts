@@ -157,12 +157,10 @@ export class ContainerService {
 
   create(body: CreateBody, requestedName: string | null): { Id: string; Warnings: string[] } {
     const { rec, warnings } = newRecord(this.d, body, requestedName, (hc) => this.instances.remapOf(hc));
-    const id = rec.Id;
-    const p = this.d.store.paths(id);
-    fs.mkdirSync(p.dir, { recursive: true });
+    fs.mkdirSync(this.d.store.paths(rec.Id).dir, { recursive: true });
     this.d.store.save(rec);
     this.emit(rec, 'create');
-    return { Id: id, Warnings: warnings };
+    return { Id: rec.Id, Warnings: warnings };
   }
 
   start(ref: string): Promise<void> {
