@@ -100,10 +100,10 @@ export class Instances {
   /** After a failed launch: runtime state, network, rootfs; returns docker's start error and the exit code to record. */
   async undoLaunch(rec: ContainerRecord, e: unknown): Promise<{ err: ApiError; exitCode: number }> {
     const id = rec.Id;
-    await this.d.runtime.delete(id, rec.Runtime, true).catch(() => undefined);
+    // conmon first: deleting the container under a live conmon would have it write an exit file after the cleanup
+    await this.d.runtime.discard(id, rec.Runtime).catch((de) => log.warn('could not undo the runtime side of a failed start', { id, e: String(de) }));
     await this.d.networking.teardown(id).catch((te) => log.warn('network teardown failed', { id, e: String(te) }));
     quietly(() => unmountOverlay(this.d.store.paths(id).rootfs));
-    this.d.runtime.cleanup(id);
     rec.Instance = undefined;
     return startError(e, rec);
   }
@@ -173,6 +173,20 @@ export function quietly(step: () => void, onError: (e: unknown) => void = () => 
   }
 }
 
+/**
+ * A rootless daemon makes new namespaces at each start: a conmon in another network namespace belongs to an earlier
+ * daemon, whose network (slirp4netns, the port forwards, the bridges) ended with it. Its container is cut off, so it
+ * counts as lost and its restart policy brings it back on this daemon's network (rootless Docker restarts them too).
+ */
+export function fromEarlierNamespaces(pid: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net');
+  } catch (e) {
+    // an earlier daemon's user namespace is not ours: its processes' namespaces are closed to us (ptrace rules)
+    return (e as NodeJS.ErrnoException).code === 'EACCES';
+  }
+}
+
 /** Is `pid` still the conmon of container `id` (not a recycled pid)? */
 export function conmonAlive(pid: number, id: string): boolean {
   try {
@@ -181,9 +195,4 @@ export function conmonAlive(pid: number, id: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Wait (up to 5 s) until a process has exited; with no conmon to reap it, init does, at once. */
-export async function processGone(pid: number): Promise<void> {
-  for (let i = 0; i < 100 && pid > 0 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
 }

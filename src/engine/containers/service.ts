@@ -11,14 +11,16 @@ import { shortId } from '../../common/ids';
 import { treeSize } from '../../common/tree-size';
 import { parseSignal } from '../../common/signals';
 import { log } from '../../common/log';
+import { isRootless } from '../../common/rootless';
 import { ContainerCgroup } from '../../runtime/cgroupfs';
+import { processGone } from '../../runtime/conmon';
 import { isMountPoint, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
 import { changes, type Change } from './archive';
 import { AttachHub } from './attach';
 import { newRecord, type CreateDeps } from './create';
 import { HealthMonitor } from './health';
-import { conmonAlive, Instances, processGone, quietly, type InstanceDeps } from './instance';
+import { conmonAlive, fromEarlierNamespaces, Instances, quietly, type InstanceDeps } from './instance';
 import { LogRotator } from './log-rotate';
 import { containerLog, type ContainerLog } from './logs';
 import { nameInUse, VALID_NAME } from './names';
@@ -69,7 +71,7 @@ export class ContainerService {
       const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
       // its exit may have been handled meanwhile (conmon's exit file is watched from the start)
       if (!rec.Instance) continue;
-      const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id);
+      const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id) && !(isRootless() && fromEarlierNamespaces(rec.Instance.conmonPid));
       if (st && st.status !== 'stopped' && supervised) {
         log.info('container still running', { id: shortId(rec.Id) });
         continue;
@@ -99,17 +101,14 @@ export class ContainerService {
    */
   private async undoHalfStart(rec: ContainerRecord): Promise<void> {
     const rootfs = this.d.store.paths(rec.Id).rootfs;
-    const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
-    if (!st && !isMountPoint(rootfs)) return;
-    log.warn('undoing a start a crash interrupted', { id: shortId(rec.Id), runtime: st?.status ?? 'none' });
-    if (st) {
-      await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
-      await processGone(st.pid);
-      await this.d.runtime.delete(rec.Id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id: rec.Id, e: String(e) }));
-    }
+    const runtime = await this.d.runtime.discard(rec.Id, rec.Runtime).catch((e) => {
+      log.warn('could not undo the runtime side of an interrupted start', { id: rec.Id, e: String(e) });
+      return true;
+    });
+    if (!runtime && !isMountPoint(rootfs)) return;
+    log.warn('undoing a start a crash interrupted', { id: shortId(rec.Id) });
     new ContainerCgroup(rec.Id).removeLeftovers();
     quietly(() => unmountOverlay(rootfs));
-    this.d.runtime.cleanup(rec.Id);
   }
 
   /**
