@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ApiError } from '../../src/common/errors';
-import { normalizeCreate, withImageConfig, type CreateHost } from '../../src/engine/containers/normalize';
+import { normalizeCreate, recordedSpec, withImageConfig, type CreateHost } from '../../src/engine/containers/normalize';
 import { ContainerStore, initialState, type ContainerRecord } from '../../src/engine/containers/record';
 import type { ContainerConfig, CreateBody, HostConfig } from '../../src/schema/container';
 import { DEFAULT_CAPS } from '../../src/spec/caps';
@@ -167,5 +167,15 @@ describe('container records without a typed spec', () => {
     assert.deepEqual(rec.Spec.network, { kind: 'host' });
     assert.deepEqual(rec.Spec.volumes, ['/v']);
     assert.equal(rec.Spec.log.enabled, false);
+  });
+
+  it('load even when a part no longer reads: that part is left at its default', () => {
+    const hc: HostConfig = {
+      NetworkMode: 'bridge', PortBindings: { '80/icmp': [{ HostPort: '8080' }] }, SecurityOpt: ['seccomp=/gone/profile.json'], Binds: ['/h:/c'],
+    };
+    const s = recordedSpec(hc, {});
+    assert.deepEqual(s.ports, { bindings: [], exposed: [], publishAll: false });
+    assert.deepEqual(s.security, { seccomp: 'default', noNewPrivileges: false });
+    assert.deepEqual(s.mounts.map((m) => m.target), ['/c']);
   });
 });

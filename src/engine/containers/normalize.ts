@@ -101,38 +101,44 @@ export function normalizeCreate(body: CreateBody, host: CreateHost): ContainerSp
   return typedSpec(body, host.exists);
 }
 
-/** The typed parts of a body; what cannot be read is refused here, in docker's words. */
-function typedSpec(body: CreateBody, exists: CreateHost['exists']): ContainerSpec {
+/** Reads one part of a body: `fallback` is what a stored record gets when the part no longer reads. */
+type Reader = <T>(part: string, f: () => T, fallback: T) => T;
+const strictly: Reader = (_part, f) => asBadRequest(f);
+
+/** The typed parts of a body; `read` refuses what cannot be read (at create, in docker's words). */
+function typedSpec(body: CreateBody, exists: CreateHost['exists'], read: Reader = strictly): ContainerSpec {
   const hc = body.HostConfig ?? {};
   return {
-    mounts: asBadRequest(() => userMounts(hc, exists)),
-    volumesFrom: ((hc.VolumesFrom ?? []) as string[]).map((v) => asBadRequest(() => parseVolumesFrom(v))),
+    mounts: read('mounts', () => userMounts(hc, exists), []),
+    volumesFrom: read('volumes-from', () => ((hc.VolumesFrom ?? []) as string[]).map(parseVolumesFrom), []),
     volumes: volumeTargets(body.Volumes),
     network: parseMode(hc.NetworkMode),
-    ports: publishSpec(body.ExposedPorts, hc),
-    security: asBadRequest(() => parseSecurityOpt(hc.SecurityOpt)),
-    deviceRules: ((hc.DeviceCgroupRules ?? []) as string[]).map((r) => asBadRequest(() => parseDeviceCgroupRule(r))),
+    ports: read('ports', () => publishSpec(body.ExposedPorts, hc), { bindings: [], exposed: [], publishAll: !!hc.PublishAllPorts }),
+    security: read('security options', () => parseSecurityOpt(hc.SecurityOpt), { seccomp: 'default', noNewPrivileges: false }),
+    deviceRules: read('device cgroup rules', () => ((hc.DeviceCgroupRules ?? []) as string[]).map(parseDeviceCgroupRule), []),
     restart: restartPolicyOf(hc),
-    log: logPolicy(hc.LogConfig),
+    log: read('log options', () => logPolicy(hc.LogConfig), { enabled: true, maxFile: 1 }),
     ...(body.Healthcheck ? { healthcheck: body.Healthcheck } : {}),
     resources: resourcesOf(hc),
   };
 }
 
 /**
- * The spec of a record written before records kept one: its stored HostConfig and merged Config, read as they
- * were at its create (a `--mount` bind source is not looked for again). A seccomp profile given by a path that is
- * gone since leaves the container with the daemon's default profile (still confined).
+ * The spec of a record written before records kept one: its stored HostConfig and merged Config, read as at its
+ * create (a `--mount` bind source is not looked for again). A part that no longer reads (a seccomp profile file gone
+ * since: the default profile, still confined; a port an older Berth let through) is left at its default, with a
+ * warning, rather than keeping berthd from starting.
  */
 export function recordedSpec(hc: HostConfig, config: Pick<CreateBody, 'Volumes' | 'ExposedPorts' | 'Healthcheck'>): ContainerSpec {
-  let spec: ContainerSpec;
-  try {
-    spec = typedSpec({ HostConfig: hc }, () => true);
-  } catch (e) {
-    log.warn('container options: seccomp profile unreadable, the default one instead', { e: String(e) });
-    spec = typedSpec({ HostConfig: { ...hc, SecurityOpt: (hc.SecurityOpt ?? []).filter((o) => !/^seccomp[=:]/.test(o)) } }, () => true);
-  }
-  return withImageConfig(spec, config);
+  const leniently: Reader = (part, f, fallback) => {
+    try {
+      return f();
+    } catch (e) {
+      log.warn(`container record: its ${part} no longer read, left at the default`, { e: String(e) });
+      return fallback;
+    }
+  };
+  return withImageConfig(typedSpec({ HostConfig: hc }, () => true, leniently), config);
 }
 
 /**
