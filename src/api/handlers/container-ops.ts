@@ -1,7 +1,7 @@
 /** Observing and changing containers: stats, update, archive (cp), export, changes (diff), commit (HTTP only; the work is in engine/containers). */
 import { pipeline } from 'node:stream/promises';
-import { badRequest, conflict } from '../../common/errors';
-import { encodeStat, exportRootfs, extractInto, statPath, withArchive } from '../../engine/containers/archive';
+import { badRequest } from '../../common/errors';
+import { encodeStat, exportRootfs, statPath, withArchive } from '../../engine/containers/archive';
 import { commit } from '../../engine/containers/commit';
 import type { ContainerService } from '../../engine/containers/service';
 import { streamStats } from '../../engine/containers/stats';
@@ -56,12 +56,10 @@ export function containerOpsRoutes(r: Router, svc: ContainerService, images: Ima
 
   r.add('PUT', '/containers/{id}/archive', async (ctx) => {
     const p = archivePathParam(ctx.query);
-    const rec = store.get(ctx.params.id);
-    if (rec.HostConfig.ReadonlyRootfs) throw conflict('container rootfs is marked read-only');
-    await svc.withRootfs(rec.Id, false, (root) => extractInto(root, p, ctx.params.id, requestBody(ctx.req), {
+    await svc.putArchive(ctx.params.id, p, requestBody(ctx.req), {
       noOverwriteDirNonDir: qBool(ctx.query, 'noOverwriteDirNonDir'),
       copyUIDGID: qBool(ctx.query, 'copyUIDGID'),
-    }));
+    });
     sendEmpty(ctx, 200);
   });
 

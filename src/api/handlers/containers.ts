@@ -5,7 +5,7 @@ import { badRequest, conflict } from '../../common/errors';
 import { parseSignal } from '../../common/signals';
 import type { ContainerService, WaitCondition } from '../../engine/containers/service';
 import { sessionDetachKeys } from '../../engine/containers/attach';
-import { parseTimestampArg, readLogs, type LogRequest } from '../../engine/containers/logs';
+import { parseTimestampArg, type LogRequest } from '../../engine/containers/logs';
 import { top } from '../../engine/containers/top';
 import { linkNames, removeLink } from '../../engine/containers/links';
 import { containerFilter, inspectView, listFacts, listView, type NetView } from '../../engine/containers/view';
@@ -124,7 +124,7 @@ export function containerRoutes(
     const sink = outputSink(io.out, raw);
     const streams = { stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr') };
     if (qBool(q, 'logs')) {
-      readLogs(store.paths(rec.Id).log, { ...streams }, (rec2) => sink.write(rec2.stream, rec2.data));
+      svc.replayLog(rec.Id, streams, (stream, data) => sink.write(stream, data));
     }
     if (!qBool(q, 'stream')) {
       sink.end();

@@ -5,24 +5,26 @@
  * in create.ts (the new record), instance.ts (bringing an instance up and down) and waiters.ts.
  */
 import * as fs from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { CreateBody } from '../../schema/container';
 import { badRequest, conflict, notModified } from '../../common/errors';
 import { shortId } from '../../common/ids';
 import { treeSize } from '../../common/tree-size';
 import { parseSignal } from '../../common/signals';
 import { log } from '../../common/log';
+import type { StreamId } from '../../common/output';
 import { isRootless } from '../../common/rootless';
 import { ContainerCgroup } from '../../runtime/cgroupfs';
 import { processGone } from '../../runtime/conmon';
 import { isMountPoint, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
-import { changes, type Change } from './archive';
+import { changes, extractInto, type Change, type ExtractOptions } from './archive';
 import { AttachHub } from './attach';
 import { newRecord, type CreateDeps } from './create';
 import { HealthMonitor } from './health';
 import { conmonAlive, fromEarlierNamespaces, Instances, quietly, type InstanceDeps } from './instance';
 import { LogRotator } from './log-rotate';
-import { containerLog, type ContainerLog } from './logs';
+import { containerLog, readLogs, type ContainerLog } from './logs';
 import { nameInUse, VALID_NAME } from './names';
 import type { ContainerRecord, ContainerStore } from './record';
 import { RestartScheduler, restartsAtBoot, shouldRestart } from './restart';
@@ -263,6 +265,18 @@ export class ContainerService {
     const rec = this.d.store.get(ref);
     const list = changes(this.d.store.paths(rec.Id).upper, this.d.images.layerDirs(rec.Image));
     return list.length ? list : null;
+  }
+
+  /** Attach's `logs=1`: the log's records so far, as they are (no log file: none). */
+  replayLog(ref: string, streams: { stdout: boolean; stderr: boolean }, emit: (stream: StreamId, data: Buffer) => void): void {
+    readLogs(this.d.store.paths(this.d.store.get(ref).Id).log, streams, (r) => emit(r.stream, r.data));
+  }
+
+  /** docker cp into a container: refused on a read-only root filesystem, else unpacked under the container's root. */
+  async putArchive(ref: string, p: string, src: Readable, opts: ExtractOptions): Promise<void> {
+    const rec = this.d.store.get(ref);
+    if (rec.HostConfig.ReadonlyRootfs) throw conflict('container rootfs is marked read-only');
+    await this.withRootfs(rec.Id, false, (root) => extractInto(root, p, ref, src, opts));
   }
 
   /** The container's log as docker's `logs` reads it. */
