@@ -1,7 +1,8 @@
 /**
  * Parse HostConfig.Binds / HostConfig.Mounts / HostConfig.Tmpfs into Berth mount requests with docker's validation
- * and messages (moby daemon/volume/mounts linux_parser.go). Named and anonymous volumes are returned as such for
- * the volume service to resolve; they are not an error here.
+ * and messages (moby daemon/volume/mounts linux_parser.go), once at create (`userMounts`, kept in the container's
+ * typed spec). Named and anonymous volumes are returned as such for the volume service to resolve; they are not an
+ * error here.
  */
 import * as path from 'node:path';
 import type { MountSpec } from '../schema/container';
