@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NetworkService } from '../../src/network/service';
 import { newId } from '../../src/common/ids';
-import { publish } from '../helpers/ports';
+import { publish } from '../helpers/spec';
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/lib/podman/netavark');

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import {
   FreePortFinder, checkPortConflicts, dockerListPorts, dockerPortMap, hostPortFinder, parsePortKey, resolvePortMappings, toNetavarkPorts,
 } from '../../src/network/ports';
-import { publish } from '../helpers/ports';
+import { publish } from '../helpers/spec';
 
 /** Deterministic finder: hands out 40000, 40001, ...; inside a range, its first port. */
 function fakeFinder(): FreePortFinder {

@@ -26,9 +26,13 @@ export interface CreateDeps {
   logOpts?: Record<string, string>;
 }
 
-/** The record of a new container (not saved yet) and docker's warnings; `remap` tells whether it would run remapped. */
+/**
+ * The record of a new container (not saved yet) and docker's warnings; `remap` tells whether it would run remapped,
+ * `platform` (create?platform=) which image of a multi-platform one it runs.
+ */
 export function newRecord(
   d: CreateDeps, body: CreateBody, requestedName: string | null, remap: (hc: ContainerRecord['HostConfig']) => UsernsRemap | undefined,
+  platform?: string,
 ): { rec: ContainerRecord; warnings: string[] } {
   if (!body.Image) throw badRequest('Config cannot be empty in order to create a container');
   let name = requestedName ?? '';
@@ -47,7 +51,7 @@ export function newRecord(
   };
   const warnings = checkHostConfig(hostConfig);
   const spec = normalizeCreate({ ...body, HostConfig: hostConfig }, createHost);
-  const image = d.images.get(body.Image);
+  const image = platform ? d.images.forPlatform(body.Image, platform) : d.images.get(body.Image);
   d.networking.validate(spec);
   hostConfig.Links = normalizeLinks(hostConfig.Links, spec.network, '/' + name, d.store);
   if (hostConfig.Privileged && remap(hostConfig)) {

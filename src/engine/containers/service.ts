@@ -156,8 +156,9 @@ export class ContainerService {
     });
   }
 
-  create(body: CreateBody, requestedName: string | null): { Id: string; Warnings: string[] } {
-    const { rec, warnings } = newRecord(this.d, body, requestedName, (hc) => this.instances.remapOf(hc));
+  /** `platform` (create?platform=): the image must be of it, or a multi-platform image with an entry for it. */
+  create(body: CreateBody, requestedName: string | null, platform?: string): { Id: string; Warnings: string[] } {
+    const { rec, warnings } = newRecord(this.d, body, requestedName, (hc) => this.instances.remapOf(hc), platform);
     fs.mkdirSync(this.d.store.paths(rec.Id).dir, { recursive: true });
     this.d.store.save(rec);
     this.emit(rec, 'create');
