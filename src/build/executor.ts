@@ -3,6 +3,8 @@
  * each instruction a step that is either found in the cache or executed (RUN in a container, COPY/ADD into a layer,
  * everything else into the config only), each step's result an image whose parent is the previous step, as docker's
  * legacy builder does. Output is docker's legacy builder output.
+ * Over ~400 lines: a step's cache lookup, execution and commit share the stage's state; its parts (planner, cache keys,
+ * run mounts, cache-from) are modules already.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';

@@ -1,4 +1,8 @@
-/** The image service behind /images/*: lookups, listing, tag/untag, remove/prune with docker's rules, import, save, load. */
+/**
+ * The image service behind /images/*: lookups, listing, tag/untag, remove/prune with docker's rules, import, save, load.
+ * Over ~400 lines: one service per noun, as in the other folders; its parts (archives, commit, `--change`) are
+ * modules already, what is left is docker's rules, each short.
+ */
 import type { Readable, Writable } from 'node:stream';
 import { ApiError, badRequest, conflict, notFound } from '../common/errors';
 import { parseTimestamp } from '../common/duration';

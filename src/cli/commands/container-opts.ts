@@ -1,6 +1,7 @@
 /**
  * `run`/`create` flags and their translation into the POST /containers/create body, field for field as
  * docker/cli's opts.go builds it (same names, same null/[]/{} forms, same order).
+ * Over ~400 lines: one table of docker's run/create flags and the body fields they fill, as docker/cli's opts.go.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
