@@ -12,11 +12,15 @@ import { readInRoot } from '../common/rootpath';
 import type { ContainerService } from '../engine/containers/service';
 import { familiarString, parseNormalizedNamed, tagNameOnly, validateTag, type Reference } from '../image/reference';
 import type { ImageService } from '../image/service';
-import { formatPlatform, hostPlatform } from '../registry/client/platform';
+import type { ImageRecord } from '../image/store';
+import { configPlatform, formatPlatform, hostPlatform, type Platform } from '../image/platform';
 import type { ContainerConfig } from '../schema/container';
 import { diffTar, tarBytes } from '../store/diff';
 import { BuildCache } from './cache';
 import { matchCacheFrom, onTheWay, type StepOutcome } from './cachefrom';
+import { INLINE_CACHE_KEY, chainOf, inlineCacheOf, type CachedStep } from './cacheformat';
+import type { CacheSpec } from './buildflags';
+import { exportCache, importCache, type ImportedCache, type OpenRepository } from './cacheio';
 import { stepCacheKey } from './cachekey';
 import { CacheMounts, type CacheRecord } from './cachemounts';
 import { commitImage, commitLayer, loadState, scratchState, type ImageState, type NewLayer } from '../image/commit';
@@ -28,6 +32,7 @@ import { evaluateInstruction, parseOnbuildTrigger, runCommandLine, type Instruct
 import { OrderedOutput, type Emit } from './output';
 import { DockerfileError } from './parser';
 import { planBuild, platformArgs, type BuildPlan, type FromRef, type PlannedStage } from './planner';
+import { canRun, noEmulator, stagePlatforms } from './platforms';
 import { withRootfs } from './rootfs';
 import { runContainer } from './run';
 import { atLine, mountSourcesKey, prepareRunMounts, runMounts, stubSkipper, type SshSource } from './runmounts';
@@ -41,6 +46,8 @@ export interface BuilderDeps {
   secretsRoot: string;
   /** berthd --allow-insecure-entitlement values. */
   entitlements: readonly string[];
+  /** Registry access for `type=registry` cache import and export. */
+  openRepository?: OpenRepository;
 }
 
 export interface BuildRequest {
@@ -53,6 +60,10 @@ export interface BuildRequest {
   noCache: boolean;
   /** `--cache-from` images: cache sources besides the steps this builder made (unknown ones are skipped, as docker). */
   cacheFrom: string[];
+  /** `--cache-from type=local|registry,...`: exported caches to take steps from (one that cannot be read is a warning). */
+  cacheImports: CacheSpec[];
+  /** `--cache-to type=local|registry|inline,...`: where this build's steps go. */
+  cacheExports: CacheSpec[];
   labels: Record<string, string>;
   /** RUN's network unless the instruction says otherwise: default | none | host | a network name. */
   network: string;
@@ -60,8 +71,8 @@ export interface BuildRequest {
   rm: boolean;
   forceRm: boolean;
   quiet: boolean;
-  /** `--platform` normalized (os/arch[/variant]); the host's when absent. */
-  platform?: string;
+  /** `--platform`: the host's when empty; more than one makes a multi-platform image (an OCI index). */
+  platforms: Platform[];
   /** `--secret` values by id (RUN --mount=type=secret). */
   secrets: ReadonlyMap<string, Buffer>;
   /** `--ssh` sources by id (RUN --mount=type=ssh). */
@@ -83,10 +94,22 @@ function parseEpoch(value: string | undefined): number | undefined {
   return Number(value);
 }
 
+const describeCacheSpec = (spec: CacheSpec): string => [`type=${spec.type}`, ...Object.entries(spec.attrs).map(([k, v]) => `${k}=${v}`)].join(',');
+
 /** "Dockerfile:3: unknown instruction: RUNN" and the line itself, so the user sees what was read. */
 function describeDockerfileError(e: DockerfileError, text: string): string {
   const line = text.split('\n')[e.line - 1];
   return line === undefined ? e.message : `${e.message}\n  ${String(e.line).padStart(4)} | ${line}`;
+}
+
+/** A step's parent in its cache key: the image, or `scratch` of the stage's platform (same steps, other images). */
+const parentKey = (state: ImageState): string => state.id ?? `scratch ${formatPlatform(configPlatform(state.config))}`;
+
+/** Every step a build made or reused, for --cache-to (shared by the platforms of one build). */
+interface StepLog {
+  steps: CachedStep[];
+  /** Step key by the image it made (a step's parent key; the final image's: the last step of its chain). */
+  keyOf: Map<string, string>;
 }
 
 interface StageRun {
@@ -143,7 +166,10 @@ export class Builder {
     });
   }
 
-  /** Runs a build; returns the image ID. Errors before the first message are thrown as is (an HTTP error). */
+  /**
+   * Runs a build, once per platform (a multi-platform image from several); returns the image ID (of the entry tags
+   * show for a multi-platform image). Errors before the first message are thrown as is (an HTTP error).
+   */
   async build(req: BuildRequest, emit: Emit): Promise<string> {
     const tags = Builder.parseTags(req.tags);
     // Both are read inside the context, symlinks resolved there (as docker's FollowSymlinkInScope): a context whose
@@ -155,21 +181,88 @@ export class Builder {
       text = undefined;
     }
     if (text === undefined) throw new BuildError(`Cannot locate specified Dockerfile: ${req.dockerfile}`);
-    const ignoreText = readInRoot(req.contextDir, '.dockerignore') ?? '';
-    const ignore = IgnoreMatcher.fromText(ignoreText);
+    const ignore = IgnoreMatcher.fromText(readInRoot(req.contextDir, '.dockerignore') ?? '');
     const epoch = parseEpoch(req.buildArgs[SOURCE_DATE_EPOCH]);
-    let plan: BuildPlan;
+    const host = hostPlatform();
+    const targets = req.platforms.length ? req.platforms : [host];
+    const write = (s: string): void => {
+      if (!req.quiet) emit({ stream: s });
+    };
+    const imported: ImportedCache[] = [];
     try {
-      const host = formatPlatform(hostPlatform());
-      if (req.platform && req.platform !== host) {
-        throw new BuildError(`platform ${req.platform} is not supported: no emulator for it is registered (this builder runs ${host})`);
+      for (const spec of req.cacheImports) {
+        try {
+          imported.push(await importCache(spec, this.d.openRepository));
+        } catch (e) {
+          write(`[Warning] importing cache from ${describeCacheSpec(spec)} failed: ${(e as Error).message}\n`);
+        }
       }
-      plan = planBuild(text, { buildArgs: req.buildArgs, target: req.target, file: path.basename(req.dockerfile), automaticArgs: platformArgs(host, host) });
+      const log: StepLog = { steps: [], keyOf: new Map() };
+      const ids: string[] = [];
+      const finals: CachedStep[] = []; // mode=min: the steps of the images built
+      for (const target of targets) {
+        if (targets.length > 1) write(`Building for ${formatPlatform(target)}\n`);
+        const built = await this.buildFor({ req, text, ignore, epoch, target, host, imported, log }, emit);
+        const chain = chainOf(log.steps, log.keyOf.get(built));
+        finals.push(...chain);
+        ids.push(req.cacheExports.some((c) => c.type === 'inline') ? await this.withInlineCache(built, chain) : built);
+      }
+      const store = this.d.images.store;
+      const id = targets.length > 1 ? (await store.createIndex(ids.map((i) => store.get(i) as ImageRecord), host)).id : ids[0];
+      for (const spec of req.cacheExports.filter((c) => c.type !== 'inline')) {
+        const steps = spec.attrs.mode === 'max' ? log.steps : finals;
+        await exportCache(spec, steps, store, this.d.openRepository).catch((e: Error) => {
+          throw new BuildError(`exporting cache to ${describeCacheSpec(spec)}: ${e.message}`);
+        });
+        write(`Exported the build cache (${new Set(steps.map((st) => st.key)).size} steps) to ${describeCacheSpec(spec)}\n`);
+      }
+      emit({ aux: { ID: id } });
+      if (req.quiet) emit({ stream: `${id}\n` });
+      write(`Successfully built ${shortId(id)}\n`);
+      for (const t of tags) {
+        this.d.images.setTag(id, t);
+        write(`Successfully tagged ${familiarString(t)}\n`);
+      }
+      return id;
+    } catch (e) {
+      if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
+      throw e;
+    } finally {
+      for (const c of imported) c.close();
+    }
+  }
+
+  /** The image with the inline cache of `steps` in its config (BuildKit's key), a child of the image built. */
+  private async withInlineCache(id: string, steps: CachedStep[]): Promise<string> {
+    const store = this.d.images.store;
+    const config = store.config(id);
+    const cfg = { ...config, [INLINE_CACHE_KEY]: inlineCacheOf(steps, config.rootfs.diff_ids) };
+    const rec = await store.create({ config: Buffer.from(JSON.stringify(cfg)), layers: store.manifest(store.get(id) as ImageRecord).layers, parent: id });
+    return rec.id;
+  }
+
+  /** One platform's build: every needed stage, then the `--label` step; returns the final image's ID. */
+  private async buildFor(run: {
+    req: BuildRequest; text: string; ignore: IgnoreMatcher; epoch?: number; target: Platform; host: Platform; imported: ImportedCache[]; log: StepLog;
+  }, emit: Emit): Promise<string> {
+    const { req, text, ignore, epoch, target, host, imported, log } = run;
+    let plan: BuildPlan;
+    let platforms: Platform[];
+    try {
+      plan = planBuild(text, {
+        buildArgs: req.buildArgs, target: req.target, file: path.basename(req.dockerfile),
+        automaticArgs: platformArgs(formatPlatform(target), formatPlatform(host)),
+      });
+      platforms = stagePlatforms(plan, target);
+      for (const i of plan.needed) {
+        const runInst = plan.stages[i].instructions.find((inst) => inst.kind === 'RUN');
+        if (runInst && !canRun(platforms[i], host)) throw new DockerfileError(runInst.loc.file, runInst.loc.startLine, noEmulator(platforms[i], host), 'RUN');
+      }
     } catch (e) {
       if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
       throw new BuildError((e as Error).message);
     }
-    const bases = this.resolveImages(plan);
+    const bases = this.resolveImages(plan, platforms);
     const store = this.d.images.store;
     const cacheFrom = req.cacheFrom.flatMap((ref) => {
       const rec = this.d.images.resolve(ref);
@@ -180,7 +273,9 @@ export class Builder {
     const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i].instructions.length, 0) + (Object.keys(req.labels).length ? 1 : 0);
     const results = new Map<number, ImageState>();
     const unused = plan.unusedBuildArgs.filter((a) => a !== SOURCE_DATE_EPOCH);
-    const ctx: BuildCtx = { req, plan, ignore, epoch, bases, cacheFrom, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')) };
+    const ctx: BuildCtx = {
+      req, plan, platforms, ignore, epoch, bases, cacheFrom, imported, log, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')),
+    };
     try {
       for (const level of plan.levels) {
         // Step numbers follow stage order, as if the stages ran one after another.
@@ -208,26 +303,20 @@ export class Builder {
         final = await this.metadataStep(ctx, final, inst, { cmdSet: true }, {}, write, []);
       }
       if (unused.length) write(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
-      const id = await this.ensureImage(ctx, final);
-      emit({ aux: { ID: id } });
-      if (req.quiet) emit({ stream: `${id}\n` });
-      write(`Successfully built ${shortId(id)}\n`);
-      for (const t of tags) {
-        this.d.images.setTag(id, t);
-        write(`Successfully tagged ${familiarString(t)}\n`);
-      }
-      return id;
+      return await this.ensureImage(ctx, final);
     } catch (e) {
       out.flushAll();
-      if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
       throw e;
     } finally {
       fs.rmSync(ctx.scratch, { recursive: true, force: true });
     }
   }
 
-  /** Every FROM/COPY --from image must be local: one clear error naming it, before any work. */
-  private resolveImages(plan: BuildPlan): Map<string, string> {
+  /**
+   * Every FROM/COPY --from image must be local, of the stage's platform: one clear error naming it, before any work.
+   * Keyed by platform and reference (see imageState).
+   */
+  private resolveImages(plan: BuildPlan, platforms: Platform[]): Map<string, string> {
     const found = new Map<string, string>();
     for (const i of plan.needed) {
       const s = plan.stages[i];
@@ -235,30 +324,35 @@ export class Builder {
       for (const [k, r] of s.copyFrom) refs.push({ ref: r, line: s.instructions[k].loc.startLine, kind: 'COPY --from' });
       for (const [k, m] of s.mountFrom) for (const r of m.values()) refs.push({ ref: r, line: s.instructions[k].loc.startLine, kind: 'RUN --mount from' });
       for (const { ref, line, kind } of refs) {
-        if (ref.kind !== 'image' || ref.ref === 'scratch' || found.has(ref.ref)) continue;
-        const rec = this.d.images.resolve(ref.ref);
-        if (!rec) {
+        const key = `${formatPlatform(platforms[i])} ${ref.kind === 'image' ? ref.ref : ''}`;
+        if (ref.kind !== 'image' || ref.ref === 'scratch' || found.has(key)) continue;
+        if (!this.d.images.resolve(ref.ref)) {
           throw new BuildError(`${s.from.loc.file}:${line}: ${kind} ${ref.ref}: image not found locally; ` +
             'there is no Docker Hub here: make base images from Debian packages with `berth image bootstrap` or ' +
             'scripts/base-images.sh (debian, python, postgres recipes in images/), or bring one with berth pull or load');
         }
-        found.set(ref.ref, rec.id);
+        try {
+          found.set(key, this.d.images.forPlatform(ref.ref, formatPlatform(platforms[i])).id);
+        } catch (e) {
+          throw new BuildError(`${s.from.loc.file}:${line}: ${kind} ${ref.ref}: ${(e as Error).message}`);
+        }
       }
     }
     return found;
   }
 
-  private imageState(ctx: BuildCtx, ref: FromRef): ImageState {
+  /** What a stage (`stage`: its index) starts from or reads: an earlier stage's result or an image of its platform. */
+  private imageState(ctx: BuildCtx, ref: FromRef, stage: number): ImageState {
     if (ref.kind === 'stage') return ctx.results.get(ref.index) as ImageState;
-    if (ref.ref === 'scratch') return scratchState();
-    return loadState(this.d.images.store, ctx.bases.get(ref.ref) as string);
+    if (ref.ref === 'scratch') return scratchState(ctx.platforms[stage]);
+    return loadState(this.d.images.store, ctx.bases.get(`${formatPlatform(ctx.platforms[stage])} ${ref.ref}`) as string);
   }
 
   private async buildStage(ctx: BuildCtx, run: StageRun, total: number): Promise<ImageState> {
     const { stage, write } = run;
     const { plan, req } = ctx;
     write(`Step ${run.stepNo()}/${total} : ${stage.from.original}\n`);
-    let state = this.imageState(ctx, stage.base);
+    let state = this.imageState(ctx, stage.base, stage.index);
     if (state.id) write(` ---> ${shortId(state.id)}\n`);
     const scope = new StageScope(req.buildArgs, plan.globalArgs, state.config.config?.Env ?? []);
     const facts: StageFacts = { cmdSet: false };
@@ -304,6 +398,7 @@ export class Builder {
       return rec !== undefined && store.missing(rec) === undefined &&
         (!ctx.req.cacheFrom.length || onTheWay(ctx.cacheFrom, loadState(store, img)));
     });
+    if (!id) id = await this.fromImported(ctx, key, parent, outcome, write);
     if (!id) {
       const hit = matchCacheFrom(ctx.cacheFrom, parent, outcome);
       if (!hit) return undefined;
@@ -315,7 +410,51 @@ export class Builder {
     }
     write(' ---> Using cache\n');
     write(` ---> ${shortId(id)}\n`);
-    return loadState(store, id);
+    return this.noteStep(ctx, key, parent, loadState(store, id));
+  }
+
+  /**
+   * A step out of an imported cache (`--cache-from type=...`): its layer fetched into the store when missing, then the
+   * image the exporting build made (same parent, config, history, so the same ID), remembered under the key. A layer
+   * that cannot be fetched or does not unpack to its diffID is a warning and a miss (the step runs), and leaves nothing.
+   */
+  private async fromImported(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: (s: string) => void): Promise<string | undefined> {
+    const store = this.d.images.store;
+    for (const src of ctx.imported) {
+      const step = src.steps.get(key);
+      if (!step || !!step.layer !== outcome.layer) continue;
+      if (step.layer) {
+        const { desc, diffId } = step.layer;
+        const fetched = !store.content.has(desc.digest);
+        try {
+          if (fetched) await store.content.ingest(await src.blob(desc.digest), { digest: desc.digest, size: desc.size });
+          if (!store.layers.has(diffId)) await store.layers.unpack(store.content.read(desc.digest), { expectedDiffId: diffId });
+        } catch (e) {
+          if (fetched && store.content.has(desc.digest)) store.content.delete(desc.digest);
+          write(`[Warning] cached layer ${desc.digest} could not be used: ${(e as Error).message}\n`);
+          continue;
+        }
+      }
+      const next = await commitImage(store, parent, {
+        config: outcome.config, created: step.created, createdBy: outcome.createdBy, layer: step.layer, author: outcome.author,
+      });
+      this.cache.set(key, next.id as string);
+      return next.id;
+    }
+    return undefined;
+  }
+
+
+  /** Remember a step's result for `--cache-to`. */
+  private noteStep(ctx: BuildCtx, key: string, parent: ImageState, result: ImageState): ImageState {
+    const last = result.config.history?.at(-1);
+    const diffIds = result.config.rootfs.diff_ids;
+    ctx.log.steps.push({
+      key, parentKey: parent.id ? ctx.log.keyOf.get(parent.id) : undefined, created: last?.created ?? '',
+      layer: last && !last.empty_layer ? { desc: result.layers[result.layers.length - 1], diffId: diffIds[diffIds.length - 1] } : undefined,
+    });
+    if (result.id) ctx.log.keyOf.set(result.id, key);
+    return result;
   }
 
   private async commit(ctx: BuildCtx, key: string, state: ImageState, config: ContainerConfig, createdByText: string,
@@ -323,14 +462,14 @@ export class Builder {
     const next = await commitImage(this.d.images.store, state, { config, created: this.created(ctx), createdBy: createdByText, layer, author });
     this.cache.set(key, next.id as string);
     write(` ---> ${shortId(next.id as string)}\n`);
-    return next;
+    return this.noteStep(ctx, key, state, next);
   }
 
   private async metadataStep(ctx: BuildCtx, state: ImageState, inst: Instruction, facts: StageFacts,
     args: Record<string, string>, write: (s: string) => void, env: string[]): Promise<ImageState> {
     const cfg = state.config.config ?? {};
     const config = applyMetadata(cfg, inst, facts, inst.kind === 'ENV' ? env : cfg.Env ?? []);
-    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args });
+    const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args });
     const text = createdBy(inst, cfg);
     const author = inst.kind === 'MAINTAINER' ? inst.maintainer : undefined;
     const hit = await this.cached(ctx, key, state, { createdBy: text, layer: false, config, author }, write);
@@ -350,10 +489,10 @@ export class Builder {
     const { req } = ctx;
     const mountList = runMounts(inst, this.d.entitlements);
     const mountFrom = (from: string): { lowers: string[]; id: string } => {
-      const st = this.imageState(ctx, run.stage.mountFrom.get(index)?.get(from) ?? { kind: 'image', ref: from });
+      const st = this.imageState(ctx, run.stage.mountFrom.get(index)?.get(from) ?? { kind: 'image', ref: from }, run.stage.index);
       return { lowers: this.lowers(st), id: st.id ?? 'scratch' };
     };
-    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: await mountSourcesKey(mountList, ctx.req.contextDir, ctx.ignore, mountFrom) });
+    const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args, sources: await mountSourcesKey(mountList, ctx.req.contextDir, ctx.ignore, mountFrom) });
     const cfg = state.config.config ?? {};
     const text = createdBy(inst, cfg, { args: scope.argValues() });
     const hit = await this.cached(ctx, key, state, { createdBy: text, layer: true, config: cfg }, run.write);
@@ -414,7 +553,7 @@ export class Builder {
     const scratch = path.join(ctx.scratch, crypto.randomBytes(4).toString('hex'));
     const withSource = async <T>(fn: (src: CopySourceRoot) => Promise<T>): Promise<T> => {
       if (!from) return fn({ dir: ctx.req.contextDir, ignore: ctx.ignore });
-      const src = this.imageState(ctx, from);
+      const src = this.imageState(ctx, from, run.stage.index);
       return withRootfs(this.lowers(src), path.join(scratch, 'from'), (dir) => fn({ dir, imageId: src.id ?? 'scratch' }));
     };
     try {
@@ -422,7 +561,7 @@ export class Builder {
         const plan = await planCopy(inst, src, cfg.WorkingDir ?? '/', scratch).catch((e: Error) => {
           throw new DockerfileError(inst.loc.file, inst.loc.startLine, e.message, inst.kind);
         });
-        const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: plan.sourcesKey });
+        const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args, sources: plan.sourcesKey });
         const text = createdBy(inst, cfg, { sourceDigest: plan.sourceDigest, dest: plan.resolved.dest });
         const hit = await this.cached(ctx, key, state, { createdBy: text, layer: true, config: cfg }, run.write);
         if (hit) return hit;
@@ -441,12 +580,17 @@ export class Builder {
 interface BuildCtx {
   req: BuildRequest;
   plan: BuildPlan;
+  /** The platform of each stage, by stage index. */
+  platforms: Platform[];
   ignore: IgnoreMatcher;
   epoch?: number;
   /** Image reference -> ID for FROM and COPY --from images. */
   bases: Map<string, string>;
   /** The --cache-from images found. */
   cacheFrom: ImageState[];
+  /** The caches imported with --cache-from type=... */
+  imported: ImportedCache[];
+  log: StepLog;
   results: Map<number, ImageState>;
   scratch: string;
 }

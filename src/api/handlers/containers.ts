@@ -42,7 +42,7 @@ export function containerRoutes(
 
   r.add('POST', '/containers/create', async (ctx) => {
     const body = await readJsonBody<CreateBody>(ctx, {}, CREATE_CONTAINER);
-    sendJson(ctx, 201, svc.create(body, ctx.query.get('name')));
+    sendJson(ctx, 201, svc.create(body, ctx.query.get('name'), ctx.query.get('platform') || undefined));
   });
 
   r.add('GET', '/containers/json', async (ctx) => {

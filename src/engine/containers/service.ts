@@ -172,7 +172,8 @@ export class ContainerService {
     });
   }
 
-  create(body: CreateBody, requestedName: string | null): { Id: string; Warnings: string[] } {
+  /** `platform` (create?platform=): the image must be of it, or a multi-platform image with an entry for it. */
+  create(body: CreateBody, requestedName: string | null, platform?: string): { Id: string; Warnings: string[] } {
     if (!body.Image) throw badRequest('Config cannot be empty in order to create a container');
     let name = requestedName ?? '';
     if (name) {
@@ -188,7 +189,7 @@ export class ContainerService {
       name = randomName((n) => this.d.store.byName(n) !== undefined);
     }
     validateCreate(body, body.HostConfig ?? {});
-    const image = this.d.images.get(body.Image);
+    const image = platform ? this.d.images.forPlatform(body.Image, platform) : this.d.images.get(body.Image);
     const runtime = (body.HostConfig?.Runtime || this.d.defaultRuntime) as RuntimeName;
     if (runtime !== 'crun' && runtime !== 'runc') throw badRequest(`unknown or invalid runtime name: ${runtime}`);
     const hostConfig = {
