@@ -5,11 +5,12 @@
 #            through its port forwarding (slirp4netns API add_hostfwd vs pasta -t), with the tool's CPU time per GiB;
 #            rootful Berth's path (veth/bridge + its own -p publishing, no user-mode forwarder) for reference.
 #   engines: `run --rm busybox true`, a build with RUN and -p throughput: rootless Berth next to rootful Berth and
-#            next to rootless Podman (Debian's podman 4.3, when installed) as the same user.
+#            next to rootless Podman (Debian's podman 4.3, when installed) as the same user. To install it without
+#            starting any service: printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; apt-get install podman.
 # Every iteration runs each contender once, in turn, so the load of a shared machine hits all alike; the first
 # iteration is a warm-up. Rows: medians of RUNS iterations, with the 1-minute load average at each measurement.
 # Traffic: loopback and namespaces made here only. Leaves nothing behind (user, processes, podman storage, daemons).
-# Usage: bench/rootless.sh [net|engines|all] [--write]   (--write puts the tables into docs/benchmarks.md)
+# Usage (as root): bench/rootless.sh [net|engines|all] [--write]   (--write puts the tables into docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 WHAT=${1:-all}
@@ -92,6 +93,7 @@ GW_ROOTFUL=10.246.91.1
 TABLES=()
 
 net_bench() {
+  command -v pasta >/dev/null || { echo "bench: pasta missing (apt-get install passt; scripts/setup.sh)" >&2; exit 1; }
   # slirp4netns and pasta, each joined to its own user+net namespace (a sleeping process as the user)
   bg "${AS[@]}" unshare --user --map-root-user --net sleep 3600; NS_S=$!
   bg "${AS[@]}" unshare --user --map-root-user --net sleep 3600; NS_P=$!
