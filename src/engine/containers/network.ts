@@ -12,6 +12,7 @@ import { parseIp } from '../../network/ipam';
 import type { NetworkService } from '../../network/service';
 import type { NetworkNs } from '../../spec/spec';
 import { linkGrant, notRunning, parseLink, storedLink, type LinkGrant } from './links';
+import type { ContainerSpec } from './normalize';
 import type { ContainerRecord, ContainerStore } from './record';
 
 export interface ContainerNet {
@@ -21,15 +22,6 @@ export interface ContainerNet {
   resolvConf: string;
   /** Variables of legacy links (default bridge only), before the container's own. */
   linkEnv: string[];
-}
-
-type Mode = { kind: 'none' } | { kind: 'host' } | { kind: 'container'; ref: string } | { kind: 'network'; name: string };
-
-export function parseMode(mode: string | undefined): Mode {
-  if (!mode || mode === 'default') return { kind: 'network', name: 'bridge' };
-  if (mode === 'none' || mode === 'host') return { kind: mode };
-  if (mode.startsWith('container:')) return { kind: 'container', ref: mode.slice('container:'.length) };
-  return { kind: 'network', name: mode };
 }
 
 export interface EndpointRequest {
@@ -52,16 +44,16 @@ export class ContainerNetworking {
   ) {}
 
   /** Refuse at create what start could not do (docker: 404 for an unknown network, 400 for a malformed --ip/--ip6). */
-  validate(hc: ContainerRecord['HostConfig'], endpoints?: ContainerRecord['EndpointsConfig']): void {
+  validate(spec: ContainerSpec, endpoints?: ContainerRecord['EndpointsConfig']): void {
     for (const ep of Object.values(endpoints ?? {})) {
       const { IPv4Address: v4, IPv6Address: v6 } = ep?.IPAMConfig ?? {};
       if (v4 && parseIp(v4) === undefined) throw badRequest(`invalid IPv4 address: ${v4}`);
       if (v6 && parseIp(v6, 6) === undefined) throw badRequest(`invalid IPv6 address: ${v6}`);
     }
-    const m = parseMode(hc.NetworkMode);
+    const m = spec.network;
     if (m.kind === 'network') this.networks.inspect(m.name);
     if (m.kind === 'container') this.store.get(m.ref);
-    if (m.kind !== 'network' && Object.keys(hc.PortBindings ?? {}).length && m.kind !== 'none') {
+    if (m.kind !== 'network' && spec.ports.bindings.length && m.kind !== 'none') {
       // docker ignores -p with --network host and refuses it with container: networking
       if (m.kind === 'container') throw badRequest('conflicting options: port publishing and the container type network mode');
     }
@@ -69,7 +61,7 @@ export class ContainerNetworking {
 
   async setup(rec: ContainerRecord, endpoints: Record<string, EndpointRequest> | null | undefined): Promise<ContainerNet> {
     const hc = rec.HostConfig;
-    const m = parseMode(hc.NetworkMode);
+    const m = rec.Spec.network;
     const dns = dnsOverrides(hc);
     if (m.kind === 'container') {
       const other = this.store.get(m.ref);
@@ -95,7 +87,7 @@ export class ContainerNetworking {
           ip: ep.IPAMConfig?.IPv4Address || undefined,
           ip6: ep.IPAMConfig?.IPv6Address || undefined,
           mac: ep.MacAddress || (i === 0 ? rec.Config.MacAddress : undefined) || undefined,
-          ...(i === 0 ? { portBindings: hc.PortBindings, exposedPorts: rec.Config.ExposedPorts, publishAll: !!hc.PublishAllPorts } : {}),
+          ...(i === 0 ? { ports: rec.Spec.ports, exposedPorts: rec.Config.ExposedPorts } : {}),
         });
       }
     } else if (m.kind === 'host') {
@@ -233,7 +225,7 @@ export class ContainerNetworking {
 
   /** docker's refusals for containers outside Berth's networks; else the NetworkMode network. */
   private connectableMode(rec: ContainerRecord): string {
-    const m = parseMode(rec.HostConfig.NetworkMode);
+    const m = rec.Spec.network;
     if (m.kind === 'host') throw badRequest('container cannot be disconnected from host network or connected to host network');
     if (m.kind === 'none') throw badRequest('container cannot be connected to multiple networks with one of the networks in private (none) mode');
     if (m.kind === 'container') throw badRequest('container sharing network namespace with another container or host cannot be connected to any other network');
