@@ -1,7 +1,7 @@
 /**
  * `berth compose` with newer Compose Specification keys, against its own berthd: a service built from an inline
- * Dockerfile (the context still sent), a secret and a config read from the environment and .env, `restart SERVICE`
- * restarting the services that declare `depends_on.<svc>.restart: true` after it, and an included project whose
+ * Dockerfile (the context still sent), a secret and a config read from the environment and .env, `restart SERVICE` (and `up`
+ * recreating SERVICE) restarting the services that declare `depends_on.<svc>.restart: true` after it, and an included project whose
  * relative paths and .env are its own (their bad input is refused in compose.test.ts).
  */
 import { after, before, describe, it } from 'node:test';
@@ -36,6 +36,7 @@ services:
   db:
     image: busybox
     command: sleep 600
+    environment: {DBV: "\${DBV:-1}"}
   other:
     image: busybox
     command: sleep 600
@@ -121,5 +122,18 @@ describe('berth compose: dockerfile_inline, environment secrets, depends_on rest
     assert.ok(startedAt('app') >= startedAt('db'), 'app restarted after db');
     assert.equal(startedAt('other'), before.other, 'other (no restart: true) left running');
     assert.equal(inService('app', ['cat', '/run/secrets/token']), 's3cret-from-dotenv');
+  });
+
+  it('up recreating db restarts app (depends_on restart: true) without recreating it, not other', () => {
+    const id = (service: string): string => berth(['inspect', '-f', '{{.Id}}', `${project}-${service}-1`]);
+    const before = { db: id('db'), app: id('app'), other: id('other'), appStarted: startedAt('app'), otherStarted: startedAt('other') };
+    const r = compose(['up', '-d'], { DBV: '2' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`${project}-app-1 +Stopping[\\s\\S]*${project}-db-1 +Recreate[\\s\\S]*${project}-app-1 +Started`));
+    assert.notEqual(id('db'), before.db, 'db recreated');
+    assert.equal(id('app'), before.app, 'app kept');
+    assert.ok(startedAt('app') > before.appStarted && startedAt('app') >= startedAt('db'), 'app restarted after db');
+    assert.equal(id('other'), before.other);
+    assert.equal(startedAt('other'), before.otherStarted, 'other left running');
   });
 });

@@ -7,7 +7,7 @@ import type { FlagSpec, ParsedFlags } from '../flags';
 import { parseFlags } from '../flags';
 import { build as buildCommand } from '../commands/build';
 import { configHash, imageName, L, resourceName } from './convert';
-import { nameOf, progress, projectContainers, stopAndRemove } from './engine';
+import { progress, projectContainers, stopAndRemove, stopContainer } from './engine';
 import type { Obj, Project } from './loader';
 import { followLogs } from './logs';
 import { awaitCondition, selectServices, up, type UpOptions } from './up';
@@ -113,10 +113,7 @@ async function upRun(env: SubEnv, o: ParsedFlags, create = false): Promise<numbe
   if (code === 130) process.stderr.write('Gracefully stopping... (press Ctrl+C again to force)\n');
   else if (abort) process.stderr.write('Aborting on container exit...\n');
   for (const c of await projectContainers(client, p.name, { all: true })) {
-    if (c.State !== 'running') continue;
-    progress('Container', nameOf(c), 'Stopping');
-    await client.request('POST', `/containers/${c.Id}/stop`, { query: { t: o.changed.has('timeout') ? v.timeout : undefined } });
-    progress('Container', nameOf(c), 'Stopped');
+    if (c.State === 'running') await stopContainer(client, c, o.changed.has('timeout') ? v.timeout : undefined);
   }
   return code;
 }

@@ -77,14 +77,17 @@ export async function ensureVolumes(client: EngineClient, p: Project): Promise<v
   }
 }
 
-/** Stops (timeout in seconds, the service's stop_grace_period by default) and removes a container. */
+/** Stops a container (timeout in seconds, the service's stop_grace_period by default) with compose's progress lines. */
+export async function stopContainer(client: EngineClient, c: ContainerSummary, timeout?: number): Promise<void> {
+  progress('Container', nameOf(c), 'Stopping');
+  await client.request('POST', `/containers/${c.Id}/stop`, { query: { t: timeout } });
+  progress('Container', nameOf(c), 'Stopped');
+}
+
+/** Stops (see stopContainer) and removes a container. */
 export async function stopAndRemove(client: EngineClient, c: ContainerSummary, timeout: number | undefined, volumes = false): Promise<void> {
   const name = nameOf(c);
-  if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') {
-    progress('Container', name, 'Stopping');
-    await client.request('POST', `/containers/${c.Id}/stop`, { query: { t: timeout } });
-    progress('Container', name, 'Stopped');
-  }
+  if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') await stopContainer(client, c, timeout);
   progress('Container', name, 'Removing');
   await client.request('DELETE', `/containers/${c.Id}`, { query: { force: 1, v: volumes ? 1 : undefined } });
   progress('Container', name, 'Removed');

@@ -8,7 +8,7 @@ import type { EngineClient } from '../../client/engine';
 import { EngineError } from '../../client/engine';
 import type { ContainerSummary } from '../../client/types';
 import { configHash, containerName, createBody, imageName, L, serviceNetworks } from './convert';
-import { ensureNetworks, ensureVolumes, injectFiles, nameOf, progress, projectContainers, stopAndRemove } from './engine';
+import { ensureNetworks, ensureVolumes, injectFiles, nameOf, progress, projectContainers, stopAndRemove, stopContainer } from './engine';
 import { startOrder, type Obj, type Project } from './loader';
 
 export interface UpOptions {
@@ -123,12 +123,27 @@ export async function up(client: EngineClient, p: Project, o: UpOptions): Promis
     for (const [dep, c] of Object.entries((p.model.services[service].depends_on as Record<string, Obj> | undefined) ?? {})) {
       if (services.includes(dep) || !o.noDeps) await awaitCondition(client, p, dep, String(c.condition));
     }
-    ids.push(...await converge(client, p, service, o));
+    ids.push(...await converge(client, p, service, o, services));
   }
   return ids;
 }
 
-async function converge(client: EngineClient, p: Project, service: string, o: UpOptions): Promise<string[]> {
+/** The selected services that declare `depends_on.<service>.restart: true`. */
+export function restartDependents(p: Project, service: string, selected: string[]): string[] {
+  return selected.filter((s) => ((p.model.services[s].depends_on as Record<string, Obj> | undefined)?.[service])?.restart === true);
+}
+
+/**
+ * Before `service` is recreated, its restart dependents are stopped (compose v2's stopDependentContainers); they come
+ * later in the start order, where converge starts them again (or recreates them if their own config changed).
+ */
+async function stopRestartDependents(client: EngineClient, p: Project, service: string, selected: string[]): Promise<void> {
+  for (const dep of restartDependents(p, service, selected)) {
+    for (const c of await projectContainers(client, p.name, { service: dep })) await stopContainer(client, c);
+  }
+}
+
+async function converge(client: EngineClient, p: Project, service: string, o: UpOptions, selected: string[]): Promise<string[]> {
   const image = await imageId(client, p, service, o);
   const hash = configHash(p.model.services[service]);
   const existing = await projectContainers(client, p.name, { all: true, service });
@@ -138,11 +153,14 @@ async function converge(client: EngineClient, p: Project, service: string, o: Up
   const ids: string[] = [];
   const used = new Set(existing.slice(0, scale).map((c) => Number(c.Labels?.[L.number])));
   let next = 1;
+  let dependentsStopped = false;
   for (let i = 0; i < scale; i++) {
     let c: ContainerSummary | undefined = existing[i];
     const stale = c && (c.Labels?.[L.hash] !== hash || c.Labels?.[L.image] !== image);
     if (c && (o.forceRecreate || (stale && !o.noRecreate))) {
       const n = Number(c.Labels?.[L.number]);
+      if (!dependentsStopped) await stopRestartDependents(client, p, service, selected);
+      dependentsStopped = true;
       progress('Container', nameOf(c), 'Recreate');
       await stopAndRemove(client, c, undefined);
       const id = await create(client, p, service, n, image);
