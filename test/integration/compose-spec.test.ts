@@ -1,6 +1,6 @@
 /**
  * `berth compose` with newer Compose Specification keys, against its own berthd: a service built from an inline
- * Dockerfile (the context still sent), a secret and a config read from the environment and .env, `restart SERVICE` (and `up`
+ * Dockerfile (the context still sent, a build secret, build.platforms), a secret and a config read from the environment and .env, `restart SERVICE` (and `up`
  * recreating SERVICE) restarting the services that declare `depends_on.<svc>.restart: true` after it, and an included project whose
  * relative paths and .env are its own (their bad input is refused in compose.test.ts).
  */
@@ -26,6 +26,9 @@ services:
       dockerfile_inline: |
         FROM busybox
         COPY hello.txt /hello.txt
+        RUN --mount=type=secret,id=token test "$$(cut -c1-6 /run/secrets/token)" = s3cret
+      secrets: [token]
+      platforms: ["\${NATIVE}"]
     command: sleep 600
     secrets: [token]
     configs:
@@ -41,6 +44,9 @@ services:
     image: busybox
     command: sleep 600
     depends_on: [db]
+  foreign:
+    build: {context: ., dockerfile_inline: FROM busybox, platforms: [linux/s390x]}
+    profiles: [foreign]
 secrets:
   token: {environment: TOKEN}
 configs:
@@ -57,7 +63,7 @@ services:
 `;
 
 function compose(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(BERTH, ['compose', '-p', project, ...args], { cwd: dir, env: { ...d.env, CONF: 'conf-from-env', ...env }, timeout: 180_000 });
+  const r = spawnSync(BERTH, ['compose', '-p', project, ...args], { cwd: dir, env: { ...d.env, CONF: 'conf-from-env', NATIVE: `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`, ...env }, timeout: 180_000 });
   return { status: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
 }
 function ok(args: string[]): string {
@@ -91,8 +97,11 @@ describe('berth compose: dockerfile_inline, environment secrets, depends_on rest
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('build runs the inline Dockerfile with the context; up starts it', () => {
+  it('build runs the inline Dockerfile with the context and the build secret, for the native platform; up starts it', () => {
     ok(['build', 'app']);
+    const r = compose(['--profile', 'foreign', 'build', 'foreign']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /platform linux\/s390x is not supported/);
     assert.ok(berth(['image', 'inspect', '-f', '{{.Id}}', `${project}-app`]).startsWith('sha256:'));
     ok(['up', '-d']);
     assert.equal(inService('app', ['cat', '/hello.txt']), 'hello from the context');

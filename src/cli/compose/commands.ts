@@ -1,11 +1,7 @@
 /** `berth compose` subcommands: each loads the project (validated first) and works through the Engine API. */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Ctx } from '../cli';
 import type { FlagSpec, ParsedFlags } from '../flags';
-import { parseFlags } from '../flags';
-import { build as buildCommand } from '../commands/build';
+import { buildService } from './build';
 import { configHash, imageName, L, resourceName } from './convert';
 import { progress, projectContainers, stopAndRemove, stopContainer } from './engine';
 import type { Obj, Project } from './loader';
@@ -26,31 +22,6 @@ export interface SubCommand {
 
 const bool = (name: string, usage: string, short?: string): FlagSpec => ({ name, short, kind: 'bool', usage });
 const V = (o: ParsedFlags) => o.values as Record<string, string & number & boolean & string[]>;
-
-/**
- * Builds a service's image through `berth build` (POST /build), tagged as compose names it. An inline Dockerfile is
- * written to a private file outside the context, which `build` sends along under a hidden name as docker's CLI does.
- */
-async function buildService(ctx: Ctx, p: Project, service: string, noCache = false): Promise<void> {
-  const b = p.model.services[service].build as Obj;
-  const inlineDir = b.dockerfile_inline === undefined ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-'));
-  const dockerfile = inlineDir ? path.join(inlineDir, 'Dockerfile') : String(b.dockerfile);
-  if (inlineDir) fs.writeFileSync(dockerfile, String(b.dockerfile_inline), { mode: 0o600 });
-  const argv = ['-t', imageName(p, service), '-f', dockerfile, '-q'];
-  for (const [k, v] of Object.entries((b.args as Obj | undefined) ?? {})) argv.push('--build-arg', v === null ? k : `${k}=${String(v)}`);
-  if (b.target) argv.push('--target', String(b.target));
-  if (noCache) argv.push('--no-cache');
-  progress('Image', imageName(p, service), 'Building');
-  const saved = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (() => true) as typeof process.stdout.write; // -q prints the image id: compose does not
-  try {
-    await buildCommand.run(ctx, parseFlags([...argv, String(b.context)], buildCommand.flags));
-  } finally {
-    process.stdout.write = saved;
-    if (inlineDir) fs.rmSync(inlineDir, { recursive: true, force: true });
-  }
-  progress('Image', imageName(p, service), 'Built');
-}
 
 function scaleFlags(list: string[]): Record<string, number> {
   return Object.fromEntries(list.map((s) => {

@@ -1,0 +1,40 @@
+/** `compose build`'s arguments for `berth build`: secrets, cache_from, platforms (pure: the plan, not the build). */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildPlan } from '../../src/cli/compose/build';
+import { loadProject } from '../../src/cli/compose/loader';
+
+describe('compose build plan', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-build-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const load = (build: string, extra = '') => {
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), `name: p\nservices:\n  app:\n${extra}    build:\n${build}\nsecrets:\n  tok: {file: ./tok.txt}\n  env: {environment: TOK}\n`);
+    return loadProject({ files: [], envFiles: [], profiles: [], env: { TOK: 'from-env' }, cwd: dir });
+  };
+
+  it('passes secrets by id (file sources as they are, others through a private file), cache_from and one platform', () => {
+    const p = load('      context: .\n      secrets: [tok, {source: env, target: token}]\n      cache_from: [cache/app:1, "type=registry,ref=cache/app:2"]\n      platforms: [linux/amd64]');
+    const plan = buildPlan(p, 'app', '/private');
+    assert.deepEqual(plan.argv, ['-t', 'p-app', '-f', 'Dockerfile', '-q', '--cache-from', 'cache/app:1', '--cache-from', 'cache/app:2', '--platform', 'linux/amd64',
+      '--secret', `id=tok,src=${path.join(dir, 'tok.txt')}`, '--secret', 'id=token,src=/private/secret-0', dir]);
+    assert.deepEqual(plan.files, [{ path: '/private/secret-0', content: 'from-env' }]);
+  });
+
+  it('writes an inline Dockerfile to the private directory', () => {
+    const plan = buildPlan(load('      context: .\n      dockerfile_inline: FROM busybox'), 'app', '/private', true);
+    assert.deepEqual(plan.argv, ['-t', 'p-app', '-f', '/private/Dockerfile', '-q', '--no-cache', dir]);
+    assert.deepEqual(plan.files, [{ path: '/private/Dockerfile', content: 'FROM busybox' }]);
+  });
+
+  it('refuses several platforms, a platform outside build.platforms, other cache types and undefined secrets', () => {
+    assert.throws(() => buildPlan(load('      context: .\n      platforms: [linux/amd64, linux/arm64]'), 'app', '/x'), /multi-platform build is not supported/);
+    assert.throws(() => buildPlan(load('      context: .\n      platforms: [linux/amd64]', '    platform: linux/arm64\n'), 'app', '/x'),
+      /service\.platform "linux\/arm64" should be part of the service\.build\.platforms: \["linux\/amd64"\]/);
+    assert.deepEqual(buildPlan(load('      context: .\n      platforms: [linux/arm64, linux/amd64]', '    platform: linux/amd64\n'), 'app', '/x').argv.slice(5, 7), ['--platform', 'linux/amd64']);
+    assert.throws(() => buildPlan(load('      context: .\n      cache_from: ["type=local,src=/tmp/c"]'), 'app', '/x'), /only registry \(image\) cache sources/);
+    assert.throws(() => buildPlan(load('      context: .\n      secrets: [nope]'), 'app', '/x'), /undefined build secret nope/);
+  });
+});
