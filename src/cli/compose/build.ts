@@ -74,7 +74,10 @@ export function buildPlan(p: Project, service: string, dir: string, noCache = fa
   return { argv: [...argv, String(b.context)], files };
 }
 
-/** Builds a service's image; `build -q` prints the image id, which compose does not. */
+/**
+ * Builds a service's image. `build -q` prints the image id, which compose does not: that one line is held back, the
+ * rest of stdout (logs followed meanwhile by `up --watch`) goes on.
+ */
 export async function buildService(ctx: Ctx, p: Project, service: string, noCache = false): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-'));
   const saved = process.stdout.write.bind(process.stdout);
@@ -82,7 +85,7 @@ export async function buildService(ctx: Ctx, p: Project, service: string, noCach
     const plan = buildPlan(p, service, dir, noCache);
     for (const f of plan.files) fs.writeFileSync(f.path, f.content, { mode: 0o600 });
     progress('Image', imageName(p, service), 'Building');
-    process.stdout.write = (() => true) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: unknown, ...rest: never[]) => (/^sha256:[0-9a-f]{64}\n$/.test(String(chunk)) || saved(chunk as string, ...rest))) as typeof process.stdout.write;
     await buildCommand.run(ctx, parseFlags(plan.argv, buildCommand.flags));
   } finally {
     process.stdout.write = saved;

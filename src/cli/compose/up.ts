@@ -12,7 +12,8 @@ import { ensureNetworks, ensureVolumes, injectFiles, nameOf, progress, projectCo
 import { startOrder, type Obj, type Project } from './loader';
 
 export interface UpOptions {
-  build: boolean;
+  /** Build images before starting: all services' with a build section, or those named. */
+  build: boolean | Set<string>;
   /** Never build: a missing image is an error (up --no-build). */
   noBuild?: boolean;
   forceRecreate: boolean;
@@ -53,7 +54,7 @@ function desiredScale(p: Project, service: string, o: UpOptions): number {
 export async function imageId(client: EngineClient, p: Project, service: string, o: UpOptions): Promise<string> {
   const svc = p.model.services[service];
   const name = imageName(p, service);
-  if (svc.build && o.build) await o.buildImage(service);
+  if (svc.build && (o.build === true || (o.build instanceof Set && o.build.has(service)))) await o.buildImage(service);
   try {
     return (await client.request<{ Id: string }>('GET', `/images/${encodeURIComponent(name)}/json`)).Id;
   } catch (e) {
