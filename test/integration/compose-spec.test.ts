@@ -6,11 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BERTH, TestDaemon } from '../helpers/daemon';
+import { TestDaemon } from '../helpers/daemon';
+import { composeHelpers } from '../helpers/compose';
 
 const d = new TestDaemon('compose-spec');
 const project = `bcs${process.pid % 100000}`;
@@ -62,20 +62,7 @@ services:
       GREETING: \${GREETING}
 `;
 
-function compose(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(BERTH, ['compose', '-p', project, ...args], { cwd: dir, env: { ...d.env, CONF: 'conf-from-env', NATIVE: `linux/${process.arch === 'x64' ? 'amd64' : process.arch}`, ...env }, timeout: 180_000 });
-  return { status: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
-}
-function ok(args: string[]): string {
-  const r = compose(args);
-  assert.equal(r.status, 0, `berth compose ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-  return r.stdout + r.stderr;
-}
-const berth = (args: string[]): string => {
-  const r = d.berth(args);
-  assert.equal(r.status, 0, `berth ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-};
+const { compose, ok, berth } = composeHelpers(d, project, dir, () => ({ CONF: 'conf-from-env', NATIVE: `linux/${process.arch === 'x64' ? 'amd64' : process.arch}` }));
 const inService = (service: string, cmd: string[]): string => ok(['exec', '-T', service, ...cmd]).trim();
 const startedAt = (service: string): number => Date.parse(berth(['inspect', '-f', '{{.State.StartedAt}}', `${project}-${service}-1`]));
 

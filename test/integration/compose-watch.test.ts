@@ -6,11 +6,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BERTH, TestDaemon } from '../helpers/daemon';
+import { composeHelpers } from '../helpers/compose';
 
 const d = new TestDaemon('compose-watch');
 const project = `bcw${process.pid % 100000}`;
@@ -32,15 +33,7 @@ const write = (rel: string, text: string): void => {
   fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
   fs.writeFileSync(path.join(dir, rel), text);
 };
-function compose(args: string[]) {
-  const r = spawnSync(BERTH, ['compose', '-p', project, ...args], { cwd: dir, env: d.env, timeout: 180_000 });
-  return { status: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
-}
-const berth = (args: string[]): string => {
-  const r = d.berth(args);
-  assert.equal(r.status, 0, `berth ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-};
+const { compose, berth } = composeHelpers(d, project, dir);
 const container = `${project}-app-1`;
 /** A command's output in the app container ('' when it fails: the container may be between two lives). */
 const inApp = (script: string): string => {

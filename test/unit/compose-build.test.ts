@@ -1,4 +1,4 @@
-/** `compose build`'s arguments for `berth build`: secrets, cache_from, platforms (pure: the plan, not the build). */
+/** `compose build`'s arguments for `berth build` (secrets, cache_from, platforms) and what `compose pull` skips: pure parts. */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildPlan } from '../../src/cli/compose/build';
 import { loadProject } from '../../src/cli/compose/loader';
+import { pullSkip } from '../../src/cli/compose/registry';
 
 describe('compose build plan', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-build-'));
@@ -36,5 +37,29 @@ describe('compose build plan', () => {
     assert.deepEqual(buildPlan(load('      context: .\n      platforms: [linux/arm64, linux/amd64]', '    platform: linux/amd64\n'), 'app', '/x').argv.slice(5, 7), ['--platform', 'linux/amd64']);
     assert.throws(() => buildPlan(load('      context: .\n      cache_from: ["type=local,src=/tmp/c"]'), 'app', '/x'), /only registry \(image\) cache sources/);
     assert.throws(() => buildPlan(load('      context: .\n      secrets: [nope]'), 'app', '/x'), /undefined build secret nope/);
+  });
+});
+
+describe('compose pull', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-pull-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('skips services without image, pull_policy never/build, present images under missing, buildable ones when asked', () => {
+    fs.writeFileSync(path.join(dir, 'compose.yaml'), [
+      'services:',
+      '  built: {build: .}',
+      '  plain: {image: a}',
+      '  never: {image: a, pull_policy: never}',
+      '  missing: {image: a, pull_policy: missing}',
+      '  both: {image: a, build: .}',
+    ].join('\n'));
+    const p = loadProject({ files: [], envFiles: [], profiles: [], env: {}, cwd: dir });
+    assert.equal(pullSkip(p, 'built', false, false), 'Skipped - No image to be pulled');
+    assert.equal(pullSkip(p, 'plain', true, false), undefined);
+    assert.equal(pullSkip(p, 'never', false, false), 'Skipped');
+    assert.equal(pullSkip(p, 'missing', true, false), 'Skipped - Image is already present locally');
+    assert.equal(pullSkip(p, 'missing', false, false), undefined);
+    assert.equal(pullSkip(p, 'both', false, true), 'Skipped - Image can be built');
+    assert.equal(pullSkip(p, 'both', false, false), undefined);
   });
 });

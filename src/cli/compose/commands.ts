@@ -9,6 +9,7 @@ import { followLogs, type LogOptions } from './logs';
 import { startWatch } from './watch';
 import { awaitCondition, selectServices, up, type UpOptions } from './up';
 import { lifecycle } from './lifecycle';
+import { pullCommand, pushCommand } from './registry';
 import { runCommand } from './run';
 import { stringify } from 'yaml';
 
@@ -209,5 +210,7 @@ export const SUBCOMMANDS: Record<string, SubCommand> = {
     },
   },
   run: runCommand,
+  pull: pullCommand,
+  push: pushCommand,
   ...lifecycle,
 };

@@ -13,10 +13,13 @@ import type { Obj, Project } from './loader';
 /** Output settings from compose's --progress and --ansi (colour undefined: when stdout is a terminal). */
 export const output: { quiet: boolean; color?: boolean } = { quiet: false };
 
-/** Progress lines as compose v2 prints them without a TTY (" Container p-web-1  Started"); none with --progress quiet. */
-export const progress = (kind: string, name: string, what: string): void => {
-  if (!output.quiet) process.stderr.write(` ${kind} ${name}  ${what}\n`);
+/** A progress line as compose v2 prints it without a TTY (" web  Pulled"); none with --progress quiet. */
+export const event = (id: string, what: string): void => {
+  if (!output.quiet) process.stderr.write(` ${id}  ${what}\n`);
 };
+
+/** A resource's progress line (" Container p-web-1  Started"). */
+export const progress = (kind: string, name: string, what: string): void => event(`${kind} ${name}`, what);
 
 export interface ListOptions { all?: boolean; service?: string; oneoff?: boolean }
 

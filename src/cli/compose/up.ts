@@ -8,7 +8,8 @@ import type { EngineClient } from '../../client/engine';
 import { EngineError } from '../../client/engine';
 import type { ContainerSummary } from '../../client/types';
 import { configHash, containerName, createBody, imageName, L, serviceNetworks } from './convert';
-import { ensureNetworks, ensureVolumes, injectFiles, nameOf, progress, projectContainers, stopAndRemove, stopContainer } from './engine';
+import { parseRef, pullImage } from '../commands/pull';
+import { ensureNetworks, ensureVolumes, event, injectFiles, nameOf, progress, projectContainers, stopAndRemove, stopContainer } from './engine';
 import { startOrder, type Obj, type Project } from './loader';
 
 export interface UpOptions {
@@ -60,8 +61,13 @@ export async function imageId(client: EngineClient, p: Project, service: string,
   } catch (e) {
     if (!(e instanceof EngineError && e.status === 404)) throw e;
   }
-  if (!svc.build || o.noBuild) throw new Error(`No such image: ${name}`);
-  await o.buildImage(service);
+  if (!svc.build && svc.pull_policy !== 'never' && svc.pull_policy !== 'build') {
+    // a missing image is pulled, as compose's default pull_policy (missing) does
+    event(service, 'Pulling');
+    await pullImage(client, parseRef(name), { quiet: true });
+    event(service, 'Pulled');
+  } else if (!svc.build || o.noBuild) throw new Error(`No such image: ${name}`);
+  else await o.buildImage(service);
   return (await client.request<{ Id: string }>('GET', `/images/${encodeURIComponent(name)}/json`)).Id;
 }
 
