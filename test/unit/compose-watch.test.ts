@@ -57,8 +57,9 @@ describe('compose watch rules', () => {
     assert.equal(mapPath(sync, path.join(dir, 'srcx/a')), undefined, 'a sibling with the same prefix');
     assert.equal(mapPath(rules[1], path.join(src, 'sub/b.md')), undefined, 'include');
     assert.equal(mapPath(rules[2], path.join(dir, 'req.txt')), '');
-    for (const f of ['.git/HEAD', '.a.txt.swp', 'a.txt~', '4913', '.#a.txt', '#a#', '.idea/x']) assert.ok(isEphemeral(path.join(src, f)), f);
-    assert.equal(isEphemeral(path.join(src, 'a.txt')), false);
+    for (const f of ['.git/HEAD', 'sub/.a.txt.swp', 'a.txt~', '4913', '.#a.txt', '#a#', '.idea/x']) assert.ok(isEphemeral(f), f);
+    assert.equal(isEphemeral('sub/a.txt'), false);
+    assert.equal(mapPath(sync, path.join(src, 'sub/.git/config')), undefined);
   });
 
   it('plans a batch: rebuilds, syncs per service (each path once) and restarts', () => {

@@ -29,8 +29,9 @@ export interface PathMapping { host: string; container: string }
 /** Editors' and tools' temporary files, never synced (compose's ephemeral path matcher). */
 const EPHEMERAL = [/___jb_(old|tmp)___$/, /^\.#/, /^#.*#$/, /^4913$/, /~$/, /^\..*\.(swp|swx|swo|swn|kate-swp)$/, /^go-build/];
 
-export function isEphemeral(hostPath: string): boolean {
-  const parts = hostPath.split(path.sep);
+/** `relPath`: slash-separated, below a rule's path (the directories above it are the user's business). */
+export function isEphemeral(relPath: string): boolean {
+  const parts = relPath.split('/');
   const base = parts[parts.length - 1];
   return parts.includes('.git') || parts.includes('.idea') || EPHEMERAL.some((re) => re.test(base));
 }
@@ -86,8 +87,9 @@ const rel = (from: string, to: string): string => path.relative(from, to).split(
 
 /** Where `host` goes in the container under `rule` ('' for a rule without target), or undefined when the rule does not cover it. */
 export function mapPath(rule: WatchRule, host: string): string | undefined {
-  if (!within(rule.path, host) || isEphemeral(host)) return undefined;
+  if (!within(rule.path, host)) return undefined;
   const r = rel(rule.path, host);
+  if (isEphemeral(r)) return undefined;
   if (rule.include && !rule.include.matches(r)) return undefined;
   if (rule.ignore.matches(r)) return undefined;
   const di = rule.dockerignore;
