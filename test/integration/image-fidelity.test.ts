@@ -130,3 +130,19 @@ describe('image remove', () => {
     assert.match(r.stderr, new RegExp(`No such image: ${repo}/nosuch:1`));
   });
 });
+
+describe('builds through a BuildKit session (dockerode buildImage with version 2)', () => {
+  it('opens the session, builds the body context and names the image in moby.image.id', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgfid-'));
+    dirs.push(dir);
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox\nLABEL imgfid=${repo}\nRUN echo v2-${process.pid} > /v2\n`);
+    const stream = await docker.buildImage({ context: dir, src: ['Dockerfile'] }, { t: `${repo}/v2:1`, version: '2' });
+    const messages = await new Promise<{ id?: string; aux?: { ID?: string }; error?: string }[]>((resolve, reject) =>
+      docker.modem.followProgress(stream, (err: Error | null, out: { id?: string; aux?: { ID?: string } }[]) => (err ? reject(err) : resolve(out))));
+    assert.equal(messages.find((m) => m.error)?.error, undefined);
+    const id = messages.find((m) => m.id === 'moby.image.id')?.aux?.ID;
+    assert.match(id ?? '', /^sha256:[0-9a-f]{64}$/, JSON.stringify(messages.slice(-3)));
+    assert.equal(ok(e.docker(['image', 'inspect', '-f', '{{.Id}}', `${repo}/v2:1`]), 'inspect'), id);
+    assert.equal(ok(e.docker(['run', '--rm', '--label', TEST_LABEL, `${repo}/v2:1`, 'cat', '/v2']), 'run'), `v2-${process.pid}`);
+  });
+});

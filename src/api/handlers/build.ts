@@ -11,6 +11,8 @@ import { parseTimestamp } from '../../common/duration';
 import { checkFilterKeys } from '../../common/filters';
 import { qBool, qFilters, requestBody, sendJson, startStream, type Context } from '../http';
 import type { Router } from '../router';
+import { BuildSessions, sessionInfo } from '../session';
+import { takeBytes } from '../stream';
 
 function jsonQuery(q: URLSearchParams, key: string): unknown {
   const raw = q.get(key);
@@ -84,10 +86,19 @@ function dockerfilePath(value: string | null): string {
   return p;
 }
 
+const EMPTY_CHUNKED = Buffer.from('0\r\n\r\n');
+
 export function buildRoutes(r: Router, builder: Builder): void {
-  // BuildKit's session (gRPC over a hijacked connection); clients use it only when /_ping offers Builder-Version 2.
-  r.add('POST', '/session', async () => {
-    throw new ApiError(501, 'BuildKit sessions are not supported yet: Berth builds with the classic builder protocol (POST /build)');
+  const sessions = new BuildSessions();
+  r.add('POST', '/session', async (ctx) => {
+    const info = sessionInfo(ctx.req.headers);
+    if (!ctx.upgrade) throw badRequest('session: the connection must upgrade to h2c');
+    // Some clients (docker-modem) send an empty chunked body: its end must not reach the HTTP/2 stream.
+    const chunked = /chunked/i.test(String(ctx.req.headers['transfer-encoding'] ?? ''));
+    const body = await takeBytes(ctx.upgrade.socket, ctx.upgrade.head, chunked ? EMPTY_CHUNKED.length : Number(ctx.req.headers['content-length'] ?? 0));
+    if (body.taken.length && !body.taken.equals(EMPTY_CHUNKED)) throw badRequest('session: the request must not have a body');
+    sessions.attach(info, ctx.upgrade.socket); // refuses before it answers 101
+    ctx.upgrade.hijacked = true;
   });
 
   r.add('POST', '/build/prune', async (ctx) => {
@@ -114,6 +125,10 @@ export function buildRoutes(r: Router, builder: Builder): void {
   r.add('POST', '/build', async (ctx) => {
     const q = ctx.query;
     if (q.get('remote')) throw badRequest('remote build contexts are not supported: send the context as the request body');
+    const version = q.get('version') || '1';
+    if (version !== '1' && version !== '2') throw badRequest(`invalid version ${JSON.stringify(version)}: expected "1" or "2"`);
+    // held for the build's length, as dockerd holds it (see api/session.ts for what Berth does not use of it)
+    if (q.get('session')) await sessions.get(q.get('session') as string);
     const scratch = builder.scratch();
     try {
       const contextDir = path.join(scratch, 'context');
@@ -139,19 +154,23 @@ export function buildRoutes(r: Router, builder: Builder): void {
         secrets: sessionHeader(ctx, 'X-Berth-Build-Secrets', secretValue),
         ssh: sessionHeader(ctx, 'X-Berth-Build-Ssh', sshSource),
       };
-      await run(ctx, builder, req);
+      await run(ctx, builder, req, version === '2');
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
   });
 }
 
-/** Streams the build; an error before the first message is an HTTP error, after it an errorDetail line. */
-async function run(ctx: Context, builder: Builder, req: BuildRequest): Promise<void> {
+/**
+ * Streams the build; an error before the first message is an HTTP error, after it an errorDetail line. A BuildKit
+ * client (`version=2`) gets the image id as BuildKit's `moby.image.id` message.
+ */
+async function run(ctx: Context, builder: Builder, req: BuildRequest, buildkit: boolean): Promise<void> {
   let out: ReturnType<typeof startStream> | undefined;
   const emit = (m: BuildMessage): void => {
     out ??= startStream(ctx, 'application/json');
-    if (!out.destroyed) out.write(JSON.stringify(m) + '\n');
+    const wire = buildkit && m.aux ? { id: 'moby.image.id', ...m } : m;
+    if (!out.destroyed) out.write(JSON.stringify(wire) + '\n');
   };
   try {
     await builder.build(req, emit);

@@ -7,6 +7,8 @@ import { newId, shortId } from '../../common/ids';
 import { parseSignal } from '../../common/signals';
 import { log } from '../../common/log';
 import type { ContainerRuntime, RuntimeName } from '../../runtime/types';
+import { processGone } from '../../runtime/conmon';
+import { isRootless } from '../../common/rootless';
 import { isMountPoint, mountOverlay, unmountOverlay } from '../../store/overlay';
 import type { EventBus } from '../events';
 import type { ImageSource } from '../images';
@@ -87,7 +89,7 @@ export class ContainerService {
       const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
       // its exit may have been handled meanwhile (conmon's exit file is watched from the start)
       if (!rec.Instance) continue;
-      const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id);
+      const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id) && !(isRootless() && fromEarlierNamespaces(rec.Instance.conmonPid));
       if (st && st.status !== 'stopped' && supervised) {
         log.info('container still running', { id: shortId(rec.Id) });
         continue;
@@ -117,17 +119,14 @@ export class ContainerService {
    */
   private async undoHalfStart(rec: ContainerRecord): Promise<void> {
     const rootfs = this.d.store.paths(rec.Id).rootfs;
-    const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
-    if (!st && !isMountPoint(rootfs)) return;
-    log.warn('undoing a start a crash interrupted', { id: shortId(rec.Id), runtime: st?.status ?? 'none' });
-    if (st) {
-      await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
-      await processGone(st.pid);
-      await this.d.runtime.delete(rec.Id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id: rec.Id, e: String(e) }));
-    }
+    const runtime = await this.d.runtime.discard(rec.Id, rec.Runtime).catch((e) => {
+      log.warn('could not undo the runtime side of an interrupted start', { id: rec.Id, e: String(e) });
+      return true;
+    });
+    if (!runtime && !isMountPoint(rootfs)) return;
+    log.warn('undoing a start a crash interrupted', { id: shortId(rec.Id) });
     new ContainerCgroup(rec.Id).removeLeftovers();
     quietly(() => unmountOverlay(rootfs));
-    this.d.runtime.cleanup(rec.Id);
   }
 
   /**
@@ -281,10 +280,10 @@ export class ContainerService {
       this.d.store.save(rec);
       this.emit(rec, 'start');
     } catch (e) {
-      await this.d.runtime.delete(id, rec.Runtime, true).catch(() => undefined);
+      // conmon first: deleting the container under a live conmon would have it write an exit file after the cleanup
+      await this.d.runtime.discard(id, rec.Runtime).catch((de) => log.warn('could not undo the runtime side of a failed start', { id, e: String(de) }));
       await this.d.networking.teardown(id).catch((te) => log.warn('network teardown failed', { id, e: String(te) }));
       quietly(() => unmountOverlay(p.rootfs));
-      this.d.runtime.cleanup(id);
       const { err, exitCode } = startError(e, rec);
       rec.Instance = undefined;
       Object.assign(rec.State, {
@@ -650,6 +649,20 @@ function dirSize(dir: string): number {
   return total;
 }
 
+/**
+ * A rootless daemon makes new namespaces at each start: a conmon in another network namespace belongs to an earlier
+ * daemon, whose network (slirp4netns, the port forwards, the bridges) ended with it. Its container is cut off, so it
+ * counts as lost and its restart policy brings it back on this daemon's network (rootless Docker restarts them too).
+ */
+function fromEarlierNamespaces(pid: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net');
+  } catch (e) {
+    // an earlier daemon's user namespace is not ours: its processes' namespaces are closed to us (ptrace rules)
+    return (e as NodeJS.ErrnoException).code === 'EACCES';
+  }
+}
+
 /** Is `pid` still the conmon of container `id` (not a recycled pid)? */
 function conmonAlive(pid: number, id: string): boolean {
   try {
@@ -658,9 +671,4 @@ function conmonAlive(pid: number, id: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Wait (up to 5 s) until a process has exited; with no conmon to reap it, init does, at once. */
-async function processGone(pid: number): Promise<void> {
-  for (let i = 0; i < 100 && pid > 0 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
 }
