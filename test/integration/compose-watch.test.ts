@@ -1,8 +1,8 @@
 /**
  * `berth compose watch` and `up --watch` against its own berthd: sync (new, changed and deleted files, a new
  * directory; `ignore` and .dockerignore'd paths left out), sync+restart with initial_sync, rebuild (a new image and a
- * recreated container), compose's output lines; Ctrl-C ends `watch` leaving the containers running, and ends
- * `up --watch` stopping them.
+ * recreated container; both restart a `depends_on.<svc>.restart: true` dependent), compose's output lines; Ctrl-C
+ * ends `watch` leaving the containers running, and ends `up --watch` stopping them.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +27,11 @@ services:
         - {path: ./src, target: /app, action: sync, ignore: [ignored.txt, "cache/"]}
         - {path: ./version.txt, action: rebuild}
         - {path: ./conf, target: /etc/conf, action: sync+restart, initial_sync: true}
+  helper:
+    image: busybox
+    command: sleep 600
+    depends_on:
+      app: {condition: service_started, restart: true}
 `;
 
 const write = (rel: string, text: string): void => {
@@ -35,6 +40,7 @@ const write = (rel: string, text: string): void => {
 };
 const { compose, berth } = composeHelpers(d, project, dir);
 const container = `${project}-app-1`;
+const helper = `${project}-helper-1`;
 /** A command's output in the app container ('' when it fails: the container may be between two lives). */
 const inApp = (script: string): string => {
   const r = d.berth(['exec', container, 'sh', '-c', script]);
@@ -103,14 +109,18 @@ describe('berth compose watch', () => {
     await until('a later change synced', () => inApp('cat /app/marker.txt') === 'm');
     assert.equal(inApp('ls /app/ignored.txt /app/cache /app/debug.log 2>/dev/null; echo end'), 'end', 'ignored paths not synced');
 
-    const startedAt = berth(['inspect', '-f', '{{.State.StartedAt}}', container]);
+    const started = (c: string): string => berth(['inspect', '-f', '{{.State.StartedAt}}', c]);
+    const [appStarted, helperStarted] = [started(container), started(helper)];
     write('conf/app.conf', 'restarted-conf');
-    await until('sync+restart', () => inApp('cat /etc/conf/app.conf') === 'restarted-conf' && berth(['inspect', '-f', '{{.State.StartedAt}}', container]) !== startedAt);
+    await until('sync+restart', () => inApp('cat /etc/conf/app.conf') === 'restarted-conf' && started(container) !== appStarted);
     await until('restart reported', () => w.out().includes('service(s) ["app"] restarted'));
+    assert.notEqual(started(helper), helperStarted, 'the depends_on restart: true dependent restarted too');
 
     const id = berth(['inspect', '-f', '{{.Id}}', container]);
+    const helperBefore = started(helper);
     write('version.txt', 'v2');
     await until('rebuilt and recreated', () => inApp('cat /version.txt') === 'v2');
+    await until('the dependent restarted after the rebuild', () => started(helper) !== helperBefore);
     assert.notEqual(berth(['inspect', '-f', '{{.Id}}', container]), id);
     await until('rebuild reported', () => /Rebuilding service\(s\) \["app"\] after changes were detected\.\.\.[\s\S]*service\(s\) \["app"\] successfully built/.test(w.out()));
     assert.equal(berth(['images', '-q', '--filter', 'dangling=true']), '', 'the previous image pruned');
@@ -127,7 +137,7 @@ describe('berth compose watch', () => {
     await until('Watch enabled', () => w.out().includes('Watch enabled'));
     write('src/late.txt', 'late');
     await until('synced under up --watch', () => inApp('cat /app/late.txt') === 'late');
-    await until('logs followed', () => /^app-1 {2}\| app-up$/m.test(w.out()));
+    await until('logs followed', () => /^app-1 +\| app-up$/m.test(w.out()));
     w.child.kill('SIGINT');
     assert.equal(await w.exited, 130, w.out());
     assert.match(w.out(), /Gracefully stopping/);

@@ -34,6 +34,23 @@ export async function projectContainers(client: EngineClient, project: string, o
 
 export const nameOf = (c: ContainerSummary): string => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
 
+/**
+ * The services to restart after `services`, in order: those declaring `depends_on.<svc>.restart: true` on one restarted
+ * before them, transitively (compose v2's restart). Read from the containers' depends_on labels
+ * (`svc:condition:restart`), so that `-p` alone does.
+ */
+export function withRestartDependents(list: ContainerSummary[], services: string[]): string[] {
+  const order = [...services];
+  for (let i = 0; i < order.length; i++) {
+    for (const c of list) {
+      const s = c.Labels?.[L.service] ?? '';
+      const restarts = (c.Labels?.[L.dependsOn] ?? '').split(',').some((d) => d.split(':')[0] === order[i] && d.split(':')[2] === 'true');
+      if (restarts && !order.includes(s)) order.push(s);
+    }
+  }
+  return order;
+}
+
 async function exists(client: EngineClient, path: string): Promise<boolean> {
   try {
     await client.request('GET', path);

@@ -1,14 +1,15 @@
 /**
  * The watch loop of `compose watch` and `up --watch`: fs.watch (recursive; Node 20 and Deno both do it on Linux, so no
  * dependency) on each rule's path, events gathered until 500 ms pass without one (compose's quiet period), then
- * per batch: rebuild (build, recreate), sync (copy and delete in the containers), restart. Batches run one at a time;
+ * per batch: rebuild (build, recreate), sync (copy and delete in the containers), restart (both also restarting the
+ * services that declare `depends_on.<svc>.restart: true`). Batches run one at a time;
  * a failed batch is a warning and the watch goes on, as compose's.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EngineClient } from '../../client/engine';
-import { imageName } from './convert';
-import { projectContainers } from './engine';
+import { imageName, L } from './convert';
+import { nameOf, progress, projectContainers, withRestartDependents } from './engine';
 import type { Project } from './loader';
 import { syncService } from './sync';
 import { up } from './up';
@@ -53,6 +54,7 @@ async function rebuild(client: EngineClient, p: Project, services: string[], o: 
     build: false, forceRecreate: true, noRecreate: false, noStart: false, removeOrphans: false, scale: {}, services, noDeps: true, buildImage: o.buildImage,
   });
   o.onRecreated?.(ids);
+  await restart(client, p, services, true);
   if (!o.prune) return;
   for (const [s, old] of before) {
     if (!old || old === await imageId(s)) continue;
@@ -61,13 +63,19 @@ async function rebuild(client: EngineClient, p: Project, services: string[], o: 
   }
 }
 
-async function restart(client: EngineClient, p: Project, services: string[]): Promise<void> {
-  for (const s of services) {
-    for (const c of await projectContainers(client, p.name, { service: s })) {
+/**
+ * Restarts `services` (unless `dependentsOnly`) and, after them, the services declaring `depends_on.<svc>.restart: true`
+ * on one restarted, as compose's restart does.
+ */
+async function restart(client: EngineClient, p: Project, services: string[], dependentsOnly = false): Promise<void> {
+  const list = await projectContainers(client, p.name);
+  for (const s of withRestartDependents(list, services).filter((x) => !dependentsOnly || !services.includes(x))) {
+    for (const c of list.filter((x) => x.Labels?.[L.service] === s)) {
+      progress('Container', nameOf(c), 'Restarting');
       await client.request('POST', `/containers/${c.Id}/restart`);
+      progress('Container', nameOf(c), 'Started');
     }
   }
-  say(`service(s) ${quoted(services)} restarted`);
 }
 
 /**
@@ -92,7 +100,10 @@ export async function startWatch(client: EngineClient, p: Project, o: WatchOptio
         say(`Syncing service ${JSON.stringify(service)} after ${mappings.length} changes were detected`);
         await syncService(client, p.name, service, mappings);
       }
-      if (plan.restart.length) await restart(client, p, plan.restart);
+      if (plan.restart.length) {
+        await restart(client, p, plan.restart);
+        say(`service(s) ${quoted(plan.restart)} restarted`);
+      }
     } catch (e) {
       warn(`Error handling changed files: ${(e as Error).message}`);
     }
