@@ -5,6 +5,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as protobuf from 'protobufjs';
+import type { BuildMessage } from './output';
 
 const Timestamp = new protobuf.Type('Timestamp').add(new protobuf.Field('seconds', 1, 'int64')).add(new protobuf.Field('nanos', 2, 'int32'));
 const Vertex = new protobuf.Type('Vertex')
@@ -76,4 +77,50 @@ export function decodeStatus(bytes: Buffer): { vertexes: TraceVertex[]; logs: Tr
 /** A vertex digest for a step: stable for the same build position and text, as BuildKit's are per LLB op. */
 export function vertexDigest(...parts: string[]): string {
   return `sha256:${crypto.createHash('sha256').update(parts.join('\0')).digest('hex')}`;
+}
+
+/** A message on a version=2 build stream. */
+export type TraceMessage = { id: 'moby.buildkit.trace'; aux: string } | { id: 'moby.image.id'; aux: unknown } | BuildMessage;
+
+/**
+ * Turns the builder's messages into BuildKit's stream: a vertex per step (started at its header, completed at the
+ * next one, cached when it was a hit), the step's output as its logs, "exporting to image" and `moby.image.id` for
+ * the result; errors pass as they are. Text after the result ("Successfully built") is the classic builder's only.
+ */
+export class TraceRenderer {
+  private current?: TraceVertex;
+  private serial = 0;
+  private done = false;
+
+  render(m: BuildMessage, now = new Date()): TraceMessage[] {
+    const out: TraceMessage[] = [];
+    const send = (update: { vertexes?: TraceVertex[]; logs?: TraceLog[] }): void => {
+      out.push({ id: 'moby.buildkit.trace', aux: encodeStatus(update).toString('base64') });
+    };
+    const finish = (error?: string): void => {
+      if (!this.current) return;
+      send({ vertexes: [{ ...this.current, completed: now, ...(error ? { error } : {}) }] });
+      this.current = undefined;
+    };
+    if (m.trace?.step) {
+      finish();
+      this.current = { digest: vertexDigest(String(this.serial++), m.trace.step), name: m.trace.step, started: now };
+      send({ vertexes: [this.current] });
+    } else if (m.trace?.metadata) {
+      finish();
+    } else if (m.trace?.cached) {
+      if (this.current) this.current.cached = true;
+    } else if (m.aux !== undefined) {
+      finish();
+      send({ vertexes: [{ digest: vertexDigest('export', String(this.serial)), name: 'exporting to image', started: now, completed: now }] });
+      out.push({ id: 'moby.image.id', aux: m.aux });
+      this.done = true;
+    } else if (m.errorDetail) {
+      finish(m.errorDetail.message);
+      out.push(m);
+    } else if (m.stream && this.current && !this.done && !m.trace?.classic) {
+      send({ logs: [{ vertex: this.current.digest, stream: 1, data: Buffer.from(m.stream), at: now }] });
+    }
+    return out;
+  }
 }

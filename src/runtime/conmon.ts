@@ -5,6 +5,7 @@
  *
  * Layout under runRoot:  exits/<id> (exit codes)  s/<id12> -> bundle (attach socket links; kept short for sun_path)
  *                        ctr/<id>/ (conmon pid files, persist dir)  state/<runtime>/ (the runtime's --root)
+ * Over ~400 lines: the one driver of conmon and the runtime; its parts (attach socket, cgroups) are modules already.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';

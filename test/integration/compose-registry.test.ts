@@ -9,10 +9,9 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BERTH, TestDaemon } from '../helpers/daemon';
+import { TestDaemon } from '../helpers/daemon';
 import { composeHelpers } from '../helpers/compose';
-import { freePort } from '../helpers/ports';
-import { spawnServer } from '../helpers/servers';
+import { berthRegistry } from '../helpers/ports';
 
 const d = new TestDaemon('compose-reg');
 const project = `bcr${process.pid % 100000}`;
@@ -46,8 +45,9 @@ describe('berth compose pull and push', () => {
     fs.writeFileSync(path.join(dir, 'compose.yaml'), COMPOSE);
     await d.start();
     d.importBusybox();
-    const port = await freePort();
-    reg = await spawnServer(BERTH, ['registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', path.join(dir, 'registry')], port, path.join(dir, 'registry.log'), children);
+    const r = await berthRegistry(dir);
+    children.push(r.proc);
+    reg = r.address;
     for (const name of ['base', 'user']) {
       berth(['tag', 'busybox', `${reg}/cmp/${name}:1`]);
       berth(['push', `${reg}/cmp/${name}:1`]);

@@ -12,8 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as bcrypt from 'bcryptjs';
 import { BERTH, TestDaemon, type RunResult } from '../helpers/daemon';
-import { freePort } from '../helpers/ports';
-import { spawnServer as startServer } from '../helpers/servers';
+import { freePort, startServer } from '../helpers/ports';
 
 const hasDebianRegistry = spawnSync('docker-registry', ['--version']).status === 0;
 const FLAKY_PROXY = `
@@ -39,9 +38,12 @@ http.createServer((req, res) => {
 }).listen(Number(port), '127.0.0.1', () => console.log('ready'));
 `;
 
-
 const children: ChildProcess[] = [];
-const spawnServer = (cmd: string, args: string[], port: number, logFile: string): Promise<string> => startServer(cmd, args, port, logFile, children);
+
+async function spawnServer(cmd: string, args: string[], port: number, logFile: string): Promise<string> {
+  children.push(await startServer(cmd, args, port, logFile));
+  return `127.0.0.1:${port}`;
+}
 
 const ok = (r: RunResult, what: string): void => assert.equal(r.status, 0, `${what}: ${r.stderr}\n${r.stdout}`);
 

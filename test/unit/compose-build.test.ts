@@ -19,7 +19,7 @@ describe('compose build plan', () => {
   it('passes secrets by id (file sources as they are, others through a private file), cache_from and one platform', () => {
     const p = load('      context: .\n      secrets: [tok, {source: env, target: token}]\n      cache_from: [cache/app:1, "type=registry,ref=cache/app:2"]\n      platforms: [linux/amd64]');
     const plan = buildPlan(p, 'app', '/private');
-    assert.deepEqual(plan.argv, ['-t', 'p-app', '-f', 'Dockerfile', '-q', '--cache-from', 'cache/app:1', '--cache-from', 'cache/app:2', '--platform', 'linux/amd64',
+    assert.deepEqual(plan.argv, ['-t', 'p-app', '-f', 'Dockerfile', '-q', '--cache-from', 'cache/app:1', '--cache-from', 'type=registry,ref=cache/app:2', '--platform', 'linux/amd64',
       '--secret', `id=tok,src=${path.join(dir, 'tok.txt')}`, '--secret', 'id=token,src=/private/secret-0', dir]);
     assert.deepEqual(plan.files, [{ path: '/private/secret-0', content: 'from-env' }]);
   });
@@ -30,12 +30,13 @@ describe('compose build plan', () => {
     assert.deepEqual(plan.files, [{ path: '/private/Dockerfile', content: 'FROM busybox' }]);
   });
 
-  it('refuses several platforms, a platform outside build.platforms, other cache types and undefined secrets', () => {
-    assert.throws(() => buildPlan(load('      context: .\n      platforms: [linux/amd64, linux/arm64]'), 'app', '/x'), /multi-platform build is not supported/);
+  it('builds several platforms as one list, a local cache from the project directory; refuses a platform outside build.platforms and undefined secrets', () => {
+    assert.deepEqual(buildPlan(load('      context: .\n      platforms: [linux/amd64, linux/arm64]'), 'app', '/x').argv.slice(5, 7), ['--platform', 'linux/amd64,linux/arm64']);
+    assert.deepEqual(buildPlan(load('      context: .', '    platform: linux/arm64\n'), 'app', '/x').argv.slice(5, 7), ['--platform', 'linux/arm64']);
     assert.throws(() => buildPlan(load('      context: .\n      platforms: [linux/amd64]', '    platform: linux/arm64\n'), 'app', '/x'),
       /service\.platform "linux\/arm64" should be part of the service\.build\.platforms: \["linux\/amd64"\]/);
-    assert.deepEqual(buildPlan(load('      context: .\n      platforms: [linux/arm64, linux/amd64]', '    platform: linux/amd64\n'), 'app', '/x').argv.slice(5, 7), ['--platform', 'linux/amd64']);
-    assert.throws(() => buildPlan(load('      context: .\n      cache_from: ["type=local,src=/tmp/c"]'), 'app', '/x'), /only registry \(image\) cache sources/);
+    assert.deepEqual(buildPlan(load('      context: .\n      platforms: [linux/arm64, linux/amd64]', '    platform: linux/amd64\n'), 'app', '/x').argv.slice(5, 7), ['--platform', 'linux/arm64,linux/amd64']);
+    assert.deepEqual(buildPlan(load('      context: .\n      cache_from: ["type=local,src=cache"]'), 'app', '/x').argv.slice(5, 7), ['--cache-from', `type=local,src=${path.join(dir, 'cache')}`]);
     assert.throws(() => buildPlan(load('      context: .\n      secrets: [nope]'), 'app', '/x'), /undefined build secret nope/);
   });
 });

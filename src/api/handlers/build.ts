@@ -5,8 +5,10 @@ import { ApiError, badRequest } from '../../common/errors';
 import { BuildError, type Builder, type BuildRequest } from '../../build/executor';
 import { extractContext } from '../../build/contextfs';
 import type { SshSource } from '../../build/runmounts';
-import { formatPlatform, parsePlatform } from '../../registry/client/platform';
+import { parsePlatformList, type Platform } from '../../image/platform';
+import { parseCacheSpec, rejoinCacheSpecs, type CacheSpec } from '../../build/buildflags';
 import type { BuildMessage } from '../../build/output';
+import { TraceRenderer } from '../../build/trace';
 import { parseTimestamp } from '../../common/duration';
 import { checkFilterKeys } from '../../common/filters';
 import { qBool, qFilters, requestBody, sendJson, startStream, type Context } from '../http';
@@ -72,12 +74,24 @@ function sshSource(v: unknown, id: string): SshSource {
   throw badRequest(`invalid ssh ${id}: expected {"socket": absolute path} or {"keys": [base64]}`);
 }
 
-function asPlatform(value: string): string {
+function asPlatforms(value: string | null): Platform[] {
   try {
-    return formatPlatform(parsePlatform(value));
+    return value ? parsePlatformList(value) : [];
   } catch (e) {
     throw badRequest((e as Error).message);
   }
+}
+
+function cacheSpec(value: string, what: 'cache-to' | 'cache-from'): CacheSpec | undefined {
+  try {
+    return parseCacheSpec(value, what);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+}
+
+function badSpec(value: string): never {
+  throw badRequest(`invalid cache-to value ${JSON.stringify(value)}: expected type=local,dest=DIR, type=registry,ref=REF or type=inline`);
 }
 
 function dockerfilePath(value: string | null): string {
@@ -143,14 +157,18 @@ export function buildRoutes(r: Router, builder: Builder): void {
         buildArgs: jsonMap(q, 'buildargs'),
         target: q.get('target') || undefined,
         noCache: qBool(q, 'nocache'),
-        cacheFrom: jsonList(q, 'cachefrom'),
+        // BuildKit's `type=...` values are exported caches; plain ones are images (the classic --cache-from)
+        cacheFrom: rejoinCacheSpecs(jsonList(q, 'cachefrom')).filter((v) => !cacheSpec(v, 'cache-from')),
+        cacheImports: rejoinCacheSpecs(jsonList(q, 'cachefrom')).flatMap((v) => cacheSpec(v, 'cache-from') ?? []),
+        // Berth's own parameter: the legacy protocol has none (BuildKit's clients send cache exports in the session)
+        cacheExports: jsonList(q, 'cacheto').map((v) => cacheSpec(v, 'cache-to') ?? badSpec(v)),
         labels: jsonMap(q, 'labels'),
         network: q.get('networkmode') || 'default',
         extraHosts: q.getAll('extrahosts').flatMap((h) => h.split(',')).filter(Boolean),
         rm: qBool(q, 'rm', true),
         forceRm: qBool(q, 'forcerm'),
         quiet: qBool(q, 'q'),
-        platform: q.get('platform') ? asPlatform(q.get('platform') as string) : undefined,
+        platforms: asPlatforms(q.get('platform')),
         secrets: sessionHeader(ctx, 'X-Berth-Build-Secrets', secretValue),
         ssh: sessionHeader(ctx, 'X-Berth-Build-Ssh', sshSource),
       };
@@ -163,14 +181,15 @@ export function buildRoutes(r: Router, builder: Builder): void {
 
 /**
  * Streams the build; an error before the first message is an HTTP error, after it an errorDetail line. A BuildKit
- * client (`version=2`) gets the image id as BuildKit's `moby.image.id` message.
+ * client (`version=2`) gets BuildKit's messages (build/trace.ts).
  */
 async function run(ctx: Context, builder: Builder, req: BuildRequest, buildkit: boolean): Promise<void> {
   let out: ReturnType<typeof startStream> | undefined;
+  const trace = buildkit ? new TraceRenderer() : undefined;
   const emit = (m: BuildMessage): void => {
     out ??= startStream(ctx, 'application/json');
-    const wire = buildkit && m.aux ? { id: 'moby.image.id', ...m } : m;
-    if (!out.destroyed) out.write(JSON.stringify(wire) + '\n');
+    const { trace: _hint, ...classic } = m;
+    for (const wire of trace ? trace.render(m) : [classic]) if (!out.destroyed) out.write(JSON.stringify(wire) + '\n');
   };
   try {
     await builder.build(req, emit);

@@ -1,10 +1,11 @@
 /**
  * `compose build` of one service through `berth build` (POST /build), tagged as compose names it: args, target,
- * build secrets (`--secret`), cache_from (`--cache-from`) and platforms (one platform: the builder's own checks apply).
+ * build secrets (`--secret`), cache_from (`--cache-from`) and platforms (`--platform`, the builder's own checks apply).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { absoluteCachePaths } from '../../build/buildflags';
 import type { Ctx } from '../cli';
 import { parseFlags } from '../flags';
 import { build as buildCommand } from '../commands/build';
@@ -18,30 +19,19 @@ export interface BuildPlan {
   files: { path: string; content: string }[];
 }
 
-/** `type=registry,ref=NAME` or a plain NAME → NAME; the other cache types need BuildKit exporters Berth lacks. */
-function cacheSource(service: string, spec: string): string {
-  if (!spec.includes('=')) return spec;
-  const kv = new Map(spec.split(',').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
-  const ref = kv.get('ref');
-  if ((kv.get('type') ?? 'registry') !== 'registry' || !ref) throw new Error(`service "${service}": build.cache_from ${JSON.stringify(spec)}: only registry (image) cache sources are supported`);
-  return ref;
-}
-
 /**
- * The platform to build for: the service's `platform` (which must be one of build.platforms), else the only entry of
- * build.platforms. Several platforms at once need a multi-platform builder, which Berth's is not.
+ * The platforms to build for (`--platform`, a list makes one image per platform under an index): build.platforms,
+ * which must hold the service's `platform` when both are set, else the service's `platform`. The builder refuses
+ * what it cannot run (no qemu handler for a foreign platform).
  */
-function buildPlatform(p: Project, service: string): string | undefined {
+function buildPlatforms(p: Project, service: string): string | undefined {
   const svc = p.model.services[service];
   const platforms = ((svc.build as Obj).platforms as string[] | undefined) ?? [];
   const own = svc.platform as string | undefined;
   if (own && platforms.length && !platforms.includes(own)) {
     throw new Error(`service.platform ${JSON.stringify(own)} should be part of the service.build.platforms: ${JSON.stringify(platforms)}`);
   }
-  if (!own && platforms.length > 1) {
-    throw new Error(`service "${service}": multi-platform build is not supported: the builder builds one platform at a time (build.platforms: ${platforms.join(', ')})`);
-  }
-  return own ?? platforms[0];
+  return platforms.length ? platforms.join(',') : own;
 }
 
 /** The `berth build` arguments for a service; `dir` is a private directory for the files the plan lists. */
@@ -54,8 +44,9 @@ export function buildPlan(p: Project, service: string, dir: string, noCache = fa
   for (const [k, v] of Object.entries((b.args as Obj | undefined) ?? {})) argv.push('--build-arg', v === null ? k : `${k}=${String(v)}`);
   if (b.target) argv.push('--target', String(b.target));
   if (noCache) argv.push('--no-cache');
-  for (const spec of (b.cache_from as string[] | undefined) ?? []) argv.push('--cache-from', cacheSource(service, spec));
-  const platform = buildPlatform(p, service);
+  // images, or type=registry|local specs (a local src relative to the project directory), checked by `build`
+  for (const spec of (b.cache_from as string[] | undefined) ?? []) argv.push('--cache-from', absoluteCachePaths(spec, p.workingDir));
+  const platform = buildPlatforms(p, service);
   if (platform) argv.push('--platform', platform);
   // as compose: the id is the target if given, else the secret's name; a file source is read by `build`, other
   // sources (environment, content: read by the loader) go through a private file

@@ -9,7 +9,7 @@ import type { Reference } from '../../image/reference';
 import { IMAGE_MANIFEST_TYPES, INDEX_TYPES, LAYER_TYPES, type Descriptor, type ImageConfig, type Manifest } from '../../image/types';
 import { isStorableDigest } from '../../store/content';
 import type { Lease } from '../../store/leases';
-import { formatPlatform, selectManifest, type Platform } from './platform';
+import { formatPlatform, selectManifest, type Platform } from '../../image/platform';
 import { shortHex, type ProgressStream } from './progress';
 import type { FetchedManifest, RemoteRepository } from './repository';
 import { isTransient } from './session';
