@@ -88,7 +88,7 @@ describe('berth compose: dockerfile_inline, environment secrets, depends_on rest
     ok(['build', 'app']);
     const r = compose(['--profile', 'foreign', 'build', 'foreign']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /platform linux\/s390x is not supported/);
+    assert.match(r.stderr, /does not match the specified platform: wanted linux\/s390x/, 'build.platforms reach the builder');
     assert.ok(berth(['image', 'inspect', '-f', '{{.Id}}', `${project}-app`]).startsWith('sha256:'));
     ok(['up', '-d']);
     assert.equal(inService('app', ['cat', '/hello.txt']), 'hello from the context');
