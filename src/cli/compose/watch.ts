@@ -15,7 +15,7 @@ import { syncService } from './sync';
 import { up } from './up';
 import { initialFiles, planBatch, watchRules, within } from './watch-rules';
 
-export const QUIET_PERIOD_MS = 500;
+const QUIET_PERIOD_MS = 500;
 
 export interface WatchOptions {
   services: string[];
@@ -118,7 +118,7 @@ export async function startWatch(client: EngineClient, p: Project, o: WatchOptio
     pending.add(path.join(dir, name.toString()));
     clearTimeout(timer);
     timer = setTimeout(flush, QUIET_PERIOD_MS);
-  }));
+  }).on('error', (e) => warn(`Watch disabled with errors: ${e.message}`)));
   say('Watch enabled');
   return () => {
     clearTimeout(timer);
