@@ -131,13 +131,16 @@ describe('berth compose watch', () => {
     assert.equal(berth(['inspect', '-f', '{{.State.Status}}', container]), 'running', 'watch leaves the service running');
   });
 
-  it('up --watch: logs, a sync, and Ctrl-C stopping the containers', async () => {
+  it('up --watch: logs (a rebuilt container\'s too), a sync, and Ctrl-C stopping the containers', async () => {
     const w = start(['up', '--watch']);
     children.push(w.child);
     await until('Watch enabled', () => w.out().includes('Watch enabled'));
     write('src/late.txt', 'late');
     await until('synced under up --watch', () => inApp('cat /app/late.txt') === 'late');
-    await until('logs followed', () => /^app-1 +\| app-up$/m.test(w.out()));
+    const logLines = (): number => (w.out().match(/^app-1 +\| app-up$/gm) ?? []).length;
+    await until('logs followed', () => logLines() === 1);
+    write('version.txt', 'v3');
+    await until('a rebuilt container\'s logs followed too', () => logLines() === 2 && inApp('cat /version.txt') === 'v3');
     w.child.kill('SIGINT');
     assert.equal(await w.exited, 130, w.out());
     assert.match(w.out(), /Gracefully stopping/);
