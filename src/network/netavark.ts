@@ -1,6 +1,7 @@
 /** netavark driver: one exec with one JSON on stdin per setup/teardown (bridge, veth, NAT, ports, aardvark DNS). */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { isRootless, ROOTLESS_MTU } from '../common/rootless';
 import { bridgeSettings } from './bridge-options';
 import { toNetavarkPorts, type NetavarkPortMapping } from './ports';
 import type { EndpointRecord, NetworkRecord } from './store';
@@ -96,7 +97,7 @@ function errorText(stdout: string): string | undefined {
 export function netavarkConfig(e: EndpointRecord, n: NetworkRecord): NetavarkConfig {
   // Keyed by network id, not name: netavark derives iptables chain names and aardvark files from this key, and
   // ids are unique across Berth instances (two daemons may both have a network called "bridge").
-  const { mtu } = bridgeSettings(n.options);
+  const mtu = bridgeSettings(n.options).mtu ?? (isRootless() ? ROOTLESS_MTU : undefined);
   const config: NetavarkConfig = {
     container_id: e.containerId,
     container_name: e.containerName,
