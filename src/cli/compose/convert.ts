@@ -39,9 +39,9 @@ export function resourceName(p: Project, kind: 'networks' | 'volumes', key: stri
   return `${p.name}_${key}`;
 }
 
-/** sha256 of the service's normalized form, less what does not change a container (scale, build details). */
+/** sha256 of the service's normalized form, less what does not change a container (scale, build details, develop). */
 export function configHash(svc: Obj): string {
-  const { build: _b, deploy, scale: _s, pull_policy: _p, ...rest } = svc;
+  const { build: _b, deploy, scale: _s, pull_policy: _p, develop: _d, ...rest } = svc;
   const d = deploy ? { ...(deploy as Obj), replicas: undefined } : undefined;
   return createHash('sha256').update(JSON.stringify(canonical({ ...rest, deploy: d }))).digest('hex');
 }
