@@ -120,6 +120,21 @@ describe('berth build', () => {
     assert.equal(d.berth(['ps', '-aq', '--filter', 'status=exited']).stdout, '', 'no container of a failed step is left');
   });
 
+  it('--progress=plain prints BuildKit\'s plain progress: numbered steps, their output, DONE, CACHED, ERROR', () => {
+    const dir = context('plain', { Dockerfile: 'FROM busybox\nENV A=1\nRUN echo one && echo two\nCOPY Dockerfile /d\n' });
+    const first = d.berth(['build', '--progress=plain', '-t', 'plainprog', dir]);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /^#1 \[1\/3\] FROM busybox\n#1 DONE \d+\.\ds\n\n#2 \[2\/3\] RUN echo one && echo two\n#2 \d+\.\d{3} one\n#2 \d+\.\d{3} two\n#2 DONE \d+\.\ds\n\n#3 \[3\/3\] COPY Dockerfile \/d\n#3 DONE \d+\.\ds\n\n#4 exporting to image\n#4 DONE/);
+    assert.doesNotMatch(first.stdout, /Step 1\/|Sending build context|Successfully built|ENV A=1/);
+    const again = d.berth(['build', '--progress=plain', '-t', 'plainprog', dir]);
+    assert.match(again.stdout, /#2 \[2\/3\] RUN echo one && echo two\n#2 CACHED\n/);
+    const failing = context('plainfail', { Dockerfile: 'FROM busybox\nRUN echo before && exit 3\n' });
+    const bad = d.berth(['build', '--progress=plain', failing]);
+    assert.equal(bad.status, 3);
+    assert.match(bad.stdout, /#2 \[2\/2\] RUN echo before && exit 3\n#2 \d+\.\d{3} before\n#2 ERROR: The command '\/bin\/sh -c echo before && exit 3' returned a non-zero code: 3\n/);
+    d.berth(['rmi', 'plainprog']);
+  });
+
   it('Dockerfile errors name the file, line and instruction; missing images and sources are named', () => {
     const dir = context('bad', { 'Dockerfile.dev': 'FROM busybox\nRUN true\nRUNN nope\n' });
     const r = d.berth(['build', '-f', path.join(dir, 'Dockerfile.dev'), dir]);

@@ -14,7 +14,8 @@ import { humanSize } from '../../common/units';
 import { absoluteCachePaths, parseCacheSpec, parseOutputSpec } from '../../build/buildflags';
 import { addEntry, addHostPath } from '../tarpack';
 import { sessionHeaders, writeOutput } from './build-output';
-import { displayJsonMessages, JsonStreamError } from './progress';
+import { PlainProgress } from './build-progress';
+import { displayJsonMessages, JsonStreamError, type JsonMessage } from './progress';
 
 const cachePaths = (values: string[]): string[] => values.map((v) => absoluteCachePaths(v, process.cwd()));
 
@@ -80,6 +81,8 @@ export const build: Command = {
     // With the result on stdout (-o -), progress goes to stderr, as BuildKit's
     const progressOut = output !== undefined && 'dest' in output && output.dest === '-' ? process.stderr : process.stdout;
     let imageId = '';
+    // BuildKit's plain progress needs the daemon's BuildKit stream; otherwise the classic builder's output
+    const plain = v.progress === 'plain' && !quiet;
     try {
       const messages = client.ndjson('POST', '/build', {
         query: {
@@ -89,13 +92,13 @@ export const build: Command = {
           networkmode: v.network as string, extrahosts: (v['add-host'] as string[]).length ? v['add-host'] as string[] : undefined,
           cachefrom: (v['cache-from'] as string[]).length ? JSON.stringify(cachePaths(v['cache-from'] as string[])) : undefined,
           cacheto: (v['cache-to'] as string[]).length ? JSON.stringify(cachePaths(v['cache-to'] as string[])) : undefined,
-          platform: (v.platform as string) || undefined, version: '1',
+          platform: (v.platform as string) || undefined, version: plain ? '2' : '1',
         },
         body: counted,
         contentType: 'application/x-tar',
         headers: { 'X-Registry-Config': 'e30=', ...sessionHeaders(v.secret as string[], v.ssh as string[]) },
         onSent: () => {
-          if (!quiet) progressOut.write(`Sending build context to Berth daemon  ${humanSize(sent)}\n`);
+          if (!quiet && !plain) progressOut.write(`Sending build context to Berth daemon  ${humanSize(sent)}\n`);
         },
       });
       // the ID comes as aux, or (Docker's quiet legacy build) only as the stream's text
@@ -106,10 +109,16 @@ export const build: Command = {
           yield m;
         }
       }
-      await displayJsonMessages(tapped(), progressOut, (aux) => {
+      const onAux = (aux: unknown): void => {
         const id = (aux as { ID?: string })?.ID;
         if (id) imageId = id;
-      });
+      };
+      if (plain) {
+        const progress = new PlainProgress(progressOut);
+        for await (const m of messages) progress.message(m as JsonMessage, onAux);
+      } else {
+        await displayJsonMessages(tapped(), progressOut, onAux);
+      }
     } catch (e) {
       if (e instanceof JsonStreamError) throw new StatusError(e.code ?? 1, e.message);
       throw e;
