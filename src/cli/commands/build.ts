@@ -14,7 +14,7 @@ import { humanSize } from '../../common/units';
 import { absoluteCachePaths, parseCacheSpec, parseOutputSpec } from '../../build/buildflags';
 import { addEntry, addHostPath } from '../tarpack';
 import { sessionHeaders, writeOutput } from './build-output';
-import { PlainProgress } from './build-progress';
+import { PlainProgress, TtyProgress } from './build-progress';
 import { displayJsonMessages, JsonStreamError, type JsonMessage } from './progress';
 
 const cachePaths = (values: string[]): string[] => values.map((v) => absoluteCachePaths(v, process.cwd()));
@@ -81,8 +81,10 @@ export const build: Command = {
     // With the result on stdout (-o -), progress goes to stderr, as BuildKit's
     const progressOut = output !== undefined && 'dest' in output && output.dest === '-' ? process.stderr : process.stdout;
     let imageId = '';
-    // BuildKit's plain progress needs the daemon's BuildKit stream; otherwise the classic builder's output
-    const plain = v.progress === 'plain' && !quiet;
+    // BuildKit's views need the daemon's BuildKit stream. `auto` is the live view on a terminal and, unlike docker's
+    // BuildKit, the classic builder's lines otherwise (what scripts written for DOCKER_BUILDKIT=0 read).
+    const view = quiet ? undefined : v.progress === 'plain' ? 'plain' : v.progress === 'tty' || (v.progress === 'auto' && progressOut.isTTY) ? 'tty' : undefined;
+    const buildkit = view !== undefined;
     try {
       const messages = client.ndjson('POST', '/build', {
         query: {
@@ -92,13 +94,13 @@ export const build: Command = {
           networkmode: v.network as string, extrahosts: (v['add-host'] as string[]).length ? v['add-host'] as string[] : undefined,
           cachefrom: (v['cache-from'] as string[]).length ? JSON.stringify(cachePaths(v['cache-from'] as string[])) : undefined,
           cacheto: (v['cache-to'] as string[]).length ? JSON.stringify(cachePaths(v['cache-to'] as string[])) : undefined,
-          platform: (v.platform as string) || undefined, version: plain ? '2' : '1',
+          platform: (v.platform as string) || undefined, version: buildkit ? '2' : '1',
         },
         body: counted,
         contentType: 'application/x-tar',
         headers: { 'X-Registry-Config': 'e30=', ...sessionHeaders(v.secret as string[], v.ssh as string[]) },
         onSent: () => {
-          if (!quiet && !plain) progressOut.write(`Sending build context to Berth daemon  ${humanSize(sent)}\n`);
+          if (!quiet && !buildkit) progressOut.write(`Sending build context to Berth daemon  ${humanSize(sent)}\n`);
         },
       });
       // the ID comes as aux, or (Docker's quiet legacy build) only as the stream's text
@@ -113,9 +115,16 @@ export const build: Command = {
         const id = (aux as { ID?: string })?.ID;
         if (id) imageId = id;
       };
-      if (plain) {
+      if (view === 'plain') {
         const progress = new PlainProgress(progressOut);
         for await (const m of messages) progress.message(m as JsonMessage, onAux);
+      } else if (view === 'tty') {
+        const progress = new TtyProgress(progressOut);
+        try {
+          for await (const m of messages) progress.message(m as JsonMessage, onAux);
+        } finally {
+          progress.finish();
+        }
       } else {
         await displayJsonMessages(tapped(), progressOut, onAux);
       }
