@@ -8,11 +8,11 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 RUNS=${RUNS:-10}
 W=$(mktemp -d /var/tmp/berth-bench.XXXXXX)
 XR=$(mktemp -d /run/bb-XXXXXX)
-export BERTH_SOCK="unix://$XR/berth.sock"
 BERTH="$PWD/bin/berth"
 b() { DOCKER_HOST=$BERTH_SOCK $BERTH "$@"; }
 DPID=""
 source bench/docker-peer.sh
+source bench/lib.sh
 cleanup() {
   set +e
   ids=$(b ps -aq 2>/dev/null); [ -n "$ids" ] && b rm -f $ids >/dev/null 2>&1
@@ -23,10 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bin/berthd --data-root "$W/data" --exec-root "$XR" --bridge bbench0 --bip 10.249.0.0/24 --bridge-prefix bbench \
-  --registries-loopback-only --log-level debug >"$W/berthd.log" 2>&1 &
-DPID=$!
-for _ in $(seq 100); do b version >/dev/null 2>&1 && break; sleep 0.1; done
+berthd_start bbench0 10.249.0.0/24 bbench
 scripts/busybox-rootfs.sh "$W/bb.tar" >/dev/null
 b import --change 'CMD ["sh"]' "$W/bb.tar" busybox:latest >/dev/null
 
@@ -37,12 +34,6 @@ if docker_peer_start; then
 fi
 d() { DOCKER_HOST=$PEER docker "$@"; }
 
-# median seconds of a command (hyperfine), or "" when it cannot run
-median() {
-  hyperfine -N --runs "$RUNS" --warmup 2 --export-json "$W/h.json" "$1" >/dev/null 2>&1 || { echo ""; return; }
-  node -e 'console.log(require(process.argv[1]).results[0].median.toFixed(4))' "$W/h.json"
-}
-ratio() { [ -n "$1" ] && [ -n "$2" ] && node -e 'console.log((+process.argv[1]/+process.argv[2]).toFixed(2))' "$1" "$2" || echo "n/a"; }
 ROWS=()
 row() { ROWS+=("| $1 | $2 | ${3:-n/a} | $(ratio "$2" "${3:-}") | $4 |"); }
 # wall seconds of a command; on failure its output goes to stderr and the value is empty (the row shows n/a)
