@@ -74,27 +74,18 @@ berth_build() { echo "env DOCKER_HOST=$BERTH_SOCK $BERTH build -q -f $APP/$1 -t 
 docker_build() { echo "env DOCKER_HOST=$PEER DOCKER_BUILDKIT=1 /usr/bin/docker build -q -f $APP/$1 -t benchpy $APP"; }
 
 ROWS=()
-load() { cut -d' ' -f1 /proc/loadavg; }
-# row MEASURE BERTH_CMD DOCKER_CMD [HYPERFINE OPTIONS...]: both medians, the ratio and the load range while measuring
-row() {
-  local what=$1 bcmd=$2 dcmd=$3 l0 bt dt; shift 3
-  l0=$(load); bt=$(median "$bcmd" "$@"); dt=$(median "$dcmd" "$@")
-  ROWS+=("| $what | $bt | $dt | $(ratio "$bt" "$dt") | $l0-$(load) |")
-  echo "${ROWS[-1]}" >&2
-  LAST_B=$bt LAST_D=$dt
-}
 for f in plain cachemount; do
   # the first build of each (not timed) puts the base layers in place; the cache mount's first fill is the warm-up
   DOCKER_HOST=$BERTH_SOCK $BERTH build -q -f "$APP/Dockerfile.$f" -t benchpy "$APP" >/dev/null
   DOCKER_HOST=$PEER DOCKER_BUILDKIT=1 /usr/bin/docker build -q -f "$APP/Dockerfile.$f" -t benchpy "$APP" >/dev/null
 done
 echo 0 >"$W/extra"
-row "rebuild after a requirements change, pip without a cache mount ($NPKG + 1 sdists)" \
-  "$(berth_build Dockerfile.plain)" "$(docker_build Dockerfile.plain)" --prepare "bash $W/change.sh"
-plain_b=$LAST_B plain_d=$LAST_D
-row "same, \`RUN --mount=type=cache,target=/root/.cache/pip\` (1 sdist built, $NPKG wheels from the cache)" \
-  "$(berth_build Dockerfile.cachemount)" "$(docker_build Dockerfile.cachemount)" --prepare "bash $W/change.sh"
-ROWS+=("| cache mount / no cache mount, each engine's own | $(ratio "$LAST_B" "$plain_b") | $(ratio "$LAST_D" "$plain_d") | | |")
+pair "rebuild after a requirements change, pip without a cache mount ($NPKG + 1 sdists)" \
+  "$(berth_build Dockerfile.plain)" "$(docker_build Dockerfile.plain)" "bash $W/change.sh"
+plain_b=$PAIR_B plain_d=$PAIR_D
+pair "same, \`RUN --mount=type=cache,target=/root/.cache/pip\` (1 sdist built, $NPKG wheels from the cache)" \
+  "$(berth_build Dockerfile.cachemount)" "$(docker_build Dockerfile.cachemount)" "bash $W/change.sh"
+ROWS+=("| cache mount / no cache mount, each engine's own | $(ratio "$PAIR_B" "$plain_b") | $(ratio "$PAIR_D" "$plain_d") | | |")
 
 # --- independent stages ---
 MS=$W/stages
@@ -102,7 +93,7 @@ mkdir -p "$MS"
 { for i in $(seq "$NSTAGE"); do printf 'FROM busybox AS s%d\nRUN sleep %s && echo %d > /out%d\n' "$i" "$SLEEP" "$i" "$i"; done
   echo "FROM busybox"
   for i in $(seq "$NSTAGE"); do printf 'COPY --from=s%d /out%d /\n' "$i" "$i"; done; } >"$MS/Dockerfile"
-row "multi-stage: $NSTAGE independent stages of \`RUN sleep $SLEEP\`, --no-cache (one after another: ≥ $((NSTAGE * SLEEP)) s, in parallel: ≥ $SLEEP s)" \
+pair "multi-stage: $NSTAGE independent stages of \`RUN sleep $SLEEP\`, --no-cache (one after another: ≥ $((NSTAGE * SLEEP)) s, in parallel: ≥ $SLEEP s)" \
   "env DOCKER_HOST=$BERTH_SOCK $BERTH build -q --no-cache -t benchstages $MS" \
   "env DOCKER_HOST=$PEER DOCKER_BUILDKIT=1 /usr/bin/docker build -q --no-cache -t benchstages $MS"
 
@@ -121,7 +112,4 @@ row "multi-stage: $NSTAGE independent stages of \`RUN sleep $SLEEP\`, --no-cache
   printf '%s\n' "${ROWS[@]}"
   echo
 } | tee "$W/table.md"
-if [ "${1:-}" = "--write" ]; then
-  { sed '/^## /,$d' docs/benchmarks.md; cat "$W/table.md"; sed -n '/^## /,$p' docs/benchmarks.md; } >"$W/bench.md"
-  mv "$W/bench.md" docs/benchmarks.md
-fi
+if [ "${1:-}" = "--write" ]; then bench_write "$W/table.md"; fi

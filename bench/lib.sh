@@ -21,3 +21,22 @@ median() {
 }
 
 ratio() { [ -n "$1" ] && [ -n "$2" ] && node -e 'console.log((+process.argv[1]/+process.argv[2]).toFixed(2))' "$1" "$2" || echo "n/a"; }
+
+# pair MEASURE BERTH_CMD DOCKER_CMD [BERTH_PREPARE [DOCKER_PREPARE]]: one table row of both medians (each command after
+# its own hyperfine --prepare, if given), their ratio and the 1-minute load average at the start and end of the row.
+# Appends to ROWS; PAIR_B and PAIR_D are the two medians.
+pair() {
+  local what=$1 l0 bp=() dp=()
+  [ -n "${4:-}" ] && bp=(--prepare "$4")
+  [ -n "${5:-${4:-}}" ] && dp=(--prepare "${5:-$4}")
+  l0=$(cut -d' ' -f1 /proc/loadavg)
+  PAIR_B=$(median "$2" "${bp[@]}") PAIR_D=$(median "$3" "${dp[@]}")
+  ROWS+=("| $what | $PAIR_B | $PAIR_D | $(ratio "$PAIR_B" "$PAIR_D") | $l0-$(cut -d' ' -f1 /proc/loadavg) |")
+  echo "${ROWS[-1]}" >&2
+}
+
+# bench_write TABLE_FILE: put a table into docs/benchmarks.md under its header, above the older ones (newest first)
+bench_write() {
+  { sed '/^## /,$d' docs/benchmarks.md; cat "$1"; sed -n '/^## /,$p' docs/benchmarks.md; } >"$W/bench.md"
+  mv "$W/bench.md" docs/benchmarks.md
+}

@@ -172,8 +172,4 @@ row "pull 200 MB vs skopeo copy to an OCI dir (s)" "$berth_pull" "$skopeo_copy" 
   echo
   cat "$W/keys.txt"
 } | tee "$W/table.md"
-if [ "${1:-}" = "--write" ]; then
-  { echo "# Benchmarks"; echo; echo "Made by \`bench/run.sh --write\`; newest first."; echo; cat "$W/table.md"; echo
-    [ -f docs/benchmarks.md ] && sed '1,/^Made by/d' docs/benchmarks.md | sed '1{/^$/d}'; } > "$W/bench.md"
-  mv "$W/bench.md" docs/benchmarks.md
-fi
+if [ "${1:-}" = "--write" ]; then bench_write "$W/table.md"; fi

@@ -19,7 +19,7 @@ describe('compose build plan', () => {
   it('passes secrets by id (file sources as they are, others through a private file), cache_from and one platform', () => {
     const p = load('      context: .\n      secrets: [tok, {source: env, target: token}]\n      cache_from: [cache/app:1, "type=registry,ref=cache/app:2"]\n      platforms: [linux/amd64]');
     const plan = buildPlan(p, 'app', '/private');
-    assert.deepEqual(plan.argv, ['-t', 'p-app', '-f', 'Dockerfile', '-q', '--cache-from', 'cache/app:1', '--cache-from', 'type=registry,ref=cache/app:2', '--platform', 'linux/amd64',
+    assert.deepEqual(plan.argv, ['-t', 'p-app', '-f', path.join(dir, 'Dockerfile'), '-q', '--cache-from', 'cache/app:1', '--cache-from', 'type=registry,ref=cache/app:2', '--platform', 'linux/amd64',
       '--secret', `id=tok,src=${path.join(dir, 'tok.txt')}`, '--secret', 'id=token,src=/private/secret-0', dir]);
     assert.deepEqual(plan.files, [{ path: '/private/secret-0', content: 'from-env' }]);
   });

@@ -38,7 +38,8 @@ function buildPlatforms(p: Project, service: string): string | undefined {
 export function buildPlan(p: Project, service: string, dir: string, noCache = false): BuildPlan {
   const b = p.model.services[service].build as Obj;
   const files: BuildPlan['files'] = [];
-  let dockerfile = String(b.dockerfile);
+  // as compose: a relative dockerfile is in the context (berth build's -f is relative to the working directory)
+  let dockerfile = path.resolve(String(b.context), String(b.dockerfile));
   if (b.dockerfile_inline !== undefined) files.push({ path: (dockerfile = path.join(dir, 'Dockerfile')), content: String(b.dockerfile_inline) });
   const argv = ['-t', imageName(p, service), '-f', dockerfile, '-q'];
   for (const [k, v] of Object.entries((b.args as Obj | undefined) ?? {})) argv.push('--build-arg', v === null ? k : `${k}=${String(v)}`);
