@@ -1,10 +1,10 @@
 /** The container's /etc/hosts and /etc/resolv.conf contents from its endpoints and the host's files (rendering: dnsfiles.ts). */
 import * as fs from 'node:fs';
-import { DnsOverrides, extraHostLines, parseResolvConf, renderHosts, renderResolvConf } from './dnsfiles';
+import { DnsOverrides, HostEntry, extraHostLines, parseResolvConf, renderHosts, renderResolvConf } from './dnsfiles';
 import { endpointAddresses, type Attachment } from './store';
 
 /** /etc/hosts (host network: the host's own file); one line per address, as docker. */
-export function hostsFile(attached: Attachment[], hostHosts: string, hostname: string, extraHosts: string[] = []): string {
+export function hostsFile(attached: Attachment[], hostHosts: string, hostname: string, extraHosts: HostEntry[] = []): string {
   if (attached.some(({ n }) => n.driver === 'host')) return fs.readFileSync(hostHosts, 'utf8') + extraHostLines(extraHosts).map((l) => `${l}\n`).join('');
   return renderHosts(attached.flatMap(({ e }) => endpointAddresses(e)), hostname, extraHosts);
 }

@@ -11,7 +11,7 @@ import type { Trash } from '../store/trash';
 import { Bridges, type NetworkLeftover } from './bridges';
 import { hostsFile, resolvConf } from './container-files';
 import type { CreateNetworkBody } from './create-request';
-import type { DnsOverrides } from './dnsfiles';
+import type { DnsOverrides, HostEntry } from './dnsfiles';
 import { Endpoints, type AttachOptions } from './endpoints';
 import { AddressPool, DEFAULT_BRIDGE_SUBNET, DEFAULT_POOLS, parseSubnet } from './ipam';
 import { Netavark, NetavarkOptions } from './netavark';
@@ -132,7 +132,7 @@ export class NetworkService {
     return this.endpoints.listPorts(containerId);
   }
 
-  hostsFile(containerId: string, hostname: string, extraHosts: string[] = []): string {
+  hostsFile(containerId: string, hostname: string, extraHosts: HostEntry[] = []): string {
     return hostsFile(this.store.attached(containerId), this.cfg.hostHosts ?? '/etc/hosts', hostname, extraHosts);
   }
 

@@ -180,6 +180,14 @@ describe('networking', () => {
     for (const i of seen) assert.ok(before.has(i) || afterIfs.has(i), `${i} is not a host interface`);
   });
 
+  it('--add-host entries go into /etc/hosts, on a bridge and on the host network', () => {
+    for (const net of ['bridge', 'host']) {
+      const r = d.berth(['run', '--rm', '--network', net, '--add-host', 'db:10.1.2.3', '--add-host', 'v6:[fd00::9]', 'busybox', 'cat', '/etc/hosts']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^10\.1\.2\.3\tdb\nfd00::9\tv6$/m, net);
+    }
+  });
+
   it('leaves no container veth or netns behind once its containers are gone', () => {
     const links = execFileSync('ip', ['-o', 'link']).toString().split('\n').filter((l) => l.includes(`master ${d.bridge} `));
     assert.deepEqual(links.map((l) => l.split(': ')[1].split('@')[0]), [`${d.bridge.slice(0, 13)}k`], 'only the keeper stays on the bridge');
