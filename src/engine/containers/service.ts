@@ -57,6 +57,7 @@ export class ContainerService {
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly exitListeners = new Map<string, Array<() => void>>();
+  private readonly releasing = new Set<Promise<void>>();
   readonly health: HealthMonitor;
   private readonly restarts = new RestartScheduler();
   private readonly logRotation = new LogRotator();
@@ -102,6 +103,13 @@ export class ContainerService {
       }
       const code = this.d.runtime.exitCode(rec.Id) ?? (supervised ? 255 : 137);
       await this.serialize(rec.Id, () => this.handleExit(rec.Id, code));
+    }
+    // an auto-removed container's record goes before its runtime delete has finished: a crash between leaves state
+    for (const s of this.d.runtime.states()) {
+      if (this.d.store.find(s.id)) continue;
+      log.warn('removing runtime state of a container without a record', { id: shortId(s.id) });
+      await this.release(s.id, s.runtime);
+      this.d.runtime.cleanup(s.id);
     }
     for (const rec of this.d.store.all()) {
       if (!rec.State.Running || !rec.Instance) continue;
@@ -310,10 +318,10 @@ export class ContainerService {
     const oomKilled = new ContainerCgroup(id).oomKills() > 0;
     this.health.stop(id, rec);
     this.logRotation.stop(id);
-    await this.d.runtime.delete(id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id, e: String(e) }));
-    new ContainerCgroup(id).removeLeftovers();
+    // The runtime's delete (a process, ~7 ms) runs while the exit is recorded and reported: no waiter needs the
+    // runtime state and cgroups gone, and the next operation on this container (serialized) waits for it below.
+    const released = this.release(id, rec.Runtime);
     quietly(() => unmountOverlay(this.d.store.paths(id).rootfs), (e) => log.warn('umount failed', { id, e: String(e) }));
-    log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
     this.d.runtime.cleanup(id);
     rec.Instance = undefined;
     const ranForMs = Date.now() - Date.parse(rec.State.StartedAt);
@@ -324,7 +332,8 @@ export class ContainerService {
       OOMKilled: oomKilled, FinishedAt: new Date().toISOString(),
     });
     if (restart) rec.RestartCount++;
-    this.d.store.save(rec);
+    // an auto-removed record is deleted below: writing (and syncing) its exit first would be for nothing
+    if (!rec.HostConfig.AutoRemove) this.d.store.save(rec);
     this.emit(rec, 'die', { exitCode: String(code) });
     for (const cb of this.exitListeners.get(id) ?? []) cb();
     this.exitListeners.delete(id);
@@ -332,8 +341,25 @@ export class ContainerService {
     this.wake(id, code, ['not-running', 'next-exit']);
     if (restart && !this.booting) this.restarts.schedule(id, ranForMs, () => void this.serialize(id, () => this.restartNow(id)));
     if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
+    await released;
+    log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
     // Last: tearing down veth, NAT and ports takes ~100 ms and nobody waiting for the exit needs it done.
     await this.d.networking.teardown(id).catch((e) => log.warn('network teardown failed', { id, e: String(e) }));
+  }
+
+  /** Delete an exited container's runtime state and cgroups; `settled()` waits for the ones under way. */
+  private release(id: string, runtime: RuntimeName): Promise<void> {
+    const done = this.d.runtime.delete(id, runtime, true)
+      .catch((e) => log.warn('runtime delete failed', { id, e: String(e) }))
+      .then(() => new ContainerCgroup(id).removeLeftovers())
+      .finally(() => this.releasing.delete(done));
+    this.releasing.add(done);
+    return done;
+  }
+
+  /** Resolves once every runtime delete under way has finished (`system check` looks only at settled state). */
+  async settled(): Promise<void> {
+    await Promise.all(this.releasing);
   }
 
   private exitFacts(rec: ContainerRecord, code = rec.State.ExitCode) {
