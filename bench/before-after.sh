@@ -7,7 +7,8 @@
 # engine once, so load from other work falls on all alike. The load average is recorded.
 # Usage: bench/before-after.sh [--peers]   (env: RUNS, WARMUP, BASE, PULL_RUNS)
 # --peers starts dockerd (--iptables=false --ip-masq=false --bridge=none, own data root under /var/tmp, own socket) and
-# uses podman (--network none, own root); both are stopped and what they made is removed afterwards.
+# uses podman (--network none, own root; explicit nofile/nproc limits: its defaults raise them, which needs
+# CAP_SYS_RESOURCE, absent in some sandboxes); both are stopped and what they made is removed afterwards.
 # Runs its own berthds (own data roots, sockets, bridges); leaves nothing behind.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
@@ -35,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 ratio() { node -e 'const [a,b]=process.argv.slice(1).map(Number); console.log(a&&b ? (a/b).toFixed(2) : "n/a")' "${1:-0}" "${2:-0}"; }
-med() { node -e 'const r=require(process.argv[1])[process.argv[2]]; console.log(r && r.median !== null ? r.median.toFixed(4) : "")' "$1" "$2"; }
+med() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[process.argv[2]]; console.log(r && r.median !== null ? r.median.toFixed(4) : "")' "$1" "$2"; }
 
 # the code before the change, built beside this tree (node_modules and the native addon shared)
 mkdir -p "$W/before"
@@ -76,12 +77,13 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- run --rm --network none busybox true ---
 RUN='"run","--rm","--network","none","busybox","true"'
+PRUN='"run","--ulimit","nofile=1024:1024","--ulimit","nproc=1024:1024","--rm","--network","none","localhost/busybox","true"'
 cat >"$W/run.json" <<EOF
 [{"name":"dcli-before","cmd":["env","DOCKER_HOST=$SB","docker",$RUN]},
  {"name":"dcli-after","cmd":["env","DOCKER_HOST=$SA","docker",$RUN]},
  {"name":"berth-before","cmd":["env","DOCKER_HOST=$SB","$W/before/bin/berth",$RUN]},
  {"name":"berth-after","cmd":["env","DOCKER_HOST=$SA","$PWD/bin/berth",$RUN]}
- $([ -n "$PEERS" ] && echo ",{\"name\":\"docker\",\"cmd\":[\"env\",\"DOCKER_HOST=$DS\",\"docker\",$RUN]},{\"name\":\"podman\",\"cmd\":[$(printf '"%s",' "${PODMAN[@]}")${RUN/busybox/localhost/busybox}]}")]
+ $([ -n "$PEERS" ] && echo ",{\"name\":\"docker\",\"cmd\":[\"env\",\"DOCKER_HOST=$DS\",\"docker\",$RUN]},{\"name\":\"podman\",\"cmd\":[$(printf '"%s",' "${PODMAN[@]}")$PRUN]}")]
 EOF
 interleave "$W/run.json" >"$W/run.out"
 
@@ -116,6 +118,7 @@ EOF
 RUNS=$PULL_RUNS WARMUP=1 interleave "$W/pull.json" >"$W/pull.out"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
+for f in run ps pull; do echo "raw $f: $(cat "$W/$f.out")" >&2; done
 r() { med "$W/$1.out" "$2"; }
 row() { # label before after [peer-name-in-file file]
   local b=$2 a=$3 d="" p=""
