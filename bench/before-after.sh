@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 ratio() { node -e 'const [a,b]=process.argv.slice(1).map(Number); console.log(a&&b ? (a/b).toFixed(2) : "n/a")' "${1:-0}" "${2:-0}"; }
-med() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[process.argv[2]]; console.log(r && r.median !== null ? r.median.toFixed(4) : "")' "$1" "$2"; }
+med() { node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[process.argv[2]]; const v=r && r[process.argv[3] || "median"]; console.log(typeof v === "number" ? v.toFixed(4) : "")' "$1" "$2" "${3:-}"; }
 
 # the code before the change, built beside this tree (node_modules and the native addon shared)
 mkdir -p "$W/before"
@@ -49,11 +49,12 @@ start_berthd() { # tree exec-root data-root bridge-number
   "$1/bin/berthd" --data-root "$3" --exec-root "$2" --bridge "bba$4" --bip "10.247.$4.0/24" --bridge-prefix "bba$4" \
     --registries-loopback-only >"$3.log" 2>&1 &
   PIDS+=($!)
+  LAST_BERTHD=$! # bin/berthd execs all the way: this is berthd's own pid
   for _ in $(seq 100); do DOCKER_HOST="unix://$2/berth.sock" bin/berth version >/dev/null 2>&1 && return; sleep 0.1; done
   echo "bench: berthd from $1 did not start" >&2; tail -5 "$3.log" >&2; exit 1
 }
-start_berthd "$W/before" "$XB" "$W/data-before" 1
-start_berthd "$PWD" "$XA" "$W/data-after" 2
+start_berthd "$W/before" "$XB" "$W/data-before" 1; PB=$LAST_BERTHD
+start_berthd "$PWD" "$XA" "$W/data-after" 2; PA=$LAST_BERTHD
 scripts/busybox-rootfs.sh "$W/bb.tar" >/dev/null
 for s in "$SB" "$SA"; do DOCKER_HOST=$s bin/berth import --change 'CMD ["sh"]' "$W/bb.tar" busybox:latest >/dev/null; done
 
@@ -79,8 +80,8 @@ load0=$(cut -d' ' -f1-3 /proc/loadavg)
 RUN='"run","--rm","--network","none","busybox","true"'
 PRUN='"run","--ulimit","nofile=1024:1024","--ulimit","nproc=1024:1024","--rm","--network","none","localhost/busybox","true"'
 cat >"$W/run.json" <<EOF
-[{"name":"dcli-before","cmd":["env","DOCKER_HOST=$SB","docker",$RUN]},
- {"name":"dcli-after","cmd":["env","DOCKER_HOST=$SA","docker",$RUN]},
+[{"name":"dcli-before","cmd":["env","DOCKER_HOST=$SB","docker",$RUN],"cpuOf":$PB},
+ {"name":"dcli-after","cmd":["env","DOCKER_HOST=$SA","docker",$RUN],"cpuOf":$PA},
  {"name":"berth-before","cmd":["env","DOCKER_HOST=$SB","$W/before/bin/berth",$RUN]},
  {"name":"berth-after","cmd":["env","DOCKER_HOST=$SA","$PWD/bin/berth",$RUN]}
  $([ -n "$PEERS" ] && echo ",{\"name\":\"docker\",\"cmd\":[\"env\",\"DOCKER_HOST=$DS\",\"docker\",$RUN]},{\"name\":\"podman\",\"cmd\":[$(printf '"%s",' "${PODMAN[@]}")$PRUN]}")]
@@ -110,8 +111,8 @@ size_mb=$(curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+j
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(Math.round(JSON.parse(s).layers.reduce((a,l)=>a+l.size,0)/1e6)))')
 PULL='"pull","-q","'$REG'/big:1"'
 cat >"$W/pull.json" <<EOF
-[{"name":"pull-before","cmd":["env","DOCKER_HOST=$SB","docker",$PULL],"prepare":"DOCKER_HOST=$SB docker rmi -f $REG/big:1"},
- {"name":"pull-after","cmd":["env","DOCKER_HOST=$SA","docker",$PULL],"prepare":"DOCKER_HOST=$SA docker rmi -f $REG/big:1"},
+[{"name":"pull-before","cmd":["env","DOCKER_HOST=$SB","docker",$PULL],"prepare":"DOCKER_HOST=$SB docker rmi -f $REG/big:1","cpuOf":$PB},
+ {"name":"pull-after","cmd":["env","DOCKER_HOST=$SA","docker",$PULL],"prepare":"DOCKER_HOST=$SA docker rmi -f $REG/big:1","cpuOf":$PA},
  {"name":"skopeo","cmd":["skopeo","copy","-q","--src-tls-verify=false","docker://$REG/big:1","dir:$W/skopeo"],"prepare":"rm -rf $W/skopeo"}
  $([ -n "$PEERS" ] && echo ",{\"name\":\"docker\",\"cmd\":[\"env\",\"DOCKER_HOST=$DS\",\"docker\",$PULL],\"prepare\":\"DOCKER_HOST=$DS docker rmi -f $REG/big:1\"},{\"name\":\"podman\",\"cmd\":[$(printf '"%s",' "${PODMAN[@]}")\"pull\",\"-q\",\"--tls-verify=false\",\"$REG/big:1\"],\"prepare\":\"$(printf '%s ' "${PODMAN[@]}")rmi -f $REG/big:1\"}")]
 EOF
@@ -119,7 +120,7 @@ RUNS=$PULL_RUNS WARMUP=1 interleave "$W/pull.json" >"$W/pull.out"
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for f in run ps pull; do echo "raw $f: $(cat "$W/$f.out")" >&2; done
-r() { med "$W/$1.out" "$2"; }
+r() { med "$W/$1.out" "$2" "${3:-}"; }
 row() { # label before after [peer-name-in-file file]
   local b=$2 a=$3 d="" p=""
   [ -n "$PEERS" ] && { d=$(r "$4" docker); p=$(r "$4" podman); }
@@ -137,3 +138,5 @@ row "same, berth CLI" "$(r run berth-before)" "$(r run berth-after)" run
 row "berth ps (CLI start + one request; peers: their own ps)" "$(r ps ps-before)" "$(r ps ps-after)" ps
 row "pull $size_mb MB (4 layers) from a loopback registry (docker CLI → berthd)" "$(r pull pull-before)" "$(r pull pull-after)" pull
 echo "| same, skopeo copy to a dir | | $(r pull skopeo) | after/skopeo $(ratio "$(r pull pull-after)" "$(r pull skopeo)") | | | | |"
+echo "| berthd CPU seconds per run --rm (its threads + waited children; conmon's not counted) | $(r run dcli-before cpuMedian) | $(r run dcli-after cpuMedian) | $(ratio "$(r run dcli-after cpuMedian)" "$(r run dcli-before cpuMedian)") | | | | |"
+echo "| berthd CPU seconds per pull (threads + tar, sync) | $(r pull pull-before cpuMedian) | $(r pull pull-after cpuMedian) | $(ratio "$(r pull pull-after cpuMedian)" "$(r pull pull-before cpuMedian)") | | | | |"

@@ -16,8 +16,8 @@ import { shortHex, type ProgressStream } from './progress';
 import type { FetchedManifest, RemoteRepository } from './repository';
 import { isTransient } from './session';
 
-/** Layers fetched at once: skopeo's and podman's default (docker's is 3, which leaves one core idle at a pull's tail). */
-const CONCURRENT_DOWNLOADS = 6;
+/** docker's max-concurrent-downloads. */
+const CONCURRENT_DOWNLOADS = 3;
 const ATTEMPTS = 3;
 const RETRY_DELAY_MS = 1000;
 const PIECE = 1 << 20;
