@@ -89,14 +89,16 @@ export class ContainerService {
       // its exit may have been handled meanwhile (conmon's exit file is watched from the start)
       if (!rec.Instance) continue;
       const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id);
-      if (st && st.status !== 'stopped' && supervised) {
+      // `created`: recorded as started, but its `crun start` failed while berthd went down (see doStart)
+      const neverStarted = st?.status === 'created';
+      if (st && st.status !== 'stopped' && supervised && !neverStarted) {
         log.info('container still running', { id: shortId(rec.Id) });
         continue;
       }
       // Without its conmon nobody keeps the log or reports the exit: the container is lost, as docker's is with its
       // shim; its processes go with `runtime delete --force` in handleExit.
-      if (!supervised && st && st.status !== 'stopped') {
-        log.warn('container lost its conmon; stopping it', { id: shortId(rec.Id), conmon: rec.Instance.conmonPid });
+      if ((!supervised || neverStarted) && st && st.status !== 'stopped') {
+        log.warn(neverStarted ? 'container was never started; stopping it' : 'container lost its conmon; stopping it', { id: shortId(rec.Id), conmon: rec.Instance.conmonPid });
         // killed and gone before `delete`, so the runtime can remove its cgroups (busy while the process lives)
         await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
         await processGone(st.pid);
@@ -279,14 +281,18 @@ export class ContainerService {
       if (seccompKey) rememberCompiledSeccomp(seccompKey, this.d.runtime.compiledSeccomp(id, rec.Runtime));
       lap('created');
       await this.attach.connectPending(id);
-      await this.d.runtime.start(id, rec.Runtime);
-      lap('started');
+      // `crun start` (a process) runs while the record is written and synced: once spawned it completes even if
+      // berthd dies; a start that failed under a crash leaves a `created` instance, which reconcile stops
+      const started = this.d.runtime.start(id, rec.Runtime);
+      started.catch(() => undefined); // awaited below; a failed save must not leave it unhandled
       Object.assign(rec.State, {
         Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Pid: pid, ExitCode: 0, Error: '',
         StartedAt: new Date().toISOString(),
       });
-      this.health.start(rec);
       this.d.store.save(rec);
+      await started;
+      lap('started');
+      this.health.start(rec);
       this.emit(rec, 'start');
     } catch (e) {
       await this.d.runtime.delete(id, rec.Runtime, true).catch(() => undefined);
