@@ -32,6 +32,9 @@ cleanup() {
   fi
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   [ -n "$PEERS" ] && { pkill -f "containerd.*$W/docker" 2>/dev/null; umount -R "$DR" 2>/dev/null; umount -R "$W/podman" 2>/dev/null; }
+  # the cgroup parents dockerd and podman made (only those that were not there before)
+  for d in $NEW_CGROUPS; do find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  for p in $NEW_PATHS; do rm -rf "$p"; done # podman's network locks and run dir
   rm -rf "$W" "$XA" "$XB"
 }
 trap cleanup EXIT
@@ -59,7 +62,10 @@ scripts/busybox-rootfs.sh "$W/bb.tar" >/dev/null
 for s in "$SB" "$SA"; do DOCKER_HOST=$s bin/berth import --change 'CMD ["sh"]' "$W/bb.tar" busybox:latest >/dev/null; done
 
 PEER_NOTE="no peers (run with --peers)"
+NEW_CGROUPS=""; NEW_PATHS=""
 if [ -n "$PEERS" ]; then
+  NEW_CGROUPS=$(for c in /sys/fs/cgroup/*/; do for n in docker libpod_parent; do [ -d "$c$n" ] || echo "$c$n"; done; done)
+  NEW_PATHS=$(for p in /etc/containers/networks /run/containers /etc/cni/net.d/cni.lock; do [ -e "$p" ] || echo "$p"; done)
   mkdir -p "$DR"
   dockerd --data-root "$DR/data" --exec-root "$DR/exec" --pidfile "$DR/docker.pid" -H "$DS" --iptables=false --ip-masq=false \
     --bridge=none --containerd-namespace berthba --containerd-plugins-namespace berthba-plugins >"$DR.log" 2>&1 &
