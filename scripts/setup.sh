@@ -13,9 +13,10 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 # systemd gives systemd-socket-activate and systemd-analyze (service tests; berth system install on systemd hosts);
 # openssh-server and openssh-client serve and reach ssh:// hosts in the remote-access tests.
 # uidmap (setuid newuidmap/newgidmap) and slirp4netns let non-root users run rootless berthd (docs/rootless.md).
+# qemu-user-static runs other architectures' programs (berth build --platform linux/arm64) through binfmt_misc.
 PACKAGES=(crun runc conmon busybox-static tini iproute2 iptables netavark aardvark-dns attr tar gzip zstd g++ make python3
   hyperfine procps skopeo apache2-utils curl bc pigz docker-registry openssl mmdebstrap python3-docker python3-pytest
-  systemd openssh-server openssh-client tmux docker-compose uidmap slirp4netns)
+  systemd openssh-server openssh-client tmux docker-compose uidmap slirp4netns qemu-user-static)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -36,6 +37,19 @@ if [ ! -s "$SECCOMP" ]; then
   dpkg-deb --fsys-tarfile "$t"/*.deb | tar -xO ./usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json > "$SECCOMP.tmp"
   mv "$SECCOMP.tmp" "$SECCOMP"
   rm -rf "$t"
+fi
+
+# qemu's binfmt_misc handlers, registered as Debian ships them (flag F: the kernel opens the interpreter now, so it
+# works inside containers' root filesystems). systemd-binfmt does this at boot where systemd runs; here it is done by
+# hand, since machines without systemd (containers, some VMs) leave binfmt_misc unmounted.
+mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+for conf in /usr/lib/binfmt.d/qemu-*.conf; do
+  [ -e "/proc/sys/fs/binfmt_misc/$(basename "$conf" .conf)" ] || cat "$conf" > /proc/sys/fs/binfmt_misc/register
+done
+# arm64 in apt's architectures: the multi-platform tests make an arm64 busybox image from busybox-static:arm64.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  apt-get update -qq
 fi
 
 # The socket group (docker's `docker`): its members use Berth without sudo, and so have root on this host.

@@ -61,7 +61,7 @@ export async function openClientStream(ctx: Context, tty: boolean | (() => boole
 }
 
 /** Read exactly `n` bytes of request body from an upgraded socket; whatever follows is pushed back for the stream. */
-async function takeBytes(socket: Duplex, head: Buffer, n: number): Promise<{ taken: Buffer }> {
+export async function takeBytes(socket: Duplex, head: Buffer, n: number): Promise<{ taken: Buffer }> {
   if (head.length > 0) socket.unshift(head);
   if (n === 0) return { taken: Buffer.alloc(0) };
   const parts: Buffer[] = [];

@@ -1,7 +1,8 @@
 /**
- * `build --secret`, `--ssh` and `--output` values as buildx parses them (CSV key=value fields). Pure: the CLI reads
+ * `build --secret`, `--ssh`, `--output`, `--cache-to` and `--cache-from` values as buildx parses them (CSV key=value fields). Pure: the CLI reads
  * the files and sockets they name.
  */
+import * as path from 'node:path';
 import { csvFields } from './mounts';
 
 export type SecretSpec = { id: string } & ({ file: string } | { env: string });
@@ -66,4 +67,47 @@ export function parseOutputSpec(value: string): OutputSpec {
   if (!dest) throw new Error(`--output type=${type} needs dest=`);
   if (type === 'local' && dest === '-') throw new Error('--output type=local needs a directory, not -');
   return { type: type as 'local' | 'tar' | 'oci' | 'docker', dest };
+}
+
+export interface CacheSpec {
+  type: 'local' | 'registry' | 'inline';
+  attrs: Record<string, string>;
+}
+
+/**
+ * A `--cache-to`/`--cache-from` value as buildx reads it (type=local,dest=DIR | type=local,src=DIR | type=registry,ref=R
+ * | type=inline); a value without `type=` is no spec (an image, the classic --cache-from). Local paths must be absolute
+ * here (the daemon's; the CLI makes them so with absoluteCachePaths).
+ */
+export function parseCacheSpec(value: string, flag: 'cache-to' | 'cache-from'): CacheSpec | undefined {
+  if (!/(^|,)type=/.test(value)) return undefined;
+  const kv = keyValues(value, `--${flag}`);
+  const type = kv.get('type') as string;
+  kv.delete('type');
+  const bad = (why: string): Error => new Error(`invalid --${flag} value ${JSON.stringify(value)}: ${why}`);
+  const types = flag === 'cache-to' ? ['local', 'registry', 'inline'] : ['local', 'registry'];
+  if (!types.includes(type)) throw bad(`unsupported cache type ${JSON.stringify(type)} (use ${types.join(', ')})`);
+  const need = type === 'local' ? (flag === 'cache-to' ? 'dest' : 'src') : type === 'registry' ? 'ref' : undefined;
+  if (need && !kv.get(need)) throw bad(`type=${type} needs ${need}=`);
+  for (const k of ['dest', 'src']) if (kv.has(k) && !kv.get(k)?.startsWith('/')) throw bad(`${k} must be an absolute path`);
+  return { type: type as CacheSpec['type'], attrs: Object.fromEntries(kv) };
+}
+
+/** The value with a local cache's relative src=/dest= made absolute against `cwd` (the daemon reads the path). */
+export function absoluteCachePaths(value: string, cwd: string): string {
+  if (!/(^|,)type=local(,|$)/.test(value)) return value;
+  return csvFields(value).map((f) => f.replace(/^(src|dest)=(.+)$/, (_m, k: string, p: string) => `${k}=${path.resolve(cwd, p)}`)).join(',');
+}
+
+/**
+ * The docker CLI's legacy builder splits `--cache-from` at commas (a string-slice flag): "type=local,src=D" arrives
+ * as ["type=local", "src=D"]. Fields after a `type=` item are joined back onto it (an image name has no `=`).
+ */
+export function rejoinCacheSpecs(values: string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    if (out.length && v.includes('=') && !v.startsWith('type=') && /(^|,)type=/.test(out[out.length - 1])) out[out.length - 1] += `,${v}`;
+    else out.push(v);
+  }
+  return out;
 }

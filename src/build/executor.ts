@@ -3,6 +3,8 @@
  * each instruction a step that is either found in the cache or executed (RUN in a container, COPY/ADD into a layer,
  * everything else into the config only), each step's result an image whose parent is the previous step, as docker's
  * legacy builder does. Output is docker's legacy builder output.
+ * Over ~400 lines: a step's cache lookup, execution and commit share the stage's state; its parts (planner, cache keys,
+ * run mounts, cache-from) are modules already.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -12,11 +14,15 @@ import { readInRoot } from '../common/rootpath';
 import type { ContainerService } from '../engine/containers/service';
 import { familiarString, parseNormalizedNamed, tagNameOnly, validateTag, type Reference } from '../image/reference';
 import type { ImageService } from '../image/service';
-import { formatPlatform, hostPlatform } from '../registry/client/platform';
+import type { ImageRecord } from '../image/store';
+import { configPlatform, formatPlatform, hostPlatform, type Platform } from '../image/platform';
 import type { ContainerConfig } from '../schema/container';
 import { diffTar, tarBytes } from '../store/diff';
 import { BuildCache } from './cache';
 import { matchCacheFrom, onTheWay, type StepOutcome } from './cachefrom';
+import { INLINE_CACHE_KEY, chainOf, inlineCacheOf, type CachedStep } from './cacheformat';
+import type { CacheSpec } from './buildflags';
+import { exportCache, importCache, type ImportedCache, type OpenRepository } from './cacheio';
 import { stepCacheKey } from './cachekey';
 import { CacheMounts, type CacheRecord } from './cachemounts';
 import { commitImage, commitLayer, loadState, scratchState, type ImageState, type NewLayer } from '../image/commit';
@@ -25,9 +31,10 @@ import { copyEntries, planCopy, type CopySourceRoot } from './copy';
 import { StageScope } from './expand';
 import { DEFAULT_SHELL, applyMetadata, createdBy, runText, type StageFacts } from './imageconfig';
 import { evaluateInstruction, parseOnbuildTrigger, runCommandLine, type Instruction } from './instructions';
-import { OrderedOutput, type Emit } from './output';
+import { OrderedOutput, type Emit, type Write } from './output';
 import { DockerfileError } from './parser';
 import { planBuild, platformArgs, type BuildPlan, type FromRef, type PlannedStage } from './planner';
+import { canRun, noEmulator, stagePlatforms } from './platforms';
 import { withRootfs } from './rootfs';
 import { runContainer } from './run';
 import { atLine, mountSourcesKey, prepareRunMounts, runMounts, stubSkipper, type SshSource } from './runmounts';
@@ -41,6 +48,8 @@ export interface BuilderDeps {
   secretsRoot: string;
   /** berthd --allow-insecure-entitlement values. */
   entitlements: readonly string[];
+  /** Registry access for `type=registry` cache import and export. */
+  openRepository?: OpenRepository;
 }
 
 export interface BuildRequest {
@@ -53,6 +62,10 @@ export interface BuildRequest {
   noCache: boolean;
   /** `--cache-from` images: cache sources besides the steps this builder made (unknown ones are skipped, as docker). */
   cacheFrom: string[];
+  /** `--cache-from type=local|registry,...`: exported caches to take steps from (one that cannot be read is a warning). */
+  cacheImports: CacheSpec[];
+  /** `--cache-to type=local|registry|inline,...`: where this build's steps go. */
+  cacheExports: CacheSpec[];
   labels: Record<string, string>;
   /** RUN's network unless the instruction says otherwise: default | none | host | a network name. */
   network: string;
@@ -60,8 +73,8 @@ export interface BuildRequest {
   rm: boolean;
   forceRm: boolean;
   quiet: boolean;
-  /** `--platform` normalized (os/arch[/variant]); the host's when absent. */
-  platform?: string;
+  /** `--platform`: the host's when empty; more than one makes a multi-platform image (an OCI index). */
+  platforms: Platform[];
   /** `--secret` values by id (RUN --mount=type=secret). */
   secrets: ReadonlyMap<string, Buffer>;
   /** `--ssh` sources by id (RUN --mount=type=ssh). */
@@ -83,15 +96,33 @@ function parseEpoch(value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/** Lines only the classic builder prints (image ids, intermediate containers): not a step's output for BuildKit. */
+const CLASSIC = { classic: true } as const;
+
+/** The instructions BuildKit makes a vertex of (the others only change the image config). */
+const FILESYSTEM_STEPS = new Set<Instruction['kind']>(['RUN', 'COPY', 'ADD', 'WORKDIR']);
+
+const describeCacheSpec = (spec: CacheSpec): string => [`type=${spec.type}`, ...Object.entries(spec.attrs).map(([k, v]) => `${k}=${v}`)].join(',');
+
 /** "Dockerfile:3: unknown instruction: RUNN" and the line itself, so the user sees what was read. */
 function describeDockerfileError(e: DockerfileError, text: string): string {
   const line = text.split('\n')[e.line - 1];
   return line === undefined ? e.message : `${e.message}\n  ${String(e.line).padStart(4)} | ${line}`;
 }
 
+/** A step's parent in its cache key: the image, or `scratch` of the stage's platform (same steps, other images). */
+const parentKey = (state: ImageState): string => state.id ?? `scratch ${formatPlatform(configPlatform(state.config))}`;
+
+/** Every step a build made or reused, for --cache-to (shared by the platforms of one build). */
+interface StepLog {
+  steps: CachedStep[];
+  /** Step key by the image it made (a step's parent key; the final image's: the last step of its chain). */
+  keyOf: Map<string, string>;
+}
+
 interface StageRun {
   stage: PlannedStage;
-  write: (text: string) => void;
+  write: Write;
   stepNo: () => number;
 }
 
@@ -143,7 +174,10 @@ export class Builder {
     });
   }
 
-  /** Runs a build; returns the image ID. Errors before the first message are thrown as is (an HTTP error). */
+  /**
+   * Runs a build, once per platform (a multi-platform image from several); returns the image ID (of the entry tags
+   * show for a multi-platform image). Errors before the first message are thrown as is (an HTTP error).
+   */
   async build(req: BuildRequest, emit: Emit): Promise<string> {
     const tags = Builder.parseTags(req.tags);
     // Both are read inside the context, symlinks resolved there (as docker's FollowSymlinkInScope): a context whose
@@ -155,21 +189,88 @@ export class Builder {
       text = undefined;
     }
     if (text === undefined) throw new BuildError(`Cannot locate specified Dockerfile: ${req.dockerfile}`);
-    const ignoreText = readInRoot(req.contextDir, '.dockerignore') ?? '';
-    const ignore = IgnoreMatcher.fromText(ignoreText);
+    const ignore = IgnoreMatcher.fromText(readInRoot(req.contextDir, '.dockerignore') ?? '');
     const epoch = parseEpoch(req.buildArgs[SOURCE_DATE_EPOCH]);
-    let plan: BuildPlan;
+    const host = hostPlatform();
+    const targets = req.platforms.length ? req.platforms : [host];
+    const write = (s: string): void => {
+      if (!req.quiet) emit({ stream: s });
+    };
+    const imported: ImportedCache[] = [];
     try {
-      const host = formatPlatform(hostPlatform());
-      if (req.platform && req.platform !== host) {
-        throw new BuildError(`platform ${req.platform} is not supported: no emulator for it is registered (this builder runs ${host})`);
+      for (const spec of req.cacheImports) {
+        try {
+          imported.push(await importCache(spec, this.d.openRepository));
+        } catch (e) {
+          write(`[Warning] importing cache from ${describeCacheSpec(spec)} failed: ${(e as Error).message}\n`);
+        }
       }
-      plan = planBuild(text, { buildArgs: req.buildArgs, target: req.target, file: path.basename(req.dockerfile), automaticArgs: platformArgs(host, host) });
+      const log: StepLog = { steps: [], keyOf: new Map() };
+      const ids: string[] = [];
+      const finals: CachedStep[] = []; // mode=min: the steps of the images built
+      for (const target of targets) {
+        if (targets.length > 1) write(`Building for ${formatPlatform(target)}\n`);
+        const built = await this.buildFor({ req, text, ignore, epoch, target, host, imported, log }, emit);
+        const chain = chainOf(log.steps, log.keyOf.get(built));
+        finals.push(...chain);
+        ids.push(req.cacheExports.some((c) => c.type === 'inline') ? await this.withInlineCache(built, chain) : built);
+      }
+      const store = this.d.images.store;
+      const id = targets.length > 1 ? (await store.createIndex(ids.map((i) => store.get(i) as ImageRecord), host)).id : ids[0];
+      for (const spec of req.cacheExports.filter((c) => c.type !== 'inline')) {
+        const steps = spec.attrs.mode === 'max' ? log.steps : finals;
+        await exportCache(spec, steps, store, this.d.openRepository).catch((e: Error) => {
+          throw new BuildError(`exporting cache to ${describeCacheSpec(spec)}: ${e.message}`);
+        });
+        write(`Exported the build cache (${new Set(steps.map((st) => st.key)).size} steps) to ${describeCacheSpec(spec)}\n`);
+      }
+      emit({ aux: { ID: id } });
+      if (req.quiet) emit({ stream: `${id}\n` });
+      write(`Successfully built ${shortId(id)}\n`);
+      for (const t of tags) {
+        this.d.images.setTag(id, t);
+        write(`Successfully tagged ${familiarString(t)}\n`);
+      }
+      return id;
+    } catch (e) {
+      if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
+      throw e;
+    } finally {
+      for (const c of imported) c.close();
+    }
+  }
+
+  /** The image with the inline cache of `steps` in its config (BuildKit's key), a child of the image built. */
+  private async withInlineCache(id: string, steps: CachedStep[]): Promise<string> {
+    const store = this.d.images.store;
+    const config = store.config(id);
+    const cfg = { ...config, [INLINE_CACHE_KEY]: inlineCacheOf(steps, config.rootfs.diff_ids) };
+    const rec = await store.create({ config: Buffer.from(JSON.stringify(cfg)), layers: store.manifest(store.get(id) as ImageRecord).layers, parent: id });
+    return rec.id;
+  }
+
+  /** One platform's build: every needed stage, then the `--label` step; returns the final image's ID. */
+  private async buildFor(run: {
+    req: BuildRequest; text: string; ignore: IgnoreMatcher; epoch?: number; target: Platform; host: Platform; imported: ImportedCache[]; log: StepLog;
+  }, emit: Emit): Promise<string> {
+    const { req, text, ignore, epoch, target, host, imported, log } = run;
+    let plan: BuildPlan;
+    let platforms: Platform[];
+    try {
+      plan = planBuild(text, {
+        buildArgs: req.buildArgs, target: req.target, file: path.basename(req.dockerfile),
+        automaticArgs: platformArgs(formatPlatform(target), formatPlatform(host)),
+      });
+      platforms = stagePlatforms(plan, target);
+      for (const i of plan.needed) {
+        const runInst = plan.stages[i].instructions.find((inst) => inst.kind === 'RUN');
+        if (runInst && !canRun(platforms[i], host)) throw new DockerfileError(runInst.loc.file, runInst.loc.startLine, noEmulator(platforms[i], host), 'RUN');
+      }
     } catch (e) {
       if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
       throw new BuildError((e as Error).message);
     }
-    const bases = this.resolveImages(plan);
+    const bases = this.resolveImages(plan, platforms);
     const store = this.d.images.store;
     const cacheFrom = req.cacheFrom.flatMap((ref) => {
       const rec = this.d.images.resolve(ref);
@@ -180,7 +281,9 @@ export class Builder {
     const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i].instructions.length, 0) + (Object.keys(req.labels).length ? 1 : 0);
     const results = new Map<number, ImageState>();
     const unused = plan.unusedBuildArgs.filter((a) => a !== SOURCE_DATE_EPOCH);
-    const ctx: BuildCtx = { req, plan, ignore, epoch, bases, cacheFrom, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')) };
+    const ctx: BuildCtx = {
+      req, plan, platforms, ignore, epoch, bases, cacheFrom, imported, log, results, scratch: fs.mkdtempSync(path.join(this.tmp, 's-')),
+    };
     try {
       for (const level of plan.levels) {
         // Step numbers follow stage order, as if the stages ran one after another.
@@ -198,36 +301,30 @@ export class Builder {
         if (failed) throw failed.reason;
       }
       let final = results.get(plan.target) as ImageState;
-      const write = (s: string): void => {
-        if (!req.quiet) emit({ stream: s });
+      const write: Write = (s, trace) => {
+        if (!req.quiet) emit({ stream: s, ...(trace ? { trace } : {}) });
       };
       if (Object.keys(req.labels).length) {
         const pairs = Object.keys(req.labels).sort().map((k) => ({ key: k, value: req.labels[k] }));
         const inst: Instruction = { kind: 'LABEL', pairs, loc: { file: '', startLine: 0, endLine: 0 }, original: `LABEL ${pairs.map((p) => `${JSON.stringify(p.key)}=${JSON.stringify(p.value)}`).join(' ')}` };
-        write(`Step ${total}/${total} : ${inst.original}\n`);
+        write(`Step ${total}/${total} : ${inst.original}\n`, { metadata: true });
         final = await this.metadataStep(ctx, final, inst, { cmdSet: true }, {}, write, []);
       }
       if (unused.length) write(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
-      const id = await this.ensureImage(ctx, final);
-      emit({ aux: { ID: id } });
-      if (req.quiet) emit({ stream: `${id}\n` });
-      write(`Successfully built ${shortId(id)}\n`);
-      for (const t of tags) {
-        this.d.images.setTag(id, t);
-        write(`Successfully tagged ${familiarString(t)}\n`);
-      }
-      return id;
+      return await this.ensureImage(ctx, final);
     } catch (e) {
       out.flushAll();
-      if (e instanceof DockerfileError) throw new BuildError(describeDockerfileError(e, text));
       throw e;
     } finally {
       fs.rmSync(ctx.scratch, { recursive: true, force: true });
     }
   }
 
-  /** Every FROM/COPY --from image must be local: one clear error naming it, before any work. */
-  private resolveImages(plan: BuildPlan): Map<string, string> {
+  /**
+   * Every FROM/COPY --from image must be local, of the stage's platform: one clear error naming it, before any work.
+   * Keyed by platform and reference (see imageState).
+   */
+  private resolveImages(plan: BuildPlan, platforms: Platform[]): Map<string, string> {
     const found = new Map<string, string>();
     for (const i of plan.needed) {
       const s = plan.stages[i];
@@ -235,31 +332,42 @@ export class Builder {
       for (const [k, r] of s.copyFrom) refs.push({ ref: r, line: s.instructions[k].loc.startLine, kind: 'COPY --from' });
       for (const [k, m] of s.mountFrom) for (const r of m.values()) refs.push({ ref: r, line: s.instructions[k].loc.startLine, kind: 'RUN --mount from' });
       for (const { ref, line, kind } of refs) {
-        if (ref.kind !== 'image' || ref.ref === 'scratch' || found.has(ref.ref)) continue;
-        const rec = this.d.images.resolve(ref.ref);
-        if (!rec) {
+        const key = `${formatPlatform(platforms[i])} ${ref.kind === 'image' ? ref.ref : ''}`;
+        if (ref.kind !== 'image' || ref.ref === 'scratch' || found.has(key)) continue;
+        if (!this.d.images.resolve(ref.ref)) {
           throw new BuildError(`${s.from.loc.file}:${line}: ${kind} ${ref.ref}: image not found locally; ` +
             'there is no Docker Hub here: make base images from Debian packages with `berth image bootstrap` or ' +
             'scripts/base-images.sh (debian, python, postgres recipes in images/), or bring one with berth pull or load');
         }
-        found.set(ref.ref, rec.id);
+        try {
+          found.set(key, this.d.images.forPlatform(ref.ref, formatPlatform(platforms[i])).id);
+        } catch (e) {
+          throw new BuildError(`${s.from.loc.file}:${line}: ${kind} ${ref.ref}: ${(e as Error).message}`);
+        }
       }
     }
     return found;
   }
 
-  private imageState(ctx: BuildCtx, ref: FromRef): ImageState {
+  /** What a stage (`stage`: its index) starts from or reads: an earlier stage's result or an image of its platform. */
+  private imageState(ctx: BuildCtx, ref: FromRef, stage: number): ImageState {
     if (ref.kind === 'stage') return ctx.results.get(ref.index) as ImageState;
-    if (ref.ref === 'scratch') return scratchState();
-    return loadState(this.d.images.store, ctx.bases.get(ref.ref) as string);
+    if (ref.ref === 'scratch') return scratchState(ctx.platforms[stage]);
+    return loadState(this.d.images.store, ctx.bases.get(`${formatPlatform(ctx.platforms[stage])} ${ref.ref}`) as string);
   }
 
   private async buildStage(ctx: BuildCtx, run: StageRun, total: number): Promise<ImageState> {
     const { stage, write } = run;
     const { plan, req } = ctx;
-    write(`Step ${run.stepNo()}/${total} : ${stage.from.original}\n`);
-    let state = this.imageState(ctx, stage.base);
-    if (state.id) write(` ---> ${shortId(state.id)}\n`);
+    // BuildKit names the steps that change the filesystem, counted per stage, the stage named when there are several
+    const prefix = plan.needed.length > 1 ? `${stage.name ?? `stage-${stage.index}`} ` : '';
+    const steps = 1 + stage.instructions.filter((inst) => FILESYSTEM_STEPS.has(inst.kind)).length;
+    let inStage = 0;
+    const header = (text: string, fs = true): void =>
+      write(`Step ${run.stepNo()}/${total} : ${text}\n`, fs ? { step: `[${prefix}${++inStage}/${steps}] ${text}` } : { metadata: true });
+    header(stage.from.original);
+    let state = this.imageState(ctx, stage.base, stage.index);
+    if (state.id) write(` ---> ${shortId(state.id)}\n`, CLASSIC);
     const scope = new StageScope(req.buildArgs, plan.globalArgs, state.config.config?.Env ?? []);
     const facts: StageFacts = { cmdSet: false };
     const triggers = state.config.config?.OnBuild ?? [];
@@ -270,7 +378,7 @@ export class Builder {
       for (const t of triggers) state = await this.step(ctx, run, state, parseOnbuildTrigger(t), -1, scope, facts);
     }
     for (const [i, inst] of stage.instructions.entries()) {
-      write(`Step ${run.stepNo()}/${total} : ${inst.original}\n`);
+      header(inst.original, FILESYSTEM_STEPS.has(inst.kind));
       state = await this.step(ctx, run, state, inst, i, scope, facts);
     }
     return state;
@@ -296,7 +404,7 @@ export class Builder {
    * --cache-from images (by history, see cachefrom.ts); a step found in the middle of one becomes an image of its own,
    * remembered under the key.
    */
-  private async cached(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: (s: string) => void): Promise<ImageState | undefined> {
+  private async cached(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: Write): Promise<ImageState | undefined> {
     if (ctx.req.noCache) return undefined;
     const store = this.d.images.store;
     let id = this.cache.get(key, (img) => {
@@ -304,6 +412,7 @@ export class Builder {
       return rec !== undefined && store.missing(rec) === undefined &&
         (!ctx.req.cacheFrom.length || onTheWay(ctx.cacheFrom, loadState(store, img)));
     });
+    if (!id) id = await this.fromImported(ctx, key, parent, outcome, write);
     if (!id) {
       const hit = matchCacheFrom(ctx.cacheFrom, parent, outcome);
       if (!hit) return undefined;
@@ -313,24 +422,68 @@ export class Builder {
       })).id as string;
       this.cache.set(key, id);
     }
-    write(' ---> Using cache\n');
-    write(` ---> ${shortId(id)}\n`);
-    return loadState(store, id);
+    write(' ---> Using cache\n', { cached: true });
+    write(` ---> ${shortId(id)}\n`, CLASSIC);
+    return this.noteStep(ctx, key, parent, loadState(store, id));
+  }
+
+  /**
+   * A step out of an imported cache (`--cache-from type=...`): its layer fetched into the store when missing, then the
+   * image the exporting build made (same parent, config, history, so the same ID), remembered under the key. A layer
+   * that cannot be fetched or does not unpack to its diffID is a warning and a miss (the step runs), and leaves nothing.
+   */
+  private async fromImported(ctx: BuildCtx, key: string, parent: ImageState, outcome: StepOutcome, write: Write): Promise<string | undefined> {
+    const store = this.d.images.store;
+    for (const src of ctx.imported) {
+      const step = src.steps.get(key);
+      if (!step || !!step.layer !== outcome.layer) continue;
+      if (step.layer) {
+        const { desc, diffId } = step.layer;
+        const fetched = !store.content.has(desc.digest);
+        try {
+          if (fetched) await store.content.ingest(await src.blob(desc.digest), { digest: desc.digest, size: desc.size });
+          if (!store.layers.has(diffId)) await store.layers.unpack(store.content.read(desc.digest), { expectedDiffId: diffId });
+        } catch (e) {
+          if (fetched && store.content.has(desc.digest)) store.content.delete(desc.digest);
+          write(`[Warning] cached layer ${desc.digest} could not be used: ${(e as Error).message}\n`);
+          continue;
+        }
+      }
+      const next = await commitImage(store, parent, {
+        config: outcome.config, created: step.created, createdBy: outcome.createdBy, layer: step.layer, author: outcome.author,
+      });
+      this.cache.set(key, next.id as string);
+      return next.id;
+    }
+    return undefined;
+  }
+
+
+  /** Remember a step's result for `--cache-to`. */
+  private noteStep(ctx: BuildCtx, key: string, parent: ImageState, result: ImageState): ImageState {
+    const last = result.config.history?.at(-1);
+    const diffIds = result.config.rootfs.diff_ids;
+    ctx.log.steps.push({
+      key, parentKey: parent.id ? ctx.log.keyOf.get(parent.id) : undefined, created: last?.created ?? '',
+      layer: last && !last.empty_layer ? { desc: result.layers[result.layers.length - 1], diffId: diffIds[diffIds.length - 1] } : undefined,
+    });
+    if (result.id) ctx.log.keyOf.set(result.id, key);
+    return result;
   }
 
   private async commit(ctx: BuildCtx, key: string, state: ImageState, config: ContainerConfig, createdByText: string,
-    write: (s: string) => void, layer?: NewLayer, author?: string): Promise<ImageState> {
+    write: Write, layer?: NewLayer, author?: string): Promise<ImageState> {
     const next = await commitImage(this.d.images.store, state, { config, created: this.created(ctx), createdBy: createdByText, layer, author });
     this.cache.set(key, next.id as string);
-    write(` ---> ${shortId(next.id as string)}\n`);
-    return next;
+    write(` ---> ${shortId(next.id as string)}\n`, CLASSIC);
+    return this.noteStep(ctx, key, state, next);
   }
 
   private async metadataStep(ctx: BuildCtx, state: ImageState, inst: Instruction, facts: StageFacts,
-    args: Record<string, string>, write: (s: string) => void, env: string[]): Promise<ImageState> {
+    args: Record<string, string>, write: Write, env: string[]): Promise<ImageState> {
     const cfg = state.config.config ?? {};
     const config = applyMetadata(cfg, inst, facts, inst.kind === 'ENV' ? env : cfg.Env ?? []);
-    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args });
+    const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args });
     const text = createdBy(inst, cfg);
     const author = inst.kind === 'MAINTAINER' ? inst.maintainer : undefined;
     const hit = await this.cached(ctx, key, state, { createdBy: text, layer: false, config, author }, write);
@@ -350,10 +503,10 @@ export class Builder {
     const { req } = ctx;
     const mountList = runMounts(inst, this.d.entitlements);
     const mountFrom = (from: string): { lowers: string[]; id: string } => {
-      const st = this.imageState(ctx, run.stage.mountFrom.get(index)?.get(from) ?? { kind: 'image', ref: from });
+      const st = this.imageState(ctx, run.stage.mountFrom.get(index)?.get(from) ?? { kind: 'image', ref: from }, run.stage.index);
       return { lowers: this.lowers(st), id: st.id ?? 'scratch' };
     };
-    const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: await mountSourcesKey(mountList, ctx.req.contextDir, ctx.ignore, mountFrom) });
+    const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args, sources: await mountSourcesKey(mountList, ctx.req.contextDir, ctx.ignore, mountFrom) });
     const cfg = state.config.config ?? {};
     const text = createdBy(inst, cfg, { args: scope.argValues() });
     const hit = await this.cached(ctx, key, state, { createdBy: text, layer: true, config: cfg }, run.write);
@@ -363,7 +516,7 @@ export class Builder {
     const { containers } = this.d;
     const remove = async (): Promise<void> => {
       if (!container) return;
-      run.write(`Removing intermediate container ${shortId(container)}\n`);
+      run.write(`Removing intermediate container ${shortId(container)}\n`, CLASSIC);
       await containers.remove(container, true);
       container = undefined;
     };
@@ -386,7 +539,7 @@ export class Builder {
         mounts: mounts.mounts, tmpfs: mounts.tmpfs, privileged: inst.security === 'insecure',
       }, run.write, (id) => {
         container = id;
-        run.write(` ---> Running in ${shortId(id)}\n`);
+        run.write(` ---> Running in ${shortId(id)}\n`, CLASSIC);
       });
       if (code !== 0) throw new BuildError(`The command '${runText(inst, cfg)}' returned a non-zero code: ${code}`, code);
       const lowers = this.lowers(state);
@@ -414,7 +567,7 @@ export class Builder {
     const scratch = path.join(ctx.scratch, crypto.randomBytes(4).toString('hex'));
     const withSource = async <T>(fn: (src: CopySourceRoot) => Promise<T>): Promise<T> => {
       if (!from) return fn({ dir: ctx.req.contextDir, ignore: ctx.ignore });
-      const src = this.imageState(ctx, from);
+      const src = this.imageState(ctx, from, run.stage.index);
       return withRootfs(this.lowers(src), path.join(scratch, 'from'), (dir) => fn({ dir, imageId: src.id ?? 'scratch' }));
     };
     try {
@@ -422,7 +575,7 @@ export class Builder {
         const plan = await planCopy(inst, src, cfg.WorkingDir ?? '/', scratch).catch((e: Error) => {
           throw new DockerfileError(inst.loc.file, inst.loc.startLine, e.message, inst.kind);
         });
-        const key = stepCacheKey({ parent: state.id ?? 'scratch', instruction: inst, args, sources: plan.sourcesKey });
+        const key = stepCacheKey({ parent: parentKey(state), instruction: inst, args, sources: plan.sourcesKey });
         const text = createdBy(inst, cfg, { sourceDigest: plan.sourceDigest, dest: plan.resolved.dest });
         const hit = await this.cached(ctx, key, state, { createdBy: text, layer: true, config: cfg }, run.write);
         if (hit) return hit;
@@ -441,12 +594,17 @@ export class Builder {
 interface BuildCtx {
   req: BuildRequest;
   plan: BuildPlan;
+  /** The platform of each stage, by stage index. */
+  platforms: Platform[];
   ignore: IgnoreMatcher;
   epoch?: number;
   /** Image reference -> ID for FROM and COPY --from images. */
   bases: Map<string, string>;
   /** The --cache-from images found. */
   cacheFrom: ImageState[];
+  /** The caches imported with --cache-from type=... */
+  imported: ImportedCache[];
+  log: StepLog;
   results: Map<number, ImageState>;
   scratch: string;
 }

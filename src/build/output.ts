@@ -8,9 +8,24 @@ export interface BuildMessage {
   aux?: unknown;
   error?: string;
   errorDetail?: { message: string; code?: number };
+  /** Not on the classic wire: what a step header or result means, for BuildKit progress (api: version=2). */
+  trace?: StepTrace;
+}
+
+/**
+ * `step`: this text starts a step, named as BuildKit names it ("[2/3] RUN ..."); `metadata`: it starts a step that
+ * only changes the image config (no BuildKit vertex); `cached`: the step was a cache hit; `classic`: a line only the
+ * classic builder prints.
+ */
+export interface StepTrace {
+  step?: string;
+  metadata?: true;
+  cached?: true;
+  classic?: true;
 }
 
 export type Emit = (m: BuildMessage) => void;
+export type Write = (text: string, trace?: StepTrace) => void;
 
 export class OrderedOutput {
   private current = 0;
@@ -20,9 +35,9 @@ export class OrderedOutput {
   constructor(private readonly emit: Emit, private readonly quiet = false) {}
 
   /** A channel's writer; channels are numbered 0.. in the order their output should appear. */
-  channel(n: number): { write: (text: string) => void; close: () => void } {
+  channel(n: number): { write: Write; close: () => void } {
     return {
-      write: (text) => this.push(n, { stream: text }),
+      write: (text, trace) => this.push(n, { stream: text, ...(trace ? { trace } : {}) }),
       close: () => this.close(n),
     };
   }

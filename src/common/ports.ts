@@ -9,6 +9,18 @@ const PROTOCOLS: readonly string[] = ['tcp', 'udp', 'sctp'];
 
 export interface PortRange { start: number; end: number }
 
+/** A range with its protocol ("8000-8010/udp"), as a container's exposed or published ports. */
+export interface PortSpec extends PortRange { proto: Protocol }
+
+/** One `-p` binding, checked at create: the host address ('' = every one) and host ports (none: the host picks). */
+export interface PortBindingSpec { container: PortSpec; hostIp: string; host?: PortRange }
+
+/** What a container publishes: its bindings, its exposed ports and `-P` (publish every exposed port). */
+export interface PublishSpec { bindings: PortBindingSpec[]; exposed: PortSpec[]; publishAll: boolean }
+
+/** "80" or "8000-8010". */
+export const formatRange = (r: PortRange): string => (r.end > r.start ? `${r.start}-${r.end}` : String(r.start));
+
 export const isProtocol = (p: string): p is Protocol => PROTOCOLS.includes(p);
 
 /** Split at the last `/`: the port part and the protocol, lower-cased ("tcp" when none is given). */

@@ -143,7 +143,7 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
       metaDir: path.join(cfg.dataRoot, 'image'),
       loopbackOnly: cfg.registriesLoopbackOnly,
     });
-    return { register: (r: Router) => handlers.distributionRoutes(r, dist), pull: handlers.pullHandler(dist) };
+    return { dist, register: (r: Router) => handlers.distributionRoutes(r, dist), pull: handlers.pullHandler(dist) };
   });
   imageRoutes(router, images, (id) => containers.usingImage(id), async (ctx) => (await distribution()).pull(ctx));
   router.addLazy([['POST', '/images/{name*}/push'], ['POST', '/auth'], ['GET', '/distribution/{name*}/json'], ['GET', '/images/search']], async () => (await distribution()).register);
@@ -152,6 +152,7 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
     const builder = new Builder({
       images, containers, root: path.join(cfg.dataRoot, 'build'), secretsRoot: path.join(cfg.execRoot, 'build-secrets'),
       entitlements: cfg.allowedEntitlements,
+      openRepository: async (ref, push) => (await distribution()).dist.openRepository(ref, push),
     });
     return (r: Router) => buildRoutes(r, builder);
   });

@@ -101,7 +101,8 @@ async function run(cfg: DaemonConfig): Promise<void> {
     listening.push(server);
     log.info('API listening', { host: h, tls: plan.kind === 'tcp' && plan.tls, verify: plan.kind === 'tcp' && plan.verify, ...(plan.kind === 'unix' ? { gid: gid ?? 0 } : {}) });
   }
-  notify(`READY=1\nMAINPID=${process.pid}`);
+  // rootless, the main process stays the wrapper that made the namespaces (it relays signals, owns slirp4netns)
+  notify(isRootless() ? 'READY=1' : `READY=1\nMAINPID=${process.pid}`);
   const shutdown = (sig: string) => {
     log.info('shutting down; containers keep running', { signal: sig });
     notify('STOPPING=1');

@@ -3,11 +3,11 @@
  * Mounts and Tmpfs first, then those of `--volumes-from` containers, then the image's / create body's `Volumes`
  * (anonymous volumes) on targets nothing else covers. Pure: container and anonymous-volume lookups are injected.
  */
-import { cleanPath, parseMounts, type MountRequest } from '../spec/mounts';
+import type { UserMount } from '../spec/mounts';
 import type { ContainerRecord } from './containers/record';
 
-type BindRequest = Extract<MountRequest, { kind: 'bind' }>;
-type TmpfsRequest = Extract<MountRequest, { kind: 'tmpfs' }>;
+type BindMount = Extract<UserMount, { kind: 'bind' }>;
+type TmpfsMount = Extract<UserMount, { kind: 'tmpfs' }>;
 
 export interface VolumeMount {
   kind: 'volume';
@@ -22,11 +22,7 @@ export interface VolumeMount {
   mode: string;
 }
 
-export type PlannedMount =
-  | (BindRequest & { mode: string })
-  | VolumeMount
-  /** `listed`: docker lists `--mount type=tmpfs` in inspect's Mounts, but not HostConfig.Tmpfs (`--tmpfs`). */
-  | (TmpfsRequest & { listed: boolean });
+export type PlannedMount = BindMount | VolumeMount | TmpfsMount;
 
 export interface PlanLookups {
   container(ref: string): ContainerRecord | undefined;
@@ -48,19 +44,10 @@ export function parseVolumesFrom(spec: string): { ref: string; readOnly: boolean
 }
 
 /** The container's mounts; throws (docker's wording) when a --volumes-from container does not exist. */
-export function planMounts(rec: ContainerRecord, look: PlanLookups, visiting = new Set<string>()): PlannedMount[] {
-  const hc = rec.HostConfig;
-  const binds = hc.Binds ?? [];
-  const mountSpecs = hc.Mounts ?? [];
-  // parseMounts returns Binds, then Mounts, then Tmpfs entries, in order: the index tells where each came from.
-  // Bind sources were checked at create; a host path that vanished since is the runtime's error to report.
-  const own = parseMounts(hc, () => true).map((m, i): PlannedMount => {
-    const mode = i < binds.length ? (binds[i].split(':')[2] ?? '') : '';
-    if (m.kind === 'tmpfs') return { ...m, listed: i < binds.length + mountSpecs.length };
-    if (m.kind === 'bind') return { ...m, mode };
-    if (m.name) return { ...m, mode: i < binds.length ? mode || 'z' : mode };
-    return { ...m, name: look.anonymous(rec.Id, m.target) ?? '', owner: rec.Id, mode };
-  });
+export function planMounts(rec: Pick<ContainerRecord, 'Id' | 'Spec'>, look: PlanLookups, visiting = new Set<string>()): PlannedMount[] {
+  const spec = rec.Spec;
+  // an anonymous volume gets its name at first use
+  const own = spec.mounts.map((m): PlannedMount => (m.kind === 'volume' && !m.name ? { ...m, name: look.anonymous(rec.Id, m.target) ?? '', owner: rec.Id } : m));
   const out = [...own];
   const taken = new Set(out.map((m) => m.target));
   const add = (m: PlannedMount): void => {
@@ -69,8 +56,7 @@ export function planMounts(rec: ContainerRecord, look: PlanLookups, visiting = n
     out.push(m);
   };
   visiting.add(rec.Id);
-  for (const spec of (hc.VolumesFrom as string[] | null | undefined) ?? []) {
-    const { ref, readOnly } = parseVolumesFrom(spec);
+  for (const { ref, readOnly } of spec.volumesFrom) {
     const src = look.container(ref);
     if (!src) throw new Error(`No such container: ${ref}`);
     if (visiting.has(src.Id)) continue;
@@ -80,7 +66,7 @@ export function planMounts(rec: ContainerRecord, look: PlanLookups, visiting = n
       else add({ ...m, readOnly: m.readOnly || readOnly, noCopy: true });
     }
   }
-  for (const target of Object.keys(rec.Config.Volumes ?? {}).map(cleanPath)) {
+  for (const target of spec.volumes) {
     add({ kind: 'volume', name: look.anonymous(rec.Id, target) ?? '', owner: rec.Id, target, readOnly: false, noCopy: false, mode: '' });
   }
   return out;

@@ -17,6 +17,7 @@ import { resolveInRoot } from '../common/rootpath';
 import { isMountPoint } from '../store/overlay';
 import { Trash } from '../store/trash';
 import type { ContainerRecord, ContainerStore } from './containers/record';
+import type { ContainerSpec } from './containers/normalize';
 import { mountPoints, planMounts, type DockerMountPoint, type PlannedMount, type VolumeMount } from './volume-mounts';
 
 /** docker's label on anonymous volumes (23+): `volume prune` without `all=true` removes only these. */
@@ -221,9 +222,8 @@ export class VolumeService {
   // ---- what the container code calls ----
 
   /** At container create: `--volumes-from` containers exist and named volumes are valid; those are made now (as docker). */
-  prepareCreate(hc: ContainerRecord['HostConfig']): void {
-    const draft = { Id: '', HostConfig: hc, Config: {} } as ContainerRecord;
-    for (const m of this.plan(draft, this.lookups())) if (m.kind === 'volume' && m.owner === undefined) this.make({ Name: m.name });
+  prepareCreate(spec: ContainerSpec): void {
+    for (const m of this.plan({ Id: '', Spec: spec }, this.lookups())) if (m.kind === 'volume' && m.owner === undefined) this.make({ Name: m.name });
   }
 
   /** The container's mounts, in docker's precedence (own, --volumes-from, image VOLUMEs). */
@@ -303,7 +303,7 @@ export class VolumeService {
   }
 
   /** planMounts with its errors as API errors (a missing --volumes-from container is a 404, as docker's). */
-  private plan(rec: ContainerRecord, look: ReturnType<VolumeService['lookups']>): PlannedMount[] {
+  private plan(rec: Pick<ContainerRecord, 'Id' | 'Spec'>, look: ReturnType<VolumeService['lookups']>): PlannedMount[] {
     try {
       return planMounts(rec, look);
     } catch (e) {

@@ -8,6 +8,7 @@ import type { ImageStore } from './store';
 import { layerMediaType, type Descriptor, type HistoryEntry, type ImageConfig } from './types';
 import type { ContainerConfig } from '../schema/container';
 import { gzipStream, tee } from '../store/diff';
+import { goArch, type Platform } from './platform';
 
 /** The image a build step starts from: a record (absent for `scratch` before the first step) and its config. */
 export interface ImageState {
@@ -21,10 +22,10 @@ export interface NewLayer {
   diffId: string;
 }
 
-const goArch = (): string => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' })[process.arch as string] ?? process.arch;
-
-export function scratchState(): ImageState {
-  return { config: { architecture: goArch(), os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, layers: [] };
+/** `FROM scratch` on a platform (the host's by default). */
+export function scratchState(platform: Platform = { os: 'linux', architecture: goArch() }): ImageState {
+  const { os, architecture, variant } = platform;
+  return { config: { architecture, os, ...(variant ? { variant } : {}), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] }, layers: [] };
 }
 
 export function loadState(store: ImageStore, id: string): ImageState {

@@ -1,4 +1,8 @@
-/** The image service behind /images/*: lookups, listing, tag/untag, remove/prune with docker's rules, import, save, load. */
+/**
+ * The image service behind /images/*: lookups, listing, tag/untag, remove/prune with docker's rules, import, save, load.
+ * Over ~400 lines: one service per noun, as in the other folders; its parts (archives, commit, `--change`) are
+ * modules already, what is left is docker's rules, each short.
+ */
 import type { Readable, Writable } from 'node:stream';
 import { ApiError, badRequest, conflict, notFound } from '../common/errors';
 import { parseTimestamp } from '../common/duration';
@@ -13,8 +17,9 @@ import { applyChanges } from './changes';
 import {
   familiarString, isShortId, parseAnyReference, parseNormalizedNamed, repoName, tagNameOnly, validateTag, type Reference,
 } from './reference';
+import { configPlatform, formatPlatform, goArch, parsePlatform, platformMatches, selectManifest } from './platform';
 import { ImageStore, type ImageRecord } from './store';
-import { layerMediaType, type ImageConfig } from './types';
+import { layerMediaType, type ImageConfig, type Index } from './types';
 import * as view from './view';
 
 export type Emit = (action: string, id: string, attrs: Record<string, string>) => void;
@@ -32,6 +37,8 @@ export interface ImportOptions {
   message?: string;
   /** Seconds since the epoch for `created` (SOURCE_DATE_EPOCH), so the same tarball gives the same image id. */
   sourceDateEpoch?: number;
+  /** `import --platform`: the os/architecture the image says it is for (the host's by default). */
+  platform?: string;
 }
 
 export interface RepairReport {
@@ -41,8 +48,6 @@ export interface RepairReport {
   blobs: number;
   layers: number;
 }
-
-const goArch = (): string => ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' })[process.arch as string] ?? process.arch;
 
 /** Turn reference/filter/changes parse errors into 400s with their own message. */
 function asBadRequest<T>(fn: () => T): T {
@@ -90,6 +95,28 @@ export class ImageService {
     return this.byIdPrefix(ref);
   }
 
+  /**
+   * The image `ref` names for a platform: the record itself when it is of that platform, else its index's entry for it
+   * (a multi-platform build); a 404 with docker's wording when neither is (the CLI pulls on a 404).
+   */
+  forPlatform(ref: string, platform: string): ImageRecord {
+    const want = asBadRequest(() => parsePlatform(platform));
+    const rec = this.get(ref);
+    const have = configPlatform(this.config(rec.id));
+    if (platformMatches(have, want)) return rec;
+    if (rec.index) {
+      const desc = selectManifest(this.store.content.readJson<Index>(rec.index).manifests, want);
+      const entry = desc && this.store.all().find((r) => r.manifest === desc.digest);
+      if (entry) return entry;
+    }
+    throw notFound(`image with reference ${ref} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(have)}`);
+  }
+
+  /** An entry of a multi-platform image whose holder still lives: not listed on its own, not pruned. */
+  private held(rec: ImageRecord): boolean {
+    return rec.platformOf !== undefined && this.store.get(rec.platformOf)?.index !== undefined;
+  }
+
   private byIdPrefix(s: string): ImageRecord | undefined {
     if (!isShortId(s)) return undefined;
     const hex = s.replace(/^sha256:/, '');
@@ -132,7 +159,7 @@ export class ImageService {
         refs = refs.filter((r) => filters.reference.some((p) => view.referenceMatches(p, r)));
         if (refs.length === 0) continue;
       }
-      if (refs.length === 0 && !opts.all && hasChildren.has(rec.id)) continue;
+      if (refs.length === 0 && !opts.all && (hasChildren.has(rec.id) || this.held(rec))) continue;
       out.push(view.summary(this.store, rec, refs));
     }
     return out.sort((a, b) => b.Created - a.Created || a.Id.localeCompare(b.Id));
@@ -271,6 +298,11 @@ export class ImageService {
       const parentUses = usedBy(parent.id).map((u) => (typeof u === 'string' ? { id: u, running: false } : u));
       await this.deleteImage(parent.id, parentUses, records, { ...opts, quiet: true }, usedBy);
     }
+    // A multi-platform image goes with its other platforms (those no tag or container holds on its own).
+    for (const entry of rec.index ? this.store.all().filter((r) => r.platformOf === id && this.store.refsOf(r.id).length === 0) : []) {
+      const entryUses = usedBy(entry.id).map((u) => (typeof u === 'string' ? { id: u, running: false } : u));
+      await this.deleteImage(entry.id, entryUses, records, { ...opts, quiet: true }, usedBy);
+    }
   }
 
   /** Delete the record, then every blob and layer of it that no other image and no operation in progress uses. */
@@ -309,7 +341,7 @@ export class ImageService {
       if (until !== undefined && !((Date.parse(cfg.created ?? '') || 0) < until)) continue;
       if (filters.label && !view.labelsMatch(filters.label, cfg.config?.Labels)) continue;
       if (filters['label!'] && filters['label!'].some((l) => view.labelsMatch([l], cfg.config?.Labels))) continue;
-      if (this.store.all().some((r) => r.parent === rec.id)) continue;
+      if (this.store.all().some((r) => r.parent === rec.id) || this.held(rec)) continue;
       const sizes = new Map(cfg.rootfs.diff_ids.map((d) => [d, this.store.layers.size(d)]));
       const before = records.length;
       await this.deleteImage(rec.id, [], records, { force: true, prune: true, quiet: false }, usedBy);
@@ -336,9 +368,11 @@ export class ImageService {
       });
       // an epoch has whole seconds: written as Go's RFC 3339 (no ".000"), as docker's reproducible builds show it
       const created = opts.sourceDateEpoch !== undefined ? new Date(opts.sourceDateEpoch * 1000).toISOString().replace('.000Z', 'Z') : new Date().toISOString();
+      const { os, architecture, variant } = asBadRequest(() => (opts.platform ? parsePlatform(opts.platform) : { os: 'linux', architecture: goArch(), variant: undefined }));
       const cfg: ImageConfig = {
-        architecture: goArch(),
-        os: 'linux',
+        architecture,
+        os,
+        ...(variant ? { variant } : {}),
         created,
         ...(opts.message ? { comment: opts.message } : {}),
         config: changes,

@@ -12,7 +12,8 @@ import { LayerStore, syncfs } from '../store/layers';
 import type { Lease } from '../store/leases';
 import { Trash } from '../store/trash';
 import { fullString, parseStored, repoName, type Reference } from './reference';
-import { MediaType, type Descriptor, type ImageConfig, type Manifest } from './types';
+import { configPlatform, platformMatches, type Platform } from './platform';
+import { MediaType, type Descriptor, type ImageConfig, type Index, type Manifest } from './types';
 
 export interface ImageRecord {
   /** sha256 of the config blob: the image ID. */
@@ -24,6 +25,13 @@ export interface ImageRecord {
   lastTagTime?: string;
   /** Image this one was built on (legacy builder / commit), for history ids and `images -a`. */
   parent?: string;
+  /**
+   * A multi-platform image: the digest of its OCI image index (a content blob). The record itself is the index's
+   * entry the tags show (the host's platform, else the first); the other entries are records with `platformOf`.
+   */
+  index?: string;
+  /** The record holding the index this image is one platform of: hidden and kept while that record lives. */
+  platformOf?: string;
 }
 
 /** What an image is made of, for reference counting. */
@@ -94,7 +102,8 @@ export class ImageStore {
 
   pieces(rec: ImageRecord): Pieces {
     const m = this.manifest(rec);
-    return { blobs: [rec.id, rec.manifest, ...m.layers.map((l) => l.digest)], layers: this.config(rec.id).rootfs.diff_ids };
+    const blobs = [rec.id, rec.manifest, ...m.layers.map((l) => l.digest), ...(rec.index ? [rec.index] : [])];
+    return { blobs, layers: this.config(rec.id).rootfs.diff_ids };
   }
 
   /** Why a record is not whole, or undefined when every piece is there. */
@@ -158,6 +167,27 @@ export class ImageStore {
     if (prev) return prev;
     const why = this.missing(rec);
     if (why) throw new Error(`image ${rec.id} is incomplete: missing ${why}`);
+    this.writeRecord(rec);
+    return rec;
+  }
+
+  /**
+   * Make images of different platforms one multi-platform image: an OCI index of their manifests, held by the entry
+   * of `preferred` (else the first), the record tags point at. The other entries are written first, the holder last
+   * (the commit point: until then they are plain untagged images).
+   */
+  async createIndex(entries: ImageRecord[], preferred: Platform): Promise<ImageRecord> {
+    const platforms = entries.map((r) => configPlatform(this.config(r.id)));
+    const manifests: Descriptor[] = entries.map((r, i) => ({
+      mediaType: this.manifest(r).mediaType ?? MediaType.ociManifest, digest: r.manifest, size: this.content.size(r.manifest), platform: platforms[i],
+    }));
+    const index = await this.content.ingest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests } satisfies Index)));
+    const at = Math.max(0, platforms.findIndex((p) => platformMatches(p, preferred)));
+    const holder = entries[at];
+    for (const r of entries) if (r !== holder) this.writeRecord({ ...r, platformOf: holder.id });
+    await this.flush();
+    const rec: ImageRecord = { ...holder, index: index.digest };
+    delete rec.platformOf;
     this.writeRecord(rec);
     return rec;
   }

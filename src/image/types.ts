@@ -17,6 +17,13 @@ export interface Manifest {
   annotations?: Record<string, string>;
 }
 
+export interface Index {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
 export interface HistoryEntry {
   created?: string;
   created_by?: string;

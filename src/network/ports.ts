@@ -1,10 +1,9 @@
-/** Published ports: docker's API shapes in, netavark's port_mappings and docker's reporting shapes out. */
+/** Published ports: the container's typed publish spec in, netavark's port_mappings and docker's reporting shapes out. */
 import { execFile } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { ApiError, badRequest } from '../common/errors';
-import { isProtocol, portRange, splitPortProto, type PortRange, type Protocol } from '../common/ports';
-import type { PortBinding } from '../schema/container';
+import { formatRange, isProtocol, portRange, splitPortProto, type PortRange, type PortSpec, type Protocol, type PublishSpec } from '../common/ports';
 import { parseIp } from './ipam';
 
 export type { Protocol };
@@ -25,7 +24,7 @@ function parseRange(s: string, what: string): PortRange {
 }
 
 /** "80/tcp", "80" (tcp), "8000-8010/udp" → ports and protocol. */
-export function parsePortKey(key: string): PortRange & { proto: Protocol } {
+export function parsePortKey(key: string): PortSpec {
   const { ports, proto } = splitPortProto(key);
   if (!isProtocol(proto)) throw badRequest(`invalid proto: ${proto}`);
   return { ...parseRange(ports, 'containerPort'), proto };
@@ -40,38 +39,30 @@ function checkHostIp(hostIp: string): string {
 }
 
 /**
- * Turn the create body's ExposedPorts/PortBindings (+ -P over exposed ports, image ones merged in by the caller)
- * into concrete mappings. HostPort "" picks a free port; a host range picks a free one inside it.
+ * Turn a container's published ports (checked at create) into concrete mappings: no host port picks a free one, a
+ * host range as wide as the container's maps port to port, a wider one picks a free port inside it.
  */
-export async function resolvePortMappings(
-  exposedPorts: Record<string, unknown> | null | undefined,
-  portBindings: Record<string, PortBinding[] | null> | null | undefined,
-  publishAll: boolean,
-  findFree: FreePortFinder,
-): Promise<PortMapping[]> {
+export async function resolvePortMappings(ports: PublishSpec, findFree: FreePortFinder): Promise<PortMapping[]> {
   const out: PortMapping[] = [];
   const bound = new Set<string>();
-  for (const [key, list] of Object.entries(portBindings ?? {})) {
-    const c = parsePortKey(key);
-    for (const b of list ?? [{}]) {
-      const hostIp = checkHostIp(b.HostIp ?? '');
-      const count = c.end - c.start + 1;
-      const h = b.HostPort ? parseRange(b.HostPort, 'hostPort') : undefined;
-      const hostCount = h ? h.end - h.start + 1 : 0;
-      for (let i = 0; i < count; i++) {
-        let hostPort: number;
-        if (!h) hostPort = await findFree(c.proto, hostIp);
-        else if (hostCount === count) hostPort = h.start + i;
-        else if (count === 1) hostPort = await findFree(c.proto, hostIp, [h.start, h.end]);
-        else throw badRequest(`invalid port range: ${b.HostPort}:${key}: host and container port ranges differ in size`);
-        out.push({ hostIp, hostPort, containerPort: c.start + i, protocol: c.proto });
-        bound.add(keyOf(c.start + i, c.proto));
-      }
+  for (const b of ports.bindings) {
+    const c = b.container;
+    const hostIp = checkHostIp(b.hostIp);
+    const count = c.end - c.start + 1;
+    const h = b.host;
+    const hostCount = h ? h.end - h.start + 1 : 0;
+    for (let i = 0; i < count; i++) {
+      let hostPort: number;
+      if (!h) hostPort = await findFree(c.proto, hostIp);
+      else if (hostCount === count) hostPort = h.start + i;
+      else if (count === 1) hostPort = await findFree(c.proto, hostIp, [h.start, h.end]);
+      else throw badRequest(`invalid port range: ${formatRange(h)}:${formatRange(c)}/${c.proto}: host and container port ranges differ in size`);
+      out.push({ hostIp, hostPort, containerPort: c.start + i, protocol: c.proto });
+      bound.add(keyOf(c.start + i, c.proto));
     }
   }
-  if (publishAll) {
-    for (const key of Object.keys(exposedPorts ?? {})) {
-      const c = parsePortKey(key);
+  if (ports.publishAll) {
+    for (const c of ports.exposed) {
       for (let p = c.start; p <= c.end; p++) {
         if (bound.has(keyOf(p, c.proto))) continue;
         out.push({ hostIp: '', hostPort: await findFree(c.proto, ''), containerPort: p, protocol: c.proto });

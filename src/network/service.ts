@@ -2,6 +2,8 @@
  * Docker's network API over Berth's own store + IPAM, with netavark doing the kernel work.
  * Every state change runs under one lock: allocation must see every earlier allocation, and netavark calls on a
  * shared bridge are kept sequential.
+ * Over ~400 lines for now: its split by job (CRUD, endpoints, the bridge keeper, views; issue #17) waits for the IPv6
+ * work on this file to land.
  */
 import * as fs from 'node:fs';
 import { ApiError, badRequest, conflict, notFound } from '../common/errors';
@@ -9,7 +11,7 @@ import { newId, shortId } from '../common/ids';
 import { parseTimestamp } from '../common/duration';
 import { checkFilterKeys, labelMatches, type Filters } from '../common/filters';
 import { log } from '../common/log';
-import type { PortBinding } from '../schema/container';
+import type { PublishSpec } from '../common/ports';
 import {
   AddressPool, Cidr, DEFAULT_BRIDGE_SUBNET, DEFAULT_POOLS, allocateAddress, checkNoOverlap, chooseGateway, formatCidr, formatIp,
   hostRouteSubnets, macForIp, nextSubnet, parseAuxAddresses, parseIp, parseMac, parseRange, parseSubnet,
@@ -60,13 +62,14 @@ export interface AttachOptions {
   aliases?: string[];
   ip?: string;
   mac?: string;
-  portBindings?: Record<string, PortBinding[] | null> | null;
-  /** container config ExposedPorts with the image's merged in */
+  /** What to publish (the first network only). */
+  ports?: PublishSpec;
+  /** container config ExposedPorts with the image's merged in, as NetworkSettings.Ports shows them */
   exposedPorts?: Record<string, unknown> | null;
-  publishAll?: boolean;
 }
 
 const PREDEFINED = ['bridge', 'host', 'none'];
+const NO_PORTS: PublishSpec = { bindings: [], exposed: [], publishAll: false };
 
 export class NetworkService {
   private readonly store: NetworkStore;
@@ -264,7 +267,7 @@ export class NetworkService {
       const others = this.store.listEndpoints();
       const ip = this.allocate(n, o.ip);
       const existingPorts = others.flatMap((e) => e.ports);
-      const ports = await resolvePortMappings(o.exposedPorts, o.portBindings, !!o.publishAll, hostPortFinder(new Set(existingPorts.map((p) => `${p.protocol}/${p.hostPort}`))));
+      const ports = await resolvePortMappings(o.ports ?? NO_PORTS, hostPortFinder(new Set(existingPorts.map((p) => `${p.protocol}/${p.hostPort}`))));
       checkPortConflicts(ports, existingPorts);
       // rootless: the daemon's namespace is not the host's; slirp4netns's listen on the host is the check
       if (!this.cfg.hostPorts) await assertHostPortsFree(ports);

@@ -5,6 +5,7 @@
  *
  * Layout under runRoot:  exits/<id> (exit codes)  s/<id12> -> bundle (attach socket links; kept short for sun_path)
  *                        ctr/<id>/ (conmon pid files, persist dir)  state/<runtime>/ (the runtime's --root)
+ * Over ~400 lines: the one driver of conmon and the runtime; its parts (attach socket, cgroups) are modules already.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
@@ -59,6 +60,21 @@ function conmonProcesses(sockDir: string): RuntimeInventory['conmons'] {
     out.push({ pid: Number(name), id: argv[argv.indexOf('-c') + 1] ?? '', exec: argv.includes('-e') });
   }
   return out;
+}
+
+/** SIGKILL a conmon's process group (it leads one: it is started detached) and wait until conmon is gone. */
+export async function stopConmon(pid: number): Promise<void> {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+  await processGone(pid);
+}
+
+/** Wait (up to 5 s) until a process has exited; with no parent left to reap it, init does, at once. */
+export async function processGone(pid: number): Promise<void> {
+  for (let i = 0; i < 100 && pid > 0 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** sun_path is 108 bytes: the attach link name is a 12-hex prefix, so runRoot may be up to ~85 characters. */
@@ -314,6 +330,28 @@ export class ConmonRuntime implements ContainerRuntime {
       exits: listDir(this.exitDir),
       conmons: conmonProcesses(this.sockDir),
     };
+  }
+
+  /**
+   * Undo what a start no record owns left behind (a daemon killed mid-start, an orphan): the process group of each
+   * conmon of `id` (conmon, and a runtime `create` it may still be waiting for, which would otherwise make the
+   * container after this returns), then the runtime's state and conmon's files. Waits for each process to be gone
+   * first, so nothing writes an exit file after the cleanup. False when there was nothing (no files, no state).
+   */
+  async discard(id: string, runtime: RuntimeName): Promise<boolean> {
+    // conmon is only ever started after its directory is made
+    const traces = [path.join(this.ctrDir, id), path.join(this.exitDir, id), path.join(this.stateRoot(runtime), id)];
+    if (!traces.some((p) => fs.existsSync(p))) return false;
+    const conmons = conmonProcesses(this.sockDir).filter((c) => c.id === id);
+    await Promise.all(conmons.map((c) => stopConmon(c.pid)));
+    const st = await this.state(id, runtime).catch(() => undefined);
+    if (st && st.pid > 0) {
+      await this.kill(id, runtime, 'SIGKILL').catch(() => undefined);
+      await processGone(st.pid);
+    }
+    await this.delete(id, runtime, true);
+    this.cleanup(id);
+    return true;
   }
 
   cleanup(id: string): void {

@@ -69,6 +69,8 @@ export interface ContainerRuntime {
   exec(req: ExecRequest): Promise<ExecHandle>;
   /** The compiled seccomp filter of a created container, when the runtime keeps one (crun), to reuse for others. */
   compiledSeccomp(id: string, runtime: RuntimeName): Buffer | undefined;
+  /** Kill and remove whatever runs or remains of a container no record owns (conmon, runtime create, state, files). */
+  discard(id: string, runtime: RuntimeName): Promise<boolean>;
   /** Forget conmon leftovers (exit file, socket link) of a removed container. */
   cleanup(id: string): void;
 }

@@ -1,7 +1,8 @@
 /**
  * Parse HostConfig.Binds / HostConfig.Mounts / HostConfig.Tmpfs into Berth mount requests with docker's validation
- * and messages (moby daemon/volume/mounts linux_parser.go). Named and anonymous volumes are returned as such for
- * the volume service to resolve; they are not an error here.
+ * and messages (moby daemon/volume/mounts linux_parser.go), once at create (`userMounts`, kept in the container's
+ * typed spec). Named and anonymous volumes are returned as such for the volume service to resolve; they are not an
+ * error here.
  */
 import * as path from 'node:path';
 import type { MountSpec } from '../schema/container';
@@ -54,6 +55,11 @@ function targetProblem(target: string): string | undefined {
 
 /** Parse one `-v` / Binds entry: `/host:/ctr[:opts]`, `name:/ctr[:opts]` or `/ctr` (anonymous volume). */
 export function parseBind(raw: string): MountRequest {
+  return parseBindMode(raw).mount;
+}
+
+/** parseBind with the entry's mode string (what inspect shows as a bind's or `-v` volume's Mode). */
+export function parseBindMode(raw: string): { mount: MountRequest; mode: string } {
   const parts = raw.split(':');
   if (parts[0] === '' || parts.length > 3) throw new Error(invalidSpec(raw));
   let source = '';
@@ -73,9 +79,9 @@ export function parseBind(raw: string): MountRequest {
   const opts = mode.split(',');
   const readOnly = opts.includes('ro');
   const cleanTarget = cleanPath(target);
-  if (kind === 'volume') return { kind, name: source, target: cleanTarget, readOnly, noCopy: opts.includes('nocopy') };
+  if (kind === 'volume') return { mount: { kind, name: source, target: cleanTarget, readOnly, noCopy: opts.includes('nocopy') }, mode };
   const propagation = (opts.find((o) => (PROPAGATIONS as readonly string[]).includes(o)) ?? 'rprivate') as Propagation;
-  return { kind, source: cleanPath(source), target: cleanTarget, readOnly, propagation, createSource: true };
+  return { mount: { kind, source: cleanPath(source), target: cleanTarget, readOnly, propagation, createSource: true }, mode };
 }
 
 /** Parse one HostConfig.Mounts entry. `exists` checks a bind source on the host (injected to keep this pure). */
@@ -131,27 +137,58 @@ export function tmpfsOptions(user: string[]): string[] {
   return out;
 }
 
+type BindRequest = Extract<MountRequest, { kind: 'bind' }>;
+type VolumeRequest = Extract<MountRequest, { kind: 'volume' }>;
+type TmpfsRequest = Extract<MountRequest, { kind: 'tmpfs' }>;
+
+/** A user mount with what inspect shows of it besides: docker's MountPoint.Mode, and whether a tmpfs is listed. */
+export type UserMount =
+  | (BindRequest & { mode: string })
+  /** mode: the `-v` mode string ("z" for a named `-v` volume without one). */
+  | (VolumeRequest & { mode: string })
+  /** `listed`: docker lists `--mount type=tmpfs` in inspect's Mounts, but not HostConfig.Tmpfs (`--tmpfs`). */
+  | (TmpfsRequest & { listed: boolean });
+
 /**
- * All user mounts of a create body, in docker's order of precedence, refusing two mounts on one target
- * (`Duplicate mount point: /x`). Tmpfs entries come from HostConfig.Tmpfs (`{"/run": "size=64m"}`).
+ * All user mounts of a create body, in docker's order of precedence (Binds, Mounts, Tmpfs), refusing two mounts on
+ * one target (`Duplicate mount point: /x`). Tmpfs entries come from HostConfig.Tmpfs (`{"/run": "size=64m"}`).
  */
-export function parseMounts(
+export function userMounts(
   hc: { Binds?: string[] | null; Mounts?: MountSpec[] | null; Tmpfs?: Record<string, string> | null },
   exists: (p: string) => boolean,
-): MountRequest[] {
-  const out: MountRequest[] = [];
+): UserMount[] {
+  const out: UserMount[] = [];
   const seen = new Set<string>();
-  const add = (m: MountRequest): void => {
+  const add = (m: UserMount): void => {
     if (seen.has(m.target)) throw new Error(`Duplicate mount point: ${m.target}`);
     seen.add(m.target);
     out.push(m);
   };
-  for (const raw of hc.Binds ?? []) add(parseBind(raw));
-  for (const m of hc.Mounts ?? []) add(parseMount(m, exists));
+  for (const raw of hc.Binds ?? []) {
+    const { mount: m, mode } = parseBindMode(raw);
+    if (m.kind === 'bind') add({ ...m, mode });
+    else if (m.kind === 'volume') add({ ...m, mode: m.name ? mode || 'z' : mode });
+  }
+  for (const spec of hc.Mounts ?? []) {
+    const m = parseMount(spec, exists);
+    add(m.kind === 'tmpfs' ? { ...m, listed: true } : { ...m, mode: '' });
+  }
   for (const [target, data] of Object.entries(hc.Tmpfs ?? {})) {
     const problem = targetProblem(target);
     if (problem) throw new Error(`invalid tmpfs mount: ${problem}`);
-    add({ kind: 'tmpfs', target: cleanPath(target), options: tmpfsOptions(data.split(',')) });
+    add({ kind: 'tmpfs', target: cleanPath(target), options: tmpfsOptions(data.split(',')), listed: false });
   }
   return out;
+}
+
+/** userMounts as plain mount requests. */
+export function parseMounts(
+  hc: { Binds?: string[] | null; Mounts?: MountSpec[] | null; Tmpfs?: Record<string, string> | null },
+  exists: (p: string) => boolean,
+): MountRequest[] {
+  return userMounts(hc, exists).map((m): MountRequest => {
+    if (m.kind === 'tmpfs') return { kind: m.kind, target: m.target, options: m.options };
+    const { mode: _mode, ...plain } = m;
+    return plain;
+  });
 }

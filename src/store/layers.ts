@@ -158,8 +158,8 @@ export class LayerStore {
 }
 
 /**
- * Remove an unpack temp; false if it could not be (a GNU tar orphaned by a killed daemon may still be writing into
- * it): it is left for the next repair, and the caller's own error, if any, is the one reported.
+ * Remove an unpack temp; false if it could not be: it is left for the next repair, and the caller's own error, if
+ * any, is the one reported.
  */
 function removeTemp(dir: string): boolean {
   try {
@@ -186,7 +186,9 @@ const TAR_EXTRACT_ARGS = [
 
 /** Feed the tar to the checker and, once each chunk is checked, to GNU tar; hash it on the way (the diffID). */
 async function extract(input: Readable, dest: string, policy: TarPolicy): Promise<LayerInfo> {
-  const tar = spawn('tar', [...TAR_EXTRACT_ARGS, '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
+  // Tied to berthd's life (parent-death signal): a tar orphaned by a killed daemon would go on writing into the temp
+  // while the next start's repair removes it.
+  const tar = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'tar', ...TAR_EXTRACT_ARGS, '-C', dest], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   tar.stdin.on('error', () => undefined); // EPIPE if tar dies; its exit status says why

@@ -11,17 +11,19 @@ export const REPO = path.resolve(__dirname, '../../..');
 export const BERTHD = path.join(REPO, 'bin/berthd');
 /** The berth CLI as users run it (the bin/berth launcher). */
 export const BERTH = path.join(REPO, 'bin/berth');
-const BUSYBOX_TAR = '/var/tmp/berth-test-busybox.tar';
-
-/** busybox's root file system as a tar, made once from Debian's busybox-static and shared by every test. */
-export function busyboxTar(): string {
-  if (!fs.existsSync(BUSYBOX_TAR)) {
-    const tmp = `${BUSYBOX_TAR}.${process.pid}.tmp`;
-    const r = spawnSync(path.join(REPO, 'scripts/busybox-rootfs.sh'), [tmp]);
+/**
+ * busybox's root file system as a tar, made once from Debian's busybox-static and shared by every test. With `arch`
+ * (a Debian architecture, e.g. arm64) from that architecture's package (scripts/busybox-rootfs.sh).
+ */
+export function busyboxTar(arch?: string): string {
+  const file = `/var/tmp/berth-test-busybox${arch ? `-${arch}` : ''}.tar`;
+  if (!fs.existsSync(file)) {
+    const tmp = `${file}.${process.pid}.tmp`;
+    const r = spawnSync(path.join(REPO, 'scripts/busybox-rootfs.sh'), [tmp, ...(arch ? [arch] : [])]);
     if (r.status !== 0) throw new Error(`busybox-rootfs.sh failed: ${r.stderr}`);
-    fs.renameSync(tmp, BUSYBOX_TAR);
+    fs.renameSync(tmp, file);
   }
-  return BUSYBOX_TAR;
+  return file;
 }
 
 export interface RunResult {

@@ -69,10 +69,14 @@ export class RootlessUser {
     return fs.existsSync(this.logFile) ? fs.readFileSync(this.logFile, 'utf8') : '';
   }
 
-  /** berthd as this user (the wrapper's pid is this.daemon.pid); waits for the socket to answer. */
-  async startDaemon(): Promise<void> {
+  /**
+   * berthd as this user (runuser's pid is this.daemon.pid, the wrapper berthd its child); waits for the socket to
+   * answer. `argv`: another command line that starts it (a unit's ExecStart).
+   */
+  async startDaemon(opts: { argv?: string[]; env?: Record<string, string> } = {}): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');
-    this.daemon = spawn('runuser', ['-u', this.name, '--', 'env', '-i', ...this.env(), BERTHD, '--log-level', 'debug', '--registries-loopback-only'], { stdio: ['ignore', log, log], cwd: this.home });
+    const argv = opts.argv ?? [BERTHD, '--log-level', 'debug', '--registries-loopback-only'];
+    this.daemon = spawn('runuser', ['-u', this.name, '--', 'env', '-i', ...this.env(opts.env), ...argv], { stdio: ['ignore', log, log], cwd: this.home });
     fs.closeSync(log);
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
@@ -86,6 +90,15 @@ export class RootlessUser {
   importBusybox(): void {
     const r = this.berth(['import', '--change', 'CMD ["sh"]', busyboxTar(), 'busybox:latest']);
     if (r.status !== 0) throw new Error(`import busybox failed: ${r.stderr}`);
+  }
+
+  /** SIGTERM to the wrapper berthd (as systemd stops a service); resolves with runuser's exit code. */
+  async stopDaemon(): Promise<number | null> {
+    const daemon = this.daemon;
+    if (!daemon || daemon.exitCode !== null) return daemon?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => daemon.once('exit', (code) => r(code)));
+    spawnSync('pkill', ['-TERM', '-P', String(daemon.pid)]);
+    return exited;
   }
 
   /** Stop the daemon, end every process of the user (all started by this test), drop the user and all it had. */

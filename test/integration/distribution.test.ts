@@ -5,15 +5,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as bcrypt from 'bcryptjs';
 import { BERTH, TestDaemon, type RunResult } from '../helpers/daemon';
-import { freePort } from '../helpers/ports';
+import { freePort, startServer } from '../helpers/ports';
 
 const hasDebianRegistry = spawnSync('docker-registry', ['--version']).status === 0;
 const FLAKY_PROXY = `
@@ -39,29 +38,10 @@ http.createServer((req, res) => {
 }).listen(Number(port), '127.0.0.1', () => console.log('ready'));
 `;
 
-
-async function waitPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`registry exited early:\n${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => (c.end(), resolve(true)));
-      c.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`registry did not listen on ${port}:\n${log()}`);
-}
-
 const children: ChildProcess[] = [];
 
 async function spawnServer(cmd: string, args: string[], port: number, logFile: string): Promise<string> {
-  const out = fs.openSync(logFile, 'a');
-  const child = spawn(cmd, args, { stdio: ['ignore', out, out] });
-  fs.closeSync(out);
-  children.push(child);
-  await waitPort(port, child, () => fs.readFileSync(logFile, 'utf8'));
+  children.push(await startServer(cmd, args, port, logFile));
   return `127.0.0.1:${port}`;
 }
 

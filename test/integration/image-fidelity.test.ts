@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileEngine, TEST_LABEL } from '../helpers/engine';
 import type { RunResult } from '../helpers/daemon';
+import { decodeStatus } from '../../src/build/trace';
 
 const { e, docker } = fileEngine('imgfid', () => {
   const tags = e.docker(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n').filter((t) => t.startsWith(repo));
@@ -128,5 +129,48 @@ describe('image remove', () => {
     const r = e.docker(['rmi', `${repo}/nosuch:1`]);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, new RegExp(`No such image: ${repo}/nosuch:1`));
+  });
+});
+
+describe('builds through a BuildKit session (dockerode buildImage with version 2)', () => {
+  type Msg = { id?: string; aux?: unknown; error?: string };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imgfid-'));
+  dirs.push(dir);
+  const run = `RUN echo v2-${process.pid} > /v2 && echo built-${process.pid}`;
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM busybox\nLABEL imgfid=${repo}\n${run}\n`);
+  const build = async (): Promise<Msg[]> => {
+    const stream = await docker.buildImage({ context: dir, src: ['Dockerfile'] }, { t: `${repo}/v2:1`, version: '2' });
+    return new Promise<Msg[]>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null, out: Msg[]) => (err ? reject(err) : resolve(out))));
+  };
+  /** The RUN step as BuildKit's progress reports it (its vertex updates merged, its logs joined). */
+  const runStep = (messages: Msg[]): { completed: boolean; cached: boolean; log: string } => {
+    const updates = messages.filter((m) => m.id === 'moby.buildkit.trace').map((m) => decodeStatus(Buffer.from(m.aux as string, 'base64')));
+    const vertexes = updates.flatMap((u) => u.vertexes).filter((v) => v.name === `[2/2] ${run}`);
+    assert.ok(vertexes.length, `no vertex [2/2] ${run} in ${JSON.stringify(updates.flatMap((u) => u.vertexes.map((v) => v.name)))}`);
+    const digest = vertexes[0].digest;
+    return {
+      completed: vertexes.some((v) => v.completed),
+      cached: vertexes.some((v) => v.cached),
+      log: updates.flatMap((u) => u.logs).filter((l) => l.vertex === digest).map((l) => l.data.toString()).join(''),
+    };
+  };
+
+  it('opens the session, builds the body context, reports BuildKit progress and names the image in moby.image.id', async () => {
+    const messages = await build();
+    assert.equal(messages.find((m) => m.error)?.error, undefined);
+    const id = (messages.find((m) => m.id === 'moby.image.id')?.aux as { ID?: string } | undefined)?.ID;
+    assert.match(id ?? '', /^sha256:[0-9a-f]{64}$/, JSON.stringify(messages.slice(-3)));
+    assert.equal(ok(e.docker(['image', 'inspect', '-f', '{{.Id}}', `${repo}/v2:1`]), 'inspect'), id);
+    assert.equal(ok(e.docker(['run', '--rm', '--label', TEST_LABEL, `${repo}/v2:1`, 'cat', '/v2']), 'run'), `v2-${process.pid}`);
+    const step = runStep(messages);
+    assert.equal(step.completed, true);
+    assert.equal(step.cached, false);
+    assert.match(step.log, new RegExp(`built-${process.pid}\n`));
+  });
+
+  it('reports the same step as cached when built again', async () => {
+    const step = runStep(await build());
+    assert.equal(step.cached, true);
+    assert.equal(step.completed, true);
   });
 });

@@ -3,7 +3,7 @@
  * removed here), driven by the berth CLI (which finds the user's socket with no DOCKER_HOST) and the docker CLI.
  */
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports';
 import { freeSubidBase, RootlessUser } from '../helpers/rootless-user';
-import { BERTHD } from '../helpers/daemon';
+import { BERTHD, REPO } from '../helpers/daemon';
 
 const TUN = '/dev/net/tun';
 
@@ -118,6 +118,21 @@ describe('rootless berthd', { skip: process.getuid?.() !== 0 && 'creates users: 
     assert.match(low.stderr, /cannot expose privileged port 80, you can add 'net\.ipv4\.ip_unprivileged_port_start=80'/);
   });
 
+  it('brings a --restart always container back with its published port after the daemon restarts', async () => {
+    const port = await freePort();
+    const d = alice.berth(['run', '-d', '--name', 'keeper', '--restart', 'always', '-p', `${port}:80`, 'busybox', 'sh', '-c', 'echo again > /i.html && httpd -f -p 80 -h /']);
+    assert.equal(d.status, 0, d.stderr);
+    try {
+      assert.equal(await getWithRetry(`http://127.0.0.1:${port}/i.html`), 'again\n');
+      assert.equal(await alice.stopDaemon(), 0);
+      await alice.startDaemon();
+      assert.equal(await getWithRetry(`http://127.0.0.1:${port}/i.html`), 'again\n');
+      assert.equal(alice.berth(['inspect', '-f', '{{.State.Running}}', 'keeper']).stdout.trim(), 'true');
+    } finally {
+      alice.berth(['rm', '-f', 'keeper']);
+    }
+  });
+
   it('reaches the outside network through slirp4netns', () => {
     const r = alice.berth(['run', '--rm', 'busybox', 'ping', '-c', '1', '-W', '5', '10.0.2.2']);
     assert.equal(r.status, 0, r.stderr + r.stdout);
@@ -198,6 +213,16 @@ describe('rootless berthd: missing pieces', { skip: process.getuid?.() !== 0 && 
     assert.match(check.stderr, /\/etc\/subuid/);
   });
 
+  it('refuses to install the user service without them, and as root', () => {
+    const r = carol.berth(['system', 'install', '--user', '--no-start']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /\/etc\/subuid/);
+    assert.equal(fs.existsSync(path.join(carol.home, '.config')), false);
+    const root = spawnSync(BERTH_CLI, ['system', 'install', '--user', '--no-start'], { encoding: 'utf8' });
+    assert.equal(root.status, 1);
+    assert.match(root.stderr, /--user installs a rootless berthd for the user running it: run it as that user, not as root/);
+  });
+
   it('names a missing uidmap (newuidmap/newgidmap) and the package to install', () => {
     // a PATH with what berthd needs except newuidmap/newgidmap
     const bin = path.join(carol.home, '..', 'bin');
@@ -207,6 +232,53 @@ describe('rootless berthd: missing pieces', { skip: process.getuid?.() !== 0 && 
     assert.equal(r.status, 1);
     assert.match(r.stderr, /newuidmap\/newgidmap \(package uidmap\)\n\s+fix: sudo apt-get install -y uidmap/);
     assert.equal(fs.existsSync(path.join(carol.home, '.local')), false);
+  });
+});
+
+describe('rootless berthd as a systemd user service', { skip: process.getuid?.() !== 0 && 'creates users: run as root' }, () => {
+  let dave: RootlessUser;
+  let receiver: ChildProcess | undefined;
+  before(() => {
+    dave = new RootlessUser('s', freeSubidBase(2));
+  });
+  after(async () => {
+    receiver?.kill('SIGKILL');
+    await dave?.remove();
+  });
+
+  it('system install --user writes a unit whose ExecStart runs the daemon and says READY=1 and STOPPING=1; uninstall --user removes it', async () => {
+    const out = dave.berth(['system', 'install', '--user', '--no-start']);
+    assert.equal(out.status, 0, out.stderr);
+    assert.match(out.stdout, new RegExp(`export DOCKER_HOST=unix://${dave.socket}\n`));
+    const unit = path.join(dave.home, '.config/systemd/user/berth.service');
+    const text = fs.readFileSync(unit, 'utf8');
+    for (const line of ['Type=notify', 'NotifyAccess=all', 'KillMode=mixed', 'Delegate=yes', 'WantedBy=default.target', `ExecStart=${REPO}/bin/berthd`]) {
+      assert.ok(text.includes(`\n${line}\n`), `the unit lacks ${line}`);
+    }
+    assert.equal(fs.statSync(unit).uid, dave.uid);
+    const verify = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+    assert.equal(verify.status, 0, verify.stderr);
+
+    // what systemd --user would do: run ExecStart with NOTIFY_SOCKET in the user's runtime dir
+    const notifyDir = path.join(dave.runtimeDir, 'systemd');
+    assert.equal(dave.run('mkdir', ['-p', notifyDir]).status, 0);
+    const sock = path.join(notifyDir, 'notify');
+    const messages = path.join(notifyDir, 'messages');
+    const py = `import socket\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(${JSON.stringify(sock)})\nf=open(${JSON.stringify(messages)},'a')\nwhile True:\n  f.write(repr(s.recv(4096).decode())+'\\n'); f.flush()\n`;
+    receiver = spawn('runuser', ['-u', dave.name, '--', 'python3', '-c', py], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+    const execStart = /\nExecStart=(.*)\n/.exec(text)![1].split(' ');
+    await dave.startDaemon({ argv: execStart, env: { NOTIFY_SOCKET: sock } });
+    for (let i = 0; i < 100 && !(fs.existsSync(messages) && fs.readFileSync(messages, 'utf8').includes('READY=1')); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(fs.readFileSync(messages, 'utf8').trim(), "'READY=1'", 'READY=1 without MAINPID: the main process stays the wrapper');
+    const v = dave.docker(['version', '--format', '{{.Server.Os}}']);
+    assert.equal(v.status, 0, v.stderr);
+    assert.equal(await dave.stopDaemon(), 0);
+    assert.match(fs.readFileSync(messages, 'utf8'), /'STOPPING=1'/);
+
+    const un = dave.berth(['system', 'uninstall', '--user']);
+    assert.equal(un.status, 0, un.stderr);
+    assert.equal(fs.existsSync(unit), false);
   });
 });
 

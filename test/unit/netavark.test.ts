@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NetworkService } from '../../src/network/service';
 import { newId } from '../../src/common/ids';
+import { publish } from '../helpers/spec';
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/lib/podman/netavark');
@@ -71,7 +72,7 @@ test('netavark: user network with DNS, published port on 127.0.0.1, clean teardo
 
     const webNs = await svc.createNamespace(web);
     const clientNs = await svc.createNamespace(client);
-    const webInfo = await svc.attachContainer(web, 'web', webNs, { network: 'bnt-net', exposedPorts: { '8080/tcp': {} }, portBindings: { '8080/tcp': [{ HostIp: '', HostPort: '' }] } });
+    const webInfo = await svc.attachContainer(web, 'web', webNs, { network: 'bnt-net', exposedPorts: { '8080/tcp': {} }, ports: publish({ '8080/tcp': {} }, { '8080/tcp': [{ HostIp: '', HostPort: '' }] }) });
     const clientInfo = await svc.attachContainer(client, 'client', clientNs, { network: 'bnt-net' });
     assert.notEqual(webInfo.ip, clientInfo.ip);
     const hostPort = webInfo.ports[0].hostPort;
@@ -113,7 +114,7 @@ test('netavark: user network with DNS, published port on 127.0.0.1, clean teardo
         const ns = await svc.createNamespace(id);
         (timings['netns create (ip netns add + lo up)'] ??= []).push(performance.now() - t0);
         t0 = performance.now();
-        await svc.attachContainer(id, `m${i}`, ns, { network: 'bnt-net', exposedPorts: { '80/tcp': {} }, portBindings: { '80/tcp': [{ HostIp: '', HostPort: '' }] } });
+        await svc.attachContainer(id, `m${i}`, ns, { network: 'bnt-net', exposedPorts: { '80/tcp': {} }, ports: publish({ '80/tcp': {} }, { '80/tcp': [{ HostIp: '', HostPort: '' }] }) });
         (timings[`${label} setup`] ??= []).push(performance.now() - t0);
         t0 = performance.now();
         await svc.detachContainer(id);
@@ -166,7 +167,7 @@ test('netavark: reconcile after a crash cleans endpoints whose netns vanished', 
     const { Id } = await svc.create({ Name: 'bnc-net' });
     const subnet = svc.inspect(Id).IPAM.Config[0].Subnet;
     const ns = await svc.createNamespace(id);
-    await svc.attachContainer(id, 'gone', ns, { network: 'bnc-net', portBindings: { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } });
+    await svc.attachContainer(id, 'gone', ns, { network: 'bnc-net', ports: publish(null, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] }) });
     const bridgeName = (JSON.parse(sh('ip', ['-j', 'route', 'show', subnet])) as { dev: string }[])[0].dev;
     sh('ip', ['netns', 'del', path.basename(ns)]); // the "crash": container and its netns are gone, records remain
     svc = new NetworkService(cfg); // a restarted daemon

@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import {
   FreePortFinder, checkPortConflicts, dockerListPorts, dockerPortMap, hostPortFinder, parsePortKey, resolvePortMappings, toNetavarkPorts,
 } from '../../src/network/ports';
+import { publish } from '../helpers/spec';
 
 /** Deterministic finder: hands out 40000, 40001, ...; inside a range, its first port. */
 function fakeFinder(): FreePortFinder {
@@ -19,27 +20,23 @@ test('port keys', () => {
 });
 
 test('bindings from the API: fixed, random, host range, per-binding host IP', async () => {
-  const m = await resolvePortMappings(
-    { '5000/tcp': {}, '53/udp': {} },
-    { '5000/tcp': [{ HostIp: '', HostPort: '5000' }, { HostIp: '127.0.0.1', HostPort: '' }], '53/udp': [{ HostIp: '0.0.0.0', HostPort: '9000-9010' }] },
-    false, fakeFinder(),
-  );
+  const m = await resolvePortMappings(publish({ '5000/tcp': {}, '53/udp': {} }, { '5000/tcp': [{ HostIp: '', HostPort: '5000' }, { HostIp: '127.0.0.1', HostPort: '' }], '53/udp': [{ HostIp: '0.0.0.0', HostPort: '9000-9010' }] }, false), fakeFinder());
   assert.deepEqual(m, [
     { hostIp: '', hostPort: 5000, containerPort: 5000, protocol: 'tcp' },
     { hostIp: '127.0.0.1', hostPort: 40000, containerPort: 5000, protocol: 'tcp' },
     { hostIp: '', hostPort: 9000, containerPort: 53, protocol: 'udp' },
   ]);
-  const ranged = await resolvePortMappings(null, { '80-82/tcp': [{ HostPort: '8080-8082' }] }, false, fakeFinder());
+  const ranged = await resolvePortMappings(publish(null, { '80-82/tcp': [{ HostPort: '8080-8082' }] }, false), fakeFinder());
   assert.deepEqual(ranged.map((x) => `${x.hostPort}->${x.containerPort}`), ['8080->80', '8081->81', '8082->82']);
-  await assert.rejects(resolvePortMappings(null, { '80-82/tcp': [{ HostPort: '8080-8081' }] }, false, fakeFinder()), /differ in size/);
-  await assert.rejects(resolvePortMappings(null, { '80/tcp': [{ HostIp: '::', HostPort: '1' }] }, false, fakeFinder()), /only IPv4/);
-  await assert.rejects(resolvePortMappings(null, { '80/tcp': [{ HostPort: '5' }], '81/tcp': [{ HostPort: '5' }] }, false, fakeFinder()), /port is already allocated/);
+  await assert.rejects(resolvePortMappings(publish(null, { '80-82/tcp': [{ HostPort: '8080-8081' }] }, false), fakeFinder()), /differ in size/);
+  await assert.rejects(resolvePortMappings(publish(null, { '80/tcp': [{ HostIp: '::', HostPort: '1' }] }, false), fakeFinder()), /only IPv4/);
+  await assert.rejects(resolvePortMappings(publish(null, { '80/tcp': [{ HostPort: '5' }], '81/tcp': [{ HostPort: '5' }] }, false), fakeFinder()), /port is already allocated/);
 });
 
 test('-P publishes every exposed port not bound explicitly', async () => {
-  const m = await resolvePortMappings({ '80/tcp': {}, '443/tcp': {}, '53/udp': {} }, { '80/tcp': [{ HostPort: '8080' }] }, true, fakeFinder());
+  const m = await resolvePortMappings(publish({ '80/tcp': {}, '443/tcp': {}, '53/udp': {} }, { '80/tcp': [{ HostPort: '8080' }] }, true), fakeFinder());
   assert.deepEqual(m.map((x) => `${x.hostPort}->${x.containerPort}/${x.protocol}`), ['8080->80/tcp', '40000->443/tcp', '40001->53/udp']);
-  assert.deepEqual(await resolvePortMappings({ '80/tcp': {} }, null, false, fakeFinder()), []);
+  assert.deepEqual(await resolvePortMappings(publish({ '80/tcp': {} }, null, false), fakeFinder()), []);
 });
 
 test('conflicts with other endpoints: same proto+port, overlapping host IP', () => {

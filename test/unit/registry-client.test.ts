@@ -14,7 +14,7 @@ import { decodeAuthHeader, encodeAuthHeader, parseChallenge, tokenUrl } from '..
 import { gzipLayer, levelFor } from '../../src/registry/client/compress';
 import { DockerConfig, INDEX_SERVER, serverKey } from '../../src/registry/client/dockerconfig';
 import { isInsecure, isLoopback, RegistryHosts, validateMirror } from '../../src/registry/client/hosts';
-import { parsePlatform, selectManifest } from '../../src/registry/client/platform';
+import { parsePlatform, selectManifest } from '../../src/image/platform';
 import { progressBar, ProgressStream } from '../../src/registry/client/progress';
 import { parseImageManifest, runLimited, tee } from '../../src/registry/client/pull';
 import { pushManifest } from '../../src/registry/client/push';

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { HostConfig } from '../../src/schema/container';
 import { initialState, ContainerStore, type ContainerRecord } from '../../src/engine/containers/record';
+import { recordedSpec } from '../../src/engine/containers/normalize';
 import { ANONYMOUS_LABEL, VolumeService } from '../../src/engine/volumes';
 import { mountPoints, parseVolumesFrom, planMounts, type PlannedMount, type VolumeMount } from '../../src/engine/volume-mounts';
 import { parseBind, parseMount } from '../../src/spec/mounts';
@@ -22,7 +23,7 @@ function container(id: string, hc: HostConfig, volumes: Record<string, object> =
   return {
     Id: id, Name: '/' + name, Created: '', Path: 'sh', Args: [], Image: 'sha256:x', State: initialState(), RestartCount: 0, Runtime: 'crun',
     Config: { Hostname: '', Domainname: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false, OpenStdin: false, StdinOnce: false, Image: 'img', Volumes: volumes },
-    HostConfig: hc,
+    HostConfig: hc, Spec: recordedSpec(hc, { Volumes: volumes }),
   };
 }
 
@@ -89,7 +90,7 @@ test('volumes: anonymous volumes are made at first use, kept per (container, tar
   t.after(done);
   const c = container('c2'.padEnd(64, '0'), { Binds: ['/scratch', 'named:/n'] }, { '/img': {} });
   save(store, c);
-  vs.prepareCreate(c.HostConfig);
+  vs.prepareCreate(c.Spec);
   assert.deepEqual(vs.list({}).Volumes.map((v) => v.Name), ['named'], 'named volumes are made at create');
   const planned = vs.mountsOf(c);
   assert.deepEqual(planned.map((m) => m.target), ['/scratch', '/n', '/img']);

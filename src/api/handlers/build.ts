@@ -5,12 +5,16 @@ import { ApiError, badRequest } from '../../common/errors';
 import { BuildError, type Builder, type BuildRequest } from '../../build/executor';
 import { extractContext } from '../../build/contextfs';
 import type { SshSource } from '../../build/runmounts';
-import { formatPlatform, parsePlatform } from '../../registry/client/platform';
+import { parsePlatformList, type Platform } from '../../image/platform';
+import { parseCacheSpec, rejoinCacheSpecs, type CacheSpec } from '../../build/buildflags';
 import type { BuildMessage } from '../../build/output';
+import { TraceRenderer } from '../../build/trace';
 import { parseTimestamp } from '../../common/duration';
 import { checkFilterKeys } from '../../common/filters';
 import { qBool, qFilters, requestBody, sendJson, startStream, type Context } from '../http';
 import type { Router } from '../router';
+import { BuildSessions, sessionInfo } from '../session';
+import { takeBytes } from '../stream';
 
 function jsonQuery(q: URLSearchParams, key: string): unknown {
   const raw = q.get(key);
@@ -70,12 +74,24 @@ function sshSource(v: unknown, id: string): SshSource {
   throw badRequest(`invalid ssh ${id}: expected {"socket": absolute path} or {"keys": [base64]}`);
 }
 
-function asPlatform(value: string): string {
+function asPlatforms(value: string | null): Platform[] {
   try {
-    return formatPlatform(parsePlatform(value));
+    return value ? parsePlatformList(value) : [];
   } catch (e) {
     throw badRequest((e as Error).message);
   }
+}
+
+function cacheSpec(value: string, what: 'cache-to' | 'cache-from'): CacheSpec | undefined {
+  try {
+    return parseCacheSpec(value, what);
+  } catch (e) {
+    throw badRequest((e as Error).message);
+  }
+}
+
+function badSpec(value: string): never {
+  throw badRequest(`invalid cache-to value ${JSON.stringify(value)}: expected type=local,dest=DIR, type=registry,ref=REF or type=inline`);
 }
 
 function dockerfilePath(value: string | null): string {
@@ -84,10 +100,19 @@ function dockerfilePath(value: string | null): string {
   return p;
 }
 
+const EMPTY_CHUNKED = Buffer.from('0\r\n\r\n');
+
 export function buildRoutes(r: Router, builder: Builder): void {
-  // BuildKit's session (gRPC over a hijacked connection); clients use it only when /_ping offers Builder-Version 2.
-  r.add('POST', '/session', async () => {
-    throw new ApiError(501, 'BuildKit sessions are not supported yet: Berth builds with the classic builder protocol (POST /build)');
+  const sessions = new BuildSessions();
+  r.add('POST', '/session', async (ctx) => {
+    const info = sessionInfo(ctx.req.headers);
+    if (!ctx.upgrade) throw badRequest('session: the connection must upgrade to h2c');
+    // Some clients (docker-modem) send an empty chunked body: its end must not reach the HTTP/2 stream.
+    const chunked = /chunked/i.test(String(ctx.req.headers['transfer-encoding'] ?? ''));
+    const body = await takeBytes(ctx.upgrade.socket, ctx.upgrade.head, chunked ? EMPTY_CHUNKED.length : Number(ctx.req.headers['content-length'] ?? 0));
+    if (body.taken.length && !body.taken.equals(EMPTY_CHUNKED)) throw badRequest('session: the request must not have a body');
+    sessions.attach(info, ctx.upgrade.socket); // refuses before it answers 101
+    ctx.upgrade.hijacked = true;
   });
 
   r.add('POST', '/build/prune', async (ctx) => {
@@ -114,6 +139,10 @@ export function buildRoutes(r: Router, builder: Builder): void {
   r.add('POST', '/build', async (ctx) => {
     const q = ctx.query;
     if (q.get('remote')) throw badRequest('remote build contexts are not supported: send the context as the request body');
+    const version = q.get('version') || '1';
+    if (version !== '1' && version !== '2') throw badRequest(`invalid version ${JSON.stringify(version)}: expected "1" or "2"`);
+    // held for the build's length, as dockerd holds it (see api/session.ts for what Berth does not use of it)
+    if (q.get('session')) await sessions.get(q.get('session') as string);
     const scratch = builder.scratch();
     try {
       const contextDir = path.join(scratch, 'context');
@@ -128,30 +157,39 @@ export function buildRoutes(r: Router, builder: Builder): void {
         buildArgs: jsonMap(q, 'buildargs'),
         target: q.get('target') || undefined,
         noCache: qBool(q, 'nocache'),
-        cacheFrom: jsonList(q, 'cachefrom'),
+        // BuildKit's `type=...` values are exported caches; plain ones are images (the classic --cache-from)
+        cacheFrom: rejoinCacheSpecs(jsonList(q, 'cachefrom')).filter((v) => !cacheSpec(v, 'cache-from')),
+        cacheImports: rejoinCacheSpecs(jsonList(q, 'cachefrom')).flatMap((v) => cacheSpec(v, 'cache-from') ?? []),
+        // Berth's own parameter: the legacy protocol has none (BuildKit's clients send cache exports in the session)
+        cacheExports: jsonList(q, 'cacheto').map((v) => cacheSpec(v, 'cache-to') ?? badSpec(v)),
         labels: jsonMap(q, 'labels'),
         network: q.get('networkmode') || 'default',
         extraHosts: q.getAll('extrahosts').flatMap((h) => h.split(',')).filter(Boolean),
         rm: qBool(q, 'rm', true),
         forceRm: qBool(q, 'forcerm'),
         quiet: qBool(q, 'q'),
-        platform: q.get('platform') ? asPlatform(q.get('platform') as string) : undefined,
+        platforms: asPlatforms(q.get('platform')),
         secrets: sessionHeader(ctx, 'X-Berth-Build-Secrets', secretValue),
         ssh: sessionHeader(ctx, 'X-Berth-Build-Ssh', sshSource),
       };
-      await run(ctx, builder, req);
+      await run(ctx, builder, req, version === '2');
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
   });
 }
 
-/** Streams the build; an error before the first message is an HTTP error, after it an errorDetail line. */
-async function run(ctx: Context, builder: Builder, req: BuildRequest): Promise<void> {
+/**
+ * Streams the build; an error before the first message is an HTTP error, after it an errorDetail line. A BuildKit
+ * client (`version=2`) gets BuildKit's messages (build/trace.ts).
+ */
+async function run(ctx: Context, builder: Builder, req: BuildRequest, buildkit: boolean): Promise<void> {
   let out: ReturnType<typeof startStream> | undefined;
+  const trace = buildkit ? new TraceRenderer() : undefined;
   const emit = (m: BuildMessage): void => {
     out ??= startStream(ctx, 'application/json');
-    if (!out.destroyed) out.write(JSON.stringify(m) + '\n');
+    const { trace: _hint, ...classic } = m;
+    for (const wire of trace ? trace.render(m) : [classic]) if (!out.destroyed) out.write(JSON.stringify(wire) + '\n');
   };
   try {
     await builder.build(req, emit);

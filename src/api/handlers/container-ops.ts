@@ -1,10 +1,10 @@
-/** Observing and changing containers: stats, update, archive (cp), export, changes (diff), commit. */
+/** Observing and changing containers: stats, update, archive (cp), export, changes (diff), commit (HTTP only; the work is in engine/containers). */
 import { pipeline } from 'node:stream/promises';
-import { badRequest, conflict } from '../../common/errors';
-import { changes, encodeStat, exportRootfs, extractInto, statPath, withArchive } from '../../engine/containers/archive';
-import { commitContainer } from '../../engine/containers/commit';
+import { badRequest } from '../../common/errors';
+import { encodeStat, exportRootfs, statPath, withArchive } from '../../engine/containers/archive';
+import { commit } from '../../engine/containers/commit';
 import type { ContainerService } from '../../engine/containers/service';
-import { emptyStats, sample, type StatsJson } from '../../engine/containers/stats';
+import { streamStats } from '../../engine/containers/stats';
 import type { UpdateBody } from '../../engine/containers/update';
 import type { ImageService } from '../../image/service';
 import type { ContainerConfig } from '../../schema/container';
@@ -12,10 +12,7 @@ import { CONTAINER_CONFIG, UPDATE_CONTAINER } from '../decode';
 import { qBool, readJsonBody, requestBody, res, sendEmpty, sendJson, startStream } from '../http';
 import type { Router } from '../router';
 
-const STATS_INTERVAL_MS = 1000;
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export function containerOpsRoutes(r: Router, svc: ContainerService, images: ImageService): void {
   const store = svc.store;
@@ -26,22 +23,7 @@ export function containerOpsRoutes(r: Router, svc: ContainerService, images: Ima
     const oneShot = qBool(ctx.query, 'one-shot');
     if (oneShot && stream) throw badRequest('cannot have stream=true and one-shot=true');
     const out = startStream(ctx, 'application/json');
-    const running = () => rec.State.Running && !rec.State.Restarting && !!rec.Instance;
-    if (!running()) {
-      out.end(JSON.stringify(emptyStats(rec)) + '\n');
-      return;
-    }
-    // docker: without one-shot the first reply already has precpu_stats, from a sample one interval earlier
-    let prev: StatsJson | undefined = oneShot ? undefined : sample(rec);
-    if (prev) await sleep(STATS_INTERVAL_MS);
-    while (!out.destroyed) {
-      if (!running()) break;
-      const s = sample(rec, prev);
-      out.write(JSON.stringify(s) + '\n');
-      if (!stream) break;
-      prev = s;
-      await sleep(STATS_INTERVAL_MS);
-    }
+    await streamStats(rec, { stream, oneShot }, (s) => out.write(JSON.stringify(s) + '\n'), () => out.destroyed);
     out.end();
   });
 
@@ -51,9 +33,7 @@ export function containerOpsRoutes(r: Router, svc: ContainerService, images: Ima
   });
 
   r.add('GET', '/containers/{id}/changes', async (ctx) => {
-    const rec = store.get(ctx.params.id);
-    const list = changes(store.paths(rec.Id).upper, images.layerDirs(rec.Image));
-    sendJson(ctx, 200, list.length ? list : null);
+    sendJson(ctx, 200, svc.changes(ctx.params.id));
   });
 
   r.add('HEAD', '/containers/{id}/archive', async (ctx) => {
@@ -76,12 +56,10 @@ export function containerOpsRoutes(r: Router, svc: ContainerService, images: Ima
 
   r.add('PUT', '/containers/{id}/archive', async (ctx) => {
     const p = archivePathParam(ctx.query);
-    const rec = store.get(ctx.params.id);
-    if (rec.HostConfig.ReadonlyRootfs) throw conflict('container rootfs is marked read-only');
-    await svc.withRootfs(rec.Id, false, (root) => extractInto(root, p, ctx.params.id, requestBody(ctx.req), {
+    await svc.putArchive(ctx.params.id, p, requestBody(ctx.req), {
       noOverwriteDirNonDir: qBool(ctx.query, 'noOverwriteDirNonDir'),
       copyUIDGID: qBool(ctx.query, 'copyUIDGID'),
-    }));
+    });
     sendEmpty(ctx, 200);
   });
 
@@ -98,23 +76,15 @@ export function containerOpsRoutes(r: Router, svc: ContainerService, images: Ima
     const ref = q.get('container');
     if (!ref) throw badRequest('No container name or ID supplied');
     const config = await readJsonBody<ContainerConfig | null>(ctx, null, CONTAINER_CONFIG);
-    const rec = store.get(ref);
-    const pause = qBool(q, 'pause', true) && rec.State.Running && !rec.State.Paused;
-    if (pause) await svc.pause(rec.Id, true);
-    let id: string;
-    try {
-      id = await commitContainer(images.store, rec, store.paths(rec.Id).upper, {
-        comment: q.get('comment') ?? undefined,
-        author: q.get('author') ?? undefined,
-        changes: q.getAll('changes').filter(Boolean),
-        config,
-      });
-    } finally {
-      if (pause) await svc.pause(rec.Id, false);
-    }
-    const repo = q.get('repo');
-    if (repo) images.tag(id, repo, q.get('tag') || undefined);
-    svc.commitEvent(rec, id);
+    const id = await commit(svc, images, ref, {
+      pause: qBool(q, 'pause', true),
+      comment: q.get('comment') ?? undefined,
+      author: q.get('author') ?? undefined,
+      changes: q.getAll('changes').filter(Boolean),
+      config,
+      repo: q.get('repo') || undefined,
+      tag: q.get('tag') || undefined,
+    });
     sendJson(ctx, 201, { Id: id });
   });
 }

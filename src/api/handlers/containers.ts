@@ -1,15 +1,12 @@
 /** /containers/* routes. */
-import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
 import type { Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import type { CreateBody } from '../../schema/container';
-import { ApiError, badRequest, conflict } from '../../common/errors';
+import { badRequest, conflict } from '../../common/errors';
 import { parseSignal } from '../../common/signals';
 import type { ContainerService, WaitCondition } from '../../engine/containers/service';
 import { sessionDetachKeys } from '../../engine/containers/attach';
-import { logPolicy } from '../../engine/containers/log-rotate';
-import { followLogs, parseTimestampArg, readLogs, type LogOptions, type LogRecord } from '../../engine/containers/logs';
+import { parseTimestampArg, type LogRequest } from '../../engine/containers/logs';
+import { top } from '../../engine/containers/top';
 import { linkNames, removeLink } from '../../engine/containers/links';
 import { containerFilter, inspectView, listFacts, listView, type NetView } from '../../engine/containers/view';
 import type { ContainerNetworking } from '../../engine/containers/network';
@@ -24,8 +21,6 @@ import { qBool, qFilters, qInt, qTimestamp, readJsonBody, sendEmpty, sendJson, s
 import type { Router } from '../router';
 import { openClientStream, outputSink } from '../stream';
 import { acceptWebSocket } from '../websocket';
-
-const runFile = promisify(execFile);
 
 export function containerRoutes(
   r: Router,
@@ -42,7 +37,7 @@ export function containerRoutes(
 
   r.add('POST', '/containers/create', async (ctx) => {
     const body = await readJsonBody<CreateBody>(ctx, {}, CREATE_CONTAINER);
-    sendJson(ctx, 201, svc.create(body, ctx.query.get('name')));
+    sendJson(ctx, 201, svc.create(body, ctx.query.get('name'), ctx.query.get('platform') || undefined));
   });
 
   r.add('GET', '/containers/json', async (ctx) => {
@@ -129,7 +124,7 @@ export function containerRoutes(
     const sink = outputSink(io.out, raw);
     const streams = { stdout: qBool(q, 'stdout'), stderr: qBool(q, 'stderr') };
     if (qBool(q, 'logs')) {
-      readLogs(store.paths(rec.Id).log, { ...streams }, (rec2) => sink.write(rec2.stream, rec2.data));
+      svc.replayLog(rec.Id, streams, (stream, data) => sink.write(stream, data));
     }
     if (!qBool(q, 'stream')) {
       sink.end();
@@ -171,38 +166,26 @@ export function containerRoutes(
     const rec = store.get(ctx.params.id);
     const q = ctx.query;
     const tail = q.get('tail');
-    const opts: LogOptions = {
+    const opts: LogRequest = {
       stdout: qBool(q, 'stdout'),
       stderr: qBool(q, 'stderr'),
       tail: !tail || tail === 'all' ? undefined : Number(tail),
       sinceNs: qTimestamp(q, 'since'),
       untilNs: qTimestamp(q, 'until'),
+      follow: qBool(q, 'follow'),
+      timestamps: qBool(q, 'timestamps'),
     };
     if (!opts.stdout && !opts.stderr) throw badRequest('Bad parameters: you must choose at least one stream');
     if (opts.tail !== undefined && !Number.isInteger(opts.tail)) throw badRequest(`invalid value for "tail": ${tail}`);
-    if (!logPolicy(rec.HostConfig.LogConfig).enabled) throw new ApiError(501, 'configured logging driver does not support reading');
-    const tty = rec.Config.Tty;
-    const out = startStream(ctx, tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
-    const sink = outputSink(out, tty);
-    const timestamps = qBool(q, 'timestamps');
-    const emit = (r: LogRecord) => sink.write(r.stream, timestamps ? Buffer.concat([Buffer.from(r.time + ' '), r.data]) : r.data);
-    const path = store.paths(rec.Id).log;
-    const offset = readLogs(path, opts, emit);
-    if (!qBool(q, 'follow') || !rec.Instance) {
-      sink.end();
-      return;
-    }
-    const follower = followLogs(path, offset, { ...opts, tail: undefined }, emit);
-    out.on('close', follower.stop);
-    await svc.exited(rec.Id);
-    follower.drain();
+    const log = svc.logs(rec.Id);
+    const out = startStream(ctx, log.tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream');
+    const sink = outputSink(out, log.tty);
+    await log.read(opts, (stream, data) => sink.write(stream, data), (stop) => out.on('close', stop));
     sink.end();
   });
 
   r.add('GET', '/containers/{id}/top', async (ctx) => {
-    const rec = store.get(ctx.params.id);
-    if (!rec.State.Running) throw conflict(`Container ${rec.Id} is not running`);
-    sendJson(ctx, 200, await top(rec.State.Pid, ctx.query.get('ps_args') || '-ef'));
+    sendJson(ctx, 200, await top(store.get(ctx.params.id), ctx.query.get('ps_args') || '-ef'));
   });
 }
 
@@ -214,29 +197,4 @@ function killSignal(ref: string, raw: string | null): number | undefined {
   } catch (e) {
     throw badRequest(`Cannot kill container: ${ref}: ${(e as Error).message}`);
   }
-}
-
-/** docker top: host `ps` filtered to the processes in the container's PID namespace. */
-async function top(initPid: number, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
-  const ns = (pid: string) => {
-    try {
-      return fs.readlinkSync(`/proc/${pid}/ns/pid`);
-    } catch {
-      return undefined;
-    }
-  };
-  const want = ns(String(initPid));
-  const pids = new Set(fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && want !== undefined && ns(p) === want));
-  const { stdout } = await runFile('ps', psArgs.split(/\s+/).filter(Boolean)).catch((e: Error) => {
-    throw badRequest(`Error running ps: ${e.message}`);
-  });
-  const lines = stdout.split('\n').filter(Boolean);
-  const titles = lines[0].trim().split(/\s+/);
-  const pidCol = titles.indexOf('PID');
-  if (pidCol < 0) throw badRequest(`Couldn't find PID field in ps output`);
-  const rows = lines.slice(1).map((l) => {
-    const parts = l.trim().split(/\s+/);
-    return [...parts.slice(0, titles.length - 1), parts.slice(titles.length - 1).join(' ')];
-  });
-  return { Titles: titles, Processes: rows.filter((row) => pids.has(row[pidCol])) };
 }

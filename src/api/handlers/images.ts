@@ -21,6 +21,7 @@ export function imageRoutes(r: Router, images: ImageService, usedBy: UsedBy, pul
       changes: q.getAll('changes').filter(Boolean),
       message: q.get('message') || undefined,
       sourceDateEpoch: epochParam(q.get('sourceDateEpoch')),
+      platform: q.get('platform') || undefined,
     });
     const out = startStream(ctx, 'application/json');
     out.end(JSON.stringify({ status: id }) + '\n');

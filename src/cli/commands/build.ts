@@ -11,9 +11,11 @@ import * as tarStream from 'tar-stream';
 import { IgnoreMatcher, parseDockerignore } from '../../build/context';
 import { StatusError, type Command } from '../cli';
 import { humanSize } from '../../common/units';
-import { parseOutputSpec } from '../../build/buildflags';
+import { absoluteCachePaths, parseCacheSpec, parseOutputSpec } from '../../build/buildflags';
 import { sessionHeaders, writeOutput } from './build-output';
 import { displayJsonMessages, JsonStreamError } from './progress';
+
+const cachePaths = (values: string[]): string[] => values.map((v) => absoluteCachePaths(v, process.cwd()));
 
 export const build: Command = {
   use: 'build [OPTIONS] PATH | URL | -',
@@ -21,7 +23,10 @@ export const build: Command = {
   flags: [
     { name: 'add-host', kind: 'list', usage: 'Add a custom host-to-IP mapping ("host:ip")' },
     { name: 'build-arg', kind: 'list', usage: 'Set build-time variables' },
-    { name: 'cache-from', kind: 'list', varname: 'strings', usage: 'Images to consider as cache sources' },
+    { name: 'cache-from', kind: 'list', varname: 'strings', usage: 'External cache sources (e.g., "user/app:cache", "type=local,src=path/to/dir")',
+      check: (v) => void parseCacheSpec(absoluteCachePaths(v, process.cwd()), 'cache-from') },
+    { name: 'cache-to', kind: 'list', usage: 'Cache export destinations (e.g., "type=registry,ref=user/app:cache", "type=local,dest=path/to/dir", "type=inline")',
+      check: (v) => void parseCacheSpec(absoluteCachePaths(v, process.cwd()), 'cache-to') },
     { name: 'file', short: 'f', kind: 'string', usage: "Name of the Dockerfile (Default is 'PATH/Dockerfile')" },
     { name: 'force-rm', kind: 'bool', usage: 'Always remove intermediate containers' },
     { name: 'iidfile', kind: 'string', usage: 'Write the image ID to the file' },
@@ -81,7 +86,8 @@ export const build: Command = {
           target: (v.target as string) || undefined, nocache: v['no-cache'] ? 1 : undefined, q: quiet ? 1 : undefined,
           rm: v.rm ? 1 : 0, forcerm: v['force-rm'] ? 1 : undefined, pull: v.pull ? 1 : undefined,
           networkmode: v.network as string, extrahosts: (v['add-host'] as string[]).length ? v['add-host'] as string[] : undefined,
-          cachefrom: (v['cache-from'] as string[]).length ? JSON.stringify(v['cache-from']) : undefined,
+          cachefrom: (v['cache-from'] as string[]).length ? JSON.stringify(cachePaths(v['cache-from'] as string[])) : undefined,
+          cacheto: (v['cache-to'] as string[]).length ? JSON.stringify(cachePaths(v['cache-to'] as string[])) : undefined,
           platform: (v.platform as string) || undefined, version: '1',
         },
         body: counted,

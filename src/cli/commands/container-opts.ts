@@ -1,6 +1,7 @@
 /**
  * `run`/`create` flags and their translation into the POST /containers/create body, field for field as
  * docker/cli's opts.go builds it (same names, same null/[]/{} forms, same order).
+ * Over ~400 lines: one table of docker's run/create flags and the body fields they fill, as docker/cli's opts.go.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -69,6 +70,7 @@ export const containerFlags: FlagSpec[] = [
   { name: 'memory-swappiness', kind: 'int', usage: 'Tune container memory swappiness (0 to 100)', default: -1 },
   { ...list('mount', 'Attach a filesystem mount to the container', undefined, 'mount'), check: (v) => void parseMount(v) },
   { name: 'name', kind: 'string', usage: 'Assign a name to the container' },
+  { name: 'platform', kind: 'string', usage: 'Set platform if server is multi-platform capable' },
   { name: 'network', kind: 'string', varname: 'network', usage: 'Connect a container to a network' },
   list('network-alias', 'Add network-scoped alias for the container'),
   { name: 'ip', kind: 'string', usage: 'IPv4 address (e.g., 172.30.100.104)', check: (v) => {
@@ -103,7 +105,7 @@ export const containerFlags: FlagSpec[] = [
   { name: 'workdir', short: 'w', kind: 'string', usage: 'Working directory inside the container' },
 ];
 
-export interface CreateRequest { name?: string; body: Record<string, unknown> }
+export interface CreateRequest { name?: string; platform?: string; body: Record<string, unknown> }
 
 /** A Go duration flag in nanoseconds (the API's unit); negative durations are refused as docker does. */
 function duration(flag: string, v: string): number {
@@ -478,7 +480,7 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     HostConfig: hostConfig,
     NetworkingConfig: { EndpointsConfig: endpoints(network, L('network-alias'), S('ip'), S('mac-address'), L('link')) },
   };
-  return { name: S('name') || undefined, body };
+  return { name: S('name') || undefined, platform: S('platform') || undefined, body };
 }
 
 /**

@@ -20,10 +20,10 @@ function build(ctx: Ctx, o: ParsedFlags, detach: boolean): CreateRequest {
 }
 
 /** POST /images/create?fromImage=..., printing the progress to stderr (run/create pull missing images). */
-async function pull(client: EngineClient, image: string, quiet: boolean): Promise<void> {
+async function pull(client: EngineClient, image: string, platform: string | undefined, quiet: boolean): Promise<void> {
   const ref = parseImageRef(image);
   const messages = client.ndjson('POST', '/images/create', {
-    query: { fromImage: ref.name, tag: ref.digest ?? ref.tag ?? 'latest' },
+    query: { fromImage: ref.name, tag: ref.digest ?? ref.tag ?? 'latest', platform },
     headers: { 'X-Registry-Auth': 'e30=' },
   });
   await displayJsonMessages(messages, quiet ? devNull : process.stderr);
@@ -36,15 +36,16 @@ async function createContainer(ctx: Ctx, req: CreateRequest, quiet: boolean): Pr
   try {
     const client = await ctx.client();
     const send = (): Promise<{ Id: string; Warnings?: string[] | null }> =>
-      client.request('POST', '/containers/create', { query: { name: req.name }, body: req.body });
+      client.request('POST', '/containers/create', { query: { name: req.name, platform: req.platform }, body: req.body });
     let res;
     try {
       res = await send();
     } catch (e) {
-      if (!(e instanceof EngineError && e.status === 404 && /No such image/i.test(e.reason))) throw e;
+      // docker's CLI pulls on any image 404: missing, or here but of another platform than --platform asks for
+      if (!(e instanceof EngineError && e.status === 404 && /No such image|does not match the specified platform/i.test(e.reason))) throw e;
       const image = req.body.Image as string;
       process.stderr.write(`Unable to find image '${familiarWithTag(parseImageRef(image))}' locally\n`);
-      await pull(client, image, quiet);
+      await pull(client, image, req.platform, quiet);
       res = await send();
     }
     for (const w of res.Warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);

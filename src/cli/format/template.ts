@@ -3,6 +3,7 @@
  * (json, join, split, title, lower, upper, pad, truncate) and Go's builtins (index, len, print*, eq…, and/or/not, slice).
  * Values follow Go's rules as seen through encoding/json: plain objects behave like maps (a missing key prints
  * "<no value>"), class instances like structs (a missing field is an error), and printing mimics fmt's %v.
+ * Over ~400 lines: one interpreter (lexer, parser, evaluator) of the template language docker's --format needs whole.
  */
 import { goQuote } from '../../common/units';
 

@@ -6,7 +6,7 @@
 import { shortId } from '../../common/ids';
 import type { ImageService } from '../../image/service';
 import { ContainerCgroup, removeCgroupDir } from '../../runtime/cgroupfs';
-import type { ConmonRuntime } from '../../runtime/conmon';
+import { stopConmon, type ConmonRuntime } from '../../runtime/conmon';
 import { mountPoints, mountsUnder, unmountOverlay } from '../../store/overlay';
 import type { Trash } from '../../store/trash';
 import type { ContainerStore } from '../containers/record';
@@ -55,15 +55,22 @@ export async function checkContainers(d: HostDeps, f: Findings): Promise<Set<str
     f.orphan('container', dir, 'directory without a record', () => d.trash.discard(dir, 'container', name));
   }
 
-  for (const s of inv.states) {
-    if (!live.has(s.id)) f.orphan('runtime', `${s.runtime} ${s.id}`, 'runtime state of a container that is not running', () => d.runtime.delete(s.id, s.runtime, true));
-  }
+  // Everything of one container that is not running goes in one repair, conmon first (see ConmonRuntime.discard).
+  const discards = new Map<string, () => Promise<void>>();
+  const discard = (id: string, runtime = records.find((r) => r.Id === id)?.Runtime ?? inv.states.find((s) => s.id === id)?.runtime ?? 'crun') => {
+    let repair = discards.get(`${runtime} ${id}`);
+    if (!repair) discards.set(`${runtime} ${id}`, (repair = async () => void (await d.runtime.discard(id, runtime))));
+    return repair;
+  };
   for (const c of inv.conmons) {
     const ok = c.exec ? live.has(c.id) : records.some((r) => r.Instance?.conmonPid === c.pid);
-    if (!ok) f.orphan('conmon', `pid ${c.pid}`, `${c.exec ? 'exec session' : 'conmon'} of container ${shortId(c.id)}, which is not running`, () => kill(c.pid));
+    if (!ok) f.orphan('conmon', `pid ${c.pid}`, `${c.exec ? 'exec session' : 'conmon'} of container ${shortId(c.id)}, which is not running`, live.has(c.id) ? () => stopConmon(c.pid) : discard(c.id));
+  }
+  for (const s of inv.states) {
+    if (!live.has(s.id)) f.orphan('runtime', `${s.runtime} ${s.id}`, 'runtime state of a container that is not running', discard(s.id, s.runtime));
   }
   for (const id of new Set([...inv.dirs, ...inv.exits])) {
-    if (!live.has(id)) f.orphan('runtime', `files of ${id}`, 'conmon files of a container that is not running', () => d.runtime.cleanup(id));
+    if (!live.has(id)) f.orphan('runtime', `files of ${id}`, 'conmon files of a container that is not running', discard(id));
   }
 
   const legit = new Set([d.dataRoot, ...[...live].map((id) => d.containers.paths(id).rootfs), ...d.volumeMounts()]);
@@ -83,12 +90,4 @@ export async function checkContainers(d: HostDeps, f: Findings): Promise<Set<str
     });
   }
   return live;
-}
-
-function kill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-  }
 }

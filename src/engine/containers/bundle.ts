@@ -5,11 +5,10 @@ import * as path from 'node:path';
 import { ApiError, badRequest } from '../../common/errors';
 import { boundingCaps, containerCaps } from '../../spec/caps';
 import { processEnv } from '../../spec/command';
-import { containerDevice, parseDeviceCgroupRule, type DeviceMapping } from '../../spec/devices';
+import { containerDevice, type DeviceMapping } from '../../spec/devices';
 import { defaultNofile, hostDevices, initBinary, major, minor } from '../../spec/host';
 import type { OciDevice, OciDeviceRule } from '../../spec/oci';
-import { parseMounts } from '../../spec/mounts';
-import { containerSeccomp, DefaultSeccomp, parseSecurityOpt } from '../../spec/seccomp';
+import { containerSeccomp, DefaultSeccomp } from '../../spec/seccomp';
 import { buildSpec, type SpecMount } from '../../spec/spec';
 import { resolveUser, type ResolvedUser } from '../../spec/user';
 import { readInRoot, withRootDir } from '../../common/rootpath';
@@ -17,6 +16,7 @@ import { fchownat } from '../../native';
 import type { VolumeService } from '../volumes';
 import type { UsernsRemap } from '../userns';
 import type { ContainerNet } from './network';
+import type { CreateHost } from './normalize';
 import type { ContainerPaths, ContainerRecord } from './record';
 import { isRootless, maxMappedGid } from '../../common/rootless';
 
@@ -53,29 +53,16 @@ function seccompDefaults(): DefaultSeccomp {
   return defaultSeccomp;
 }
 
-function securityOptions(hc: ContainerRecord['HostConfig']) {
-  try {
-    return parseSecurityOpt(hc.SecurityOpt);
-  } catch (e) {
-    throw badRequest((e as Error).message);
-  }
+/** What the checks of a create request need of this host (normalize.ts). */
+export const createHost: CreateHost = { exists: fs.existsSync, caps: host.caps };
+
+/** docker refuses at create a `--device` that is not a device node on this host. */
+export function checkDevices(hc: ContainerRecord['HostConfig']): void {
+  userDevices(hc, []);
 }
 
-/** Validate what docker refuses at create: mounts, capabilities, security options. */
-export function validateHostConfig(hc: ContainerRecord['HostConfig'], volumes: VolumeService): void {
-  securityOptions(hc);
-  userDevices(hc);
-  try {
-    containerCaps({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: hc.Privileged, available: host.caps });
-    parseMounts(hc, fs.existsSync);
-  } catch (e) {
-    throw badRequest((e as Error).message);
-  }
-  volumes.prepareCreate(hc);
-}
-
-/** `--device` nodes (numbers and mode read from the host) and the cgroup rules allowing them and `--device-cgroup-rule`s. */
-function userDevices(hc: ContainerRecord['HostConfig']): { devices: OciDevice[]; deviceRules: OciDeviceRule[] } {
+/** `--device` nodes (numbers and mode read from the host) and the cgroup rules allowing them, then `rules` (`--device-cgroup-rule`s). */
+function userDevices(hc: ContainerRecord['HostConfig'], rules: readonly OciDeviceRule[]): { devices: OciDevice[]; deviceRules: OciDeviceRule[] } {
   const devices: OciDevice[] = [];
   const deviceRules: OciDeviceRule[] = [];
   for (const d of (hc.Devices ?? []) as DeviceMapping[]) {
@@ -92,14 +79,7 @@ function userDevices(hc: ContainerRecord['HostConfig']): { devices: OciDevice[];
     devices.push(device);
     deviceRules.push(rule);
   }
-  for (const r of (hc.DeviceCgroupRules ?? []) as string[]) {
-    try {
-      deviceRules.push(parseDeviceCgroupRule(r));
-    } catch (e) {
-      throw badRequest((e as Error).message);
-    }
-  }
-  return { devices, deviceRules };
+  return { devices, deviceRules: [...deviceRules, ...rules] };
 }
 
 /** Binds, tmpfs and volumes (made, mounted and filled on first use by the volume service). */
@@ -153,6 +133,7 @@ export function writeBundle(
   rec: ContainerRecord, p: ContainerPaths, net: ContainerNet, volumes: VolumeService, userns?: UsernsRemap,
 ): string | undefined {
   const hc = rec.HostConfig;
+  const r = rec.Spec.resources;
   const hostname = net.hostname;
   fs.writeFileSync(p.hosts, net.hosts);
   fs.writeFileSync(p.hostname, hostname + '\n');
@@ -167,7 +148,7 @@ export function writeBundle(
     { kind: 'bind', source: p.resolvConf, target: '/etc/resolv.conf', readOnly: false },
   ];
   const mounts = [...etc, ...userMounts(rec, volumes)];
-  const sec = securityOptions(hc);
+  const sec = rec.Spec.security;
   const caps = containerCaps({ capAdd: hc.CapAdd, capDrop: hc.CapDrop, privileged: hc.Privileged, available: host.caps });
   const confined = sec.seccomp !== 'unconfined' && !hc.Privileged;
   const seccomp = confined ? containerSeccomp(sec.seccomp, { privileged: false, caps, defaults: seccompDefaults() }) : undefined;
@@ -189,25 +170,25 @@ export function writeBundle(
     capDrop: hc.CapDrop,
     availableCaps: host.caps,
     hostDevices: hc.Privileged ? hostDevices() : undefined,
-    ...userDevices(hc),
+    ...userDevices(hc, rec.Spec.deviceRules),
     cgroupsPath: `/berth/${rec.Id}`,
     ...(isRootless() ? { maxGid: maxMappedGid() } : {}),
     resources: {
-      memory: hc.Memory,
-      memorySwap: hc.MemorySwap as number | undefined,
-      memoryReservation: hc.MemoryReservation as number | undefined,
-      cpuShares: hc.CpuShares,
-      nanoCpus: hc.NanoCpus,
-      cpuQuota: hc.CpuQuota as number | undefined,
-      cpuPeriod: hc.CpuPeriod as number | undefined,
-      pidsLimit: hc.PidsLimit,
-      memorySwappiness: hc.MemorySwappiness as number | null | undefined,
-      oomKillDisable: hc.OomKillDisable as boolean | null | undefined,
-      cpusetCpus: hc.CpusetCpus as string | undefined,
-      cpusetMems: hc.CpusetMems as string | undefined,
-      blkioWeight: hc.BlkioWeight as number | undefined,
+      memory: r.Memory,
+      memorySwap: r.MemorySwap,
+      memoryReservation: r.MemoryReservation,
+      cpuShares: r.CpuShares,
+      nanoCpus: r.NanoCpus,
+      cpuQuota: r.CpuQuota,
+      cpuPeriod: r.CpuPeriod,
+      pidsLimit: r.PidsLimit,
+      memorySwappiness: r.MemorySwappiness,
+      oomKillDisable: r.OomKillDisable,
+      cpusetCpus: r.CpusetCpus,
+      cpusetMems: r.CpusetMems,
+      blkioWeight: r.BlkioWeight,
     },
-    oomScoreAdj: hc.OomScoreAdj as number | undefined,
+    oomScoreAdj: r.OomScoreAdj,
     sysctls: hc.Sysctls,
     shmSize: hc.ShmSize,
     ulimits: hc.Ulimits,

@@ -1,6 +1,7 @@
 /**
  * POST /commit: a container's upper dir becomes one more layer on top of its image (the build's commitLayer: gzip
- * blob + unpacked layer from one layer tar), with the container's config, `--change` lines applied, `-m`, `-a`.
+ * blob + unpacked layer from one layer tar), with the container's config, `--change` lines applied, `-m`, `-a`;
+ * `commit` is docker's whole sequence (pause, commit, unpause, tag, event).
  */
 import * as fs from 'node:fs';
 import { badRequest } from '../../common/errors';
@@ -11,6 +12,7 @@ import type { ContainerConfig } from '../../schema/container';
 import { commitLayer, loadState } from '../../image/commit';
 import { treeEntries, tarBytes } from '../../store/diff';
 import type { ContainerRecord } from './record';
+import type { ContainerService } from './service';
 
 export interface CommitOptions {
   comment?: string;
@@ -57,4 +59,33 @@ export async function commitContainer(store: ImageStore, rec: ContainerRecord, u
   cfg.rootfs = { type: 'layers', diff_ids: [...parent.config.rootfs.diff_ids, layer.diffId] };
   const img = await store.create({ config: Buffer.from(JSON.stringify(cfg)), layers: [...parent.layers, layer.desc], parent: rec.Image });
   return img.id;
+}
+
+export interface CommitRequest extends CommitOptions {
+  /** Pause a running container for the commit (docker's default). */
+  pause: boolean;
+  repo?: string;
+  tag?: string;
+}
+
+/** What a commit needs of the image service. */
+export interface CommitImages {
+  readonly store: ImageStore;
+  tag(ref: string, repo: string, tag?: string): void;
+}
+
+/** docker commit: pause (unless told not to), write the image, unpause, tag, `commit` event; returns the image id. */
+export async function commit(containers: ContainerService, images: CommitImages, ref: string, req: CommitRequest): Promise<string> {
+  const rec = containers.store.get(ref);
+  const pause = req.pause && rec.State.Running && !rec.State.Paused;
+  if (pause) await containers.pause(rec.Id, true);
+  let id: string;
+  try {
+    id = await commitContainer(images.store, rec, containers.store.paths(rec.Id).upper, req);
+  } finally {
+    if (pause) await containers.pause(rec.Id, false);
+  }
+  if (req.repo) images.tag(id, req.repo, req.tag);
+  containers.commitEvent(rec, id);
+  return id;
 }

@@ -85,7 +85,7 @@ export function applyResult(h: Health, r: HealthResult, t: Timing, startedAt: st
 }
 
 /** The health check of a container: its merged config (create body over image), or undefined. */
-export const healthConfigOf = (rec: ContainerRecord): HealthConfig | undefined => rec.Config.Healthcheck;
+export const healthConfigOf = (rec: ContainerRecord): HealthConfig | undefined => rec.Spec.healthcheck;
 
 /** Runs the probes of running containers. `onChange` persists the record and publishes the event. */
 export class HealthMonitor {

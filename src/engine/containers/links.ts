@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { badRequest, conflict, notFound } from '../../common/errors';
+import type { NetworkMode } from './normalize';
 import type { ContainerRecord, ContainerStore } from './record';
 
 export interface Link {
@@ -35,17 +36,15 @@ const HOST_AND_LINKS = 'conflicting options: host type networking can\'t be used
  * HostConfig.Links at create, in the form docker's inspect shows: each child must exist (docker: 400 "could not get
  * container for X") and must not be on the host network (it has no address of its own to link to).
  */
-export function normalizeLinks(hc: ContainerRecord['HostConfig'], parentName: string, store: ContainerStore): string[] | null {
-  const links = hc.Links;
+export function normalizeLinks(links: string[] | null | undefined, mode: NetworkMode, parentName: string, store: ContainerStore): string[] | null {
   if (!links?.length) return null;
-  const mode = hc.NetworkMode ?? '';
-  if (mode === 'host') throw badRequest(HOST_AND_LINKS);
-  if (mode.startsWith('container:')) throw badRequest('conflicting options: container type network can\'t be used with links. This would result in undefined behavior');
+  if (mode.kind === 'host') throw badRequest(HOST_AND_LINKS);
+  if (mode.kind === 'container') throw badRequest('conflicting options: container type network can\'t be used with links. This would result in undefined behavior');
   return links.map((spec) => {
     const { child, alias } = parseLink(spec);
     const rec = store.find(child);
     if (!rec) throw badRequest(`could not get container for ${child}: No such container: ${child}`);
-    if (rec.HostConfig.NetworkMode === 'host') throw badRequest(HOST_AND_LINKS);
+    if (rec.Spec.network.kind === 'host') throw badRequest(HOST_AND_LINKS);
     return `${rec.Name}:${parentName}/${alias}`;
   });
 }

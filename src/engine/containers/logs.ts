@@ -1,7 +1,10 @@
 /** Reading conmon's k8s-file logs (`<RFC3339Nano> <stream> <F|P> <text>`) as docker's `logs` shows them. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ApiError } from '../../common/errors';
+import type { StreamId } from '../../common/output';
 import { logFiles } from './log-rotate';
+import type { ContainerRecord } from './record';
 
 export interface LogRecord {
   /** Nanoseconds since the epoch. */
@@ -20,6 +23,38 @@ export interface LogOptions {
   tail?: number;
   sinceNs?: bigint;
   untilNs?: bigint;
+}
+
+export interface LogRequest extends LogOptions {
+  follow: boolean;
+  /** Each record's data prefixed with its time and a space. */
+  timestamps: boolean;
+}
+
+export interface ContainerLog {
+  tty: boolean;
+  /**
+   * Emits the wanted records; with `follow` and a running container, the new ones until it exited (then the rest) or
+   * the function given to `onStop` is called.
+   */
+  read(o: LogRequest, emit: (stream: StreamId, data: Buffer) => void, onStop: (stop: () => void) => void): Promise<void>;
+}
+
+/** docker logs of a container whose log is `file`; 501 when its log driver keeps none. */
+export function containerLog(rec: ContainerRecord, file: string, exited: () => Promise<void>): ContainerLog {
+  if (!rec.Spec.log.enabled) throw new ApiError(501, 'configured logging driver does not support reading');
+  return {
+    tty: rec.Config.Tty,
+    async read(o, emit, onStop) {
+      const each = (r: LogRecord) => emit(r.stream, o.timestamps ? Buffer.concat([Buffer.from(r.time + ' '), r.data]) : r.data);
+      const offset = readLogs(file, o, each);
+      if (!o.follow || !rec.Instance) return;
+      const follower = followLogs(file, offset, { ...o, tail: undefined }, each);
+      onStop(follower.stop);
+      await exited();
+      follower.drain();
+    },
+  };
 }
 
 /** Parse one k8s-file line; undefined for a malformed line (never fatal: a log must stay readable). */

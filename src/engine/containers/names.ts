@@ -1,4 +1,6 @@
-/** Docker-style random names (`adjective_surname`) for containers created without --name. */
+/** Container names: docker's rule, its conflict error, and random names (`adjective_surname`) for containers created without --name. */
+import { conflict, type ApiError } from '../../common/errors';
+
 const ADJECTIVES = ['admiring', 'bold', 'brave', 'clever', 'dreamy', 'eager', 'focused', 'gallant', 'happy', 'jolly',
   'keen', 'loving', 'modest', 'nifty', 'peaceful', 'quirky', 'relaxed', 'serene', 'sharp', 'tender', 'vibrant', 'wizardly'];
 const SURNAMES = ['albattani', 'bell', 'curie', 'darwin', 'euclid', 'fermi', 'galileo', 'hopper', 'hypatia', 'kepler',
@@ -15,3 +17,7 @@ export function randomName(taken: (name: string) => boolean): string {
 
 /** Docker's rule for container names. */
 export const VALID_NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/** docker's 409 for a name another container holds. */
+export const nameInUse = (name: string, holderId: string): ApiError =>
+  conflict(`Conflict. The container name "/${name}" is already in use by container "${holderId}". You have to remove (or rename) that container to be able to reuse that name.`);

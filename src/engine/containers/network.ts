@@ -10,6 +10,7 @@ import { editHosts } from '../../network/dnsfiles';
 import type { NetworkService } from '../../network/service';
 import type { NetworkNs } from '../../spec/spec';
 import { linkGrant, notRunning, storedLink, type LinkGrant } from './links';
+import type { ContainerSpec } from './normalize';
 import type { ContainerRecord, ContainerStore } from './record';
 
 export interface ContainerNet {
@@ -19,15 +20,6 @@ export interface ContainerNet {
   resolvConf: string;
   /** Variables of legacy links (default bridge only), before the container's own. */
   linkEnv: string[];
-}
-
-type Mode = { kind: 'none' } | { kind: 'host' } | { kind: 'container'; ref: string } | { kind: 'network'; name: string };
-
-export function parseMode(mode: string | undefined): Mode {
-  if (!mode || mode === 'default') return { kind: 'network', name: 'bridge' };
-  if (mode === 'none' || mode === 'host') return { kind: mode };
-  if (mode.startsWith('container:')) return { kind: 'container', ref: mode.slice('container:'.length) };
-  return { kind: 'network', name: mode };
 }
 
 export interface EndpointRequest {
@@ -48,11 +40,11 @@ export class ContainerNetworking {
   ) {}
 
   /** Refuse at create what start could not do (docker: 404 for an unknown network). */
-  validate(hc: ContainerRecord['HostConfig']): void {
-    const m = parseMode(hc.NetworkMode);
+  validate(spec: ContainerSpec): void {
+    const m = spec.network;
     if (m.kind === 'network') this.networks.inspect(m.name);
     if (m.kind === 'container') this.store.get(m.ref);
-    if (m.kind !== 'network' && Object.keys(hc.PortBindings ?? {}).length && m.kind !== 'none') {
+    if (m.kind !== 'network' && spec.ports.bindings.length && m.kind !== 'none') {
       // docker ignores -p with --network host and refuses it with container: networking
       if (m.kind === 'container') throw badRequest('conflicting options: port publishing and the container type network mode');
     }
@@ -60,7 +52,7 @@ export class ContainerNetworking {
 
   async setup(rec: ContainerRecord, endpoints: Record<string, EndpointRequest> | null | undefined): Promise<ContainerNet> {
     const hc = rec.HostConfig;
-    const m = parseMode(hc.NetworkMode);
+    const m = rec.Spec.network;
     const dns = dnsOverrides(hc);
     if (m.kind === 'container') {
       const other = this.store.get(m.ref);
@@ -85,7 +77,7 @@ export class ContainerNetworking {
           aliases: ep.Aliases ?? undefined,
           ip: ep.IPAMConfig?.IPv4Address || undefined,
           mac: ep.MacAddress || (i === 0 ? rec.Config.MacAddress : undefined) || undefined,
-          ...(i === 0 ? { portBindings: hc.PortBindings, exposedPorts: rec.Config.ExposedPorts, publishAll: !!hc.PublishAllPorts } : {}),
+          ...(i === 0 ? { ports: rec.Spec.ports, exposedPorts: rec.Config.ExposedPorts } : {}),
         });
       }
     } else if (m.kind === 'host') {
@@ -215,7 +207,7 @@ export class ContainerNetworking {
 
   /** docker's refusals for containers outside Berth's networks; else the NetworkMode network. */
   private connectableMode(rec: ContainerRecord): string {
-    const m = parseMode(rec.HostConfig.NetworkMode);
+    const m = rec.Spec.network;
     if (m.kind === 'host') throw badRequest('container cannot be disconnected from host network or connected to host network');
     if (m.kind === 'none') throw badRequest('container cannot be connected to multiple networks with one of the networks in private (none) mode');
     if (m.kind === 'container') throw badRequest('container sharing network namespace with another container or host cannot be connected to any other network');

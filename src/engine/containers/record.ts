@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { ContainerConfig, HostConfig } from '../../schema/container';
 import type { RuntimeName } from '../../runtime/types';
 import type { Health } from './health';
+import { recordedSpec, type ContainerSpec } from './normalize';
 import { readJson, writeJsonAtomic } from '../../common/atomic';
 import { conflict, notFound } from '../../common/errors';
 import { Trash } from '../../store/trash';
@@ -50,7 +51,10 @@ export interface ContainerRecord {
   Path: string;
   Args: string[];
   Config: ContainerCfg;
+  /** The create body's HostConfig (with the defaults Berth filled in): kept to answer `inspect` as docker does. */
   HostConfig: HostConfig;
+  /** The options as the engine reads them, checked and typed at create (derived at load for older records). */
+  Spec: ContainerSpec;
   /** Image ID (sha256:...). */
   Image: string;
   State: State;
@@ -99,11 +103,14 @@ export class ContainerStore {
     return new ContainerPaths(path.join(this.root, id));
   }
 
-  /** Load every record; directories without a record are leftovers of a crash during create and are removed. */
+  /**
+   * Load every record; directories without a record are leftovers of a crash during create and are removed. A record
+   * from before records kept their typed spec gets it derived here (written with the record's next save).
+   */
   load(): ContainerRecord[] {
     for (const id of fs.readdirSync(this.root)) {
-      const rec = readJson<ContainerRecord>(this.paths(id).record);
-      if (rec) this.byId.set(rec.Id, rec);
+      const rec = readJson<Omit<ContainerRecord, 'Spec'> & { Spec?: ContainerSpec }>(this.paths(id).record);
+      if (rec) this.byId.set(rec.Id, { ...rec, Spec: rec.Spec ?? recordedSpec(rec.HostConfig, rec.Config) });
       else fs.rmSync(path.join(this.root, id), { recursive: true, force: true });
     }
     return [...this.byId.values()];

@@ -1,63 +1,47 @@
-/** The container service: lifecycle of containers (create, start, stop, kill, remove, wait) over records + runtime. */
+/**
+ * The container service: the lifecycle of containers (create, start, stop, kill, exit and restart, remove, wait) over
+ * records and the runtime. Over ~400 lines because it is one state machine: every transition takes the container's
+ * lock and they call each other (a failed start or an exit may remove, an exit may restart); the steps themselves are
+ * in create.ts (the new record), instance.ts (bringing an instance up and down) and waiters.ts.
+ */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import type { CreateBody } from '../../schema/container';
-import { ApiError, badRequest, conflict, notModified } from '../../common/errors';
-import { newId, shortId } from '../../common/ids';
+import { badRequest, conflict, notModified } from '../../common/errors';
+import { shortId } from '../../common/ids';
+import { treeSize } from '../../common/tree-size';
 import { parseSignal } from '../../common/signals';
 import { log } from '../../common/log';
-import type { ContainerRuntime, RuntimeName } from '../../runtime/types';
-import { isMountPoint, mountOverlay, unmountOverlay } from '../../store/overlay';
-import type { EventBus } from '../events';
-import type { ImageSource } from '../images';
-import { AttachHub } from './attach';
-import { rememberCompiledSeccomp, validateHostConfig, writeBundle } from './bundle';
-import type { ContainerNetworking } from './network';
-import { randomName, VALID_NAME } from './names';
-import { initialState, type ContainerRecord, type ContainerStore } from './record';
-import { recordedConfig } from './config';
-import { execFailure } from './exec-error';
-import { mountForCopy } from './copy-mounts';
+import type { StreamId } from '../../common/output';
+import { isRootless } from '../../common/rootless';
 import { ContainerCgroup } from '../../runtime/cgroupfs';
+import { processGone } from '../../runtime/conmon';
+import { isMountPoint, unmountOverlay } from '../../store/overlay';
+import type { EventBus } from '../events';
+import { changes, extractInto, type Change, type ExtractOptions } from './archive';
+import { AttachHub } from './attach';
+import { newRecord, type CreateDeps } from './create';
 import { HealthMonitor } from './health';
-import { checkHostConfig } from './limits';
-import { normalizeLinks } from './links';
-import { LogRotator, logPolicy, resolveLogConfig } from './log-rotate';
-import { RestartScheduler, restartsAtBoot, shouldRestart, validateRestartPolicy } from './restart';
-import { applyLimits, mergeUpdate, type UpdateBody } from './update';
-import { validateCreate } from './validate';
-import type { VolumeService } from '../volumes';
-import type { UsernsRemap } from '../userns';
+import { conmonAlive, fromEarlierNamespaces, Instances, quietly, type InstanceDeps } from './instance';
+import { LogRotator } from './log-rotate';
+import { containerLog, readLogs, type ContainerLog } from './logs';
+import { nameInUse, VALID_NAME } from './names';
+import type { ContainerRecord, ContainerStore } from './record';
+import { RestartScheduler, restartsAtBoot, shouldRestart } from './restart';
+import { updateRecord, type UpdateBody } from './update';
+import { Waiters, type WaitCondition } from './waiters';
 
-export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+export type { WaitCondition };
 
-interface Waiter {
-  condition: WaitCondition;
-  resolve: (code: number) => void;
-}
-
-export interface ContainerServiceDeps {
-  store: ContainerStore;
-  images: ImageSource;
-  runtime: ContainerRuntime;
+export interface ContainerServiceDeps extends InstanceDeps, CreateDeps {
   events: EventBus;
-  defaultRuntime: RuntimeName;
-  /** An always-empty dir used as the lower layer of images without layers. */
-  emptyDir: string;
-  networking: ContainerNetworking;
-  volumes: VolumeService;
-  /** The daemon's `--log-opt` defaults for json-file logs. */
-  logOpts?: Record<string, string>;
-  /** `--userns-remap`: containers not created with `--userns=host` run in this user namespace. */
-  userns?: UsernsRemap;
 }
 
 export class ContainerService {
   readonly attach: AttachHub;
-  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly waiters = new Waiters();
   private readonly locks = new Map<string, Promise<unknown>>();
-  private readonly exitListeners = new Map<string, Array<() => void>>();
-  private readonly releasing = new Set<Promise<void>>();
+  private readonly instances: Instances;
   readonly health: HealthMonitor;
   private readonly restarts = new RestartScheduler();
   private readonly logRotation = new LogRotator();
@@ -65,6 +49,7 @@ export class ContainerService {
 
   constructor(private readonly d: ContainerServiceDeps) {
     this.attach = new AttachHub(d.runtime);
+    this.instances = new Instances(d, this.attach, this.logRotation);
     this.health = new HealthMonitor(d.runtime, (id) => d.store.paths(id).bundle, (rec, before) => {
       if (!d.store.find(rec.Id)) return;
       d.store.save(rec);
@@ -88,7 +73,7 @@ export class ContainerService {
       const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
       // its exit may have been handled meanwhile (conmon's exit file is watched from the start)
       if (!rec.Instance) continue;
-      const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id);
+      const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id) && !(isRootless() && fromEarlierNamespaces(rec.Instance.conmonPid));
       // `created`: recorded as started, but its `crun start` failed while berthd went down (see doStart)
       const neverStarted = st?.status === 'created';
       if (st && st.status !== 'stopped' && supervised && !neverStarted) {
@@ -106,17 +91,11 @@ export class ContainerService {
       const code = this.d.runtime.exitCode(rec.Id) ?? (supervised ? 255 : 137);
       await this.serialize(rec.Id, () => this.handleExit(rec.Id, code));
     }
-    // an auto-removed container's record goes before its runtime delete has finished: a crash between leaves state
-    for (const s of this.d.runtime.states()) {
-      if (this.d.store.find(s.id)) continue;
-      log.warn('removing runtime state of a container without a record', { id: shortId(s.id) });
-      await this.release(s.id, s.runtime);
-      this.d.runtime.cleanup(s.id);
-    }
+    await this.instances.discardOrphans((id) => this.d.store.find(id) !== undefined);
     for (const rec of this.d.store.all()) {
       if (!rec.State.Running || !rec.Instance) continue;
       this.health.start(rec);
-      this.logRotation.watch(rec.Id, this.d.store.paths(rec.Id).log, logPolicy(rec.HostConfig.LogConfig));
+      this.logRotation.watch(rec.Id, this.d.store.paths(rec.Id).log, rec.Spec.log);
     }
   }
 
@@ -127,17 +106,14 @@ export class ContainerService {
    */
   private async undoHalfStart(rec: ContainerRecord): Promise<void> {
     const rootfs = this.d.store.paths(rec.Id).rootfs;
-    const st = await this.d.runtime.state(rec.Id, rec.Runtime).catch(() => undefined);
-    if (!st && !isMountPoint(rootfs)) return;
-    log.warn('undoing a start a crash interrupted', { id: shortId(rec.Id), runtime: st?.status ?? 'none' });
-    if (st) {
-      await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
-      await processGone(st.pid);
-      await this.d.runtime.delete(rec.Id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id: rec.Id, e: String(e) }));
-    }
+    const runtime = await this.d.runtime.discard(rec.Id, rec.Runtime).catch((e) => {
+      log.warn('could not undo the runtime side of an interrupted start', { id: rec.Id, e: String(e) });
+      return true;
+    });
+    if (!runtime && !isMountPoint(rootfs)) return;
+    log.warn('undoing a start a crash interrupted', { id: shortId(rec.Id) });
     new ContainerCgroup(rec.Id).removeLeftovers();
     quietly(() => unmountOverlay(rootfs));
-    this.d.runtime.cleanup(rec.Id);
   }
 
   /**
@@ -149,7 +125,7 @@ export class ContainerService {
     this.booting = false;
     for (const rec of this.d.store.all()) {
       if (rec.Instance) continue;
-      if (rec.State.Restarting || restartsAtBoot(rec.HostConfig.RestartPolicy, this.exitFacts(rec))) {
+      if (rec.State.Restarting || restartsAtBoot(rec.Spec.restart, this.exitFacts(rec))) {
         await this.serialize(rec.Id, async () => {
           try {
             await this.doStart(rec.Id);
@@ -183,57 +159,13 @@ export class ContainerService {
     });
   }
 
-  create(body: CreateBody, requestedName: string | null): { Id: string; Warnings: string[] } {
-    if (!body.Image) throw badRequest('Config cannot be empty in order to create a container');
-    let name = requestedName ?? '';
-    if (name) {
-      if (!VALID_NAME.test(name)) throw badRequest(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-      name = name.replace(/^\//, '');
-      const holder = this.d.store.byName(name);
-      if (holder) {
-        throw conflict(
-          `Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
-        );
-      }
-    } else {
-      name = randomName((n) => this.d.store.byName(n) !== undefined);
-    }
-    validateCreate(body, body.HostConfig ?? {});
-    const image = this.d.images.get(body.Image);
-    const runtime = (body.HostConfig?.Runtime || this.d.defaultRuntime) as RuntimeName;
-    if (runtime !== 'crun' && runtime !== 'runc') throw badRequest(`unknown or invalid runtime name: ${runtime}`);
-    const hostConfig = {
-      NetworkMode: 'default', ...body.HostConfig, Runtime: runtime, LogConfig: resolveLogConfig(body.HostConfig?.LogConfig, this.d.logOpts ?? {}),
-    };
-    this.d.networking.validate(hostConfig);
-    hostConfig.Links = normalizeLinks(hostConfig, '/' + name, this.d.store);
-    if (hostConfig.Privileged && this.remapOf(hostConfig)) {
-      throw badRequest('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
-    }
-    validateHostConfig(hostConfig, this.d.volumes);
-    validateRestartPolicy(hostConfig.RestartPolicy, !!hostConfig.AutoRemove);
-    const warnings = checkHostConfig(hostConfig);
-    const id = newId();
-    const merged = recordedConfig(body, this.d.images.config(image.id), shortId(id));
-    const rec: ContainerRecord = {
-      Id: id,
-      Name: '/' + name,
-      Created: new Date().toISOString(),
-      Path: merged.command[0],
-      Args: merged.command.slice(1),
-      Config: merged.config,
-      HostConfig: hostConfig,
-      Image: image.id,
-      State: initialState(),
-      RestartCount: 0,
-      Runtime: runtime,
-      EndpointsConfig: body.NetworkingConfig?.EndpointsConfig as ContainerRecord['EndpointsConfig'],
-    };
-    const p = this.d.store.paths(id);
-    fs.mkdirSync(p.dir, { recursive: true });
+  /** `platform` (create?platform=): the image must be of it, or a multi-platform image with an entry for it. */
+  create(body: CreateBody, requestedName: string | null, platform?: string): { Id: string; Warnings: string[] } {
+    const { rec, warnings } = newRecord(this.d, body, requestedName, (hc) => this.instances.remapOf(hc), platform);
+    fs.mkdirSync(this.d.store.paths(rec.Id).dir, { recursive: true });
     this.d.store.save(rec);
     this.emit(rec, 'create');
-    return { Id: id, Warnings: warnings };
+    return { Id: rec.Id, Warnings: warnings };
   }
 
   start(ref: string): Promise<void> {
@@ -251,56 +183,20 @@ export class ContainerService {
       rec.HasBeenManuallyStopped = false;
       rec.RestartCount = 0;
     }
-    const p = this.d.store.paths(id);
-    const t0 = performance.now();
-    const lap = (what: string) => log.debug('start timing', { id: shortId(id), what, ms: Math.round(performance.now() - t0) });
     try {
-      this.mountRootfs(rec);
-      lap('mounted');
-      const net = await this.d.networking.setup(rec, rec.EndpointsConfig);
-      const remap = this.remapOf(rec.HostConfig);
-      if (remap && net.ns.mode === 'path') remap.netnsDefaults(net.ns.path);
-      lap('network');
-      const seccompKey = writeBundle(rec, p, net, this.d.volumes, remap);
-      lap('bundle');
-      const logs = logPolicy(rec.HostConfig.LogConfig);
-      const { pid, conmonPid } = await this.d.runtime.create({
-        id,
-        name: rec.Name.slice(1),
-        bundleDir: p.bundle,
-        logPath: logs.enabled ? p.log : undefined,
-        logSizeMax: logs.maxSize,
-        runtime: rec.Runtime,
-        tty: rec.Config.Tty,
-        openStdin: rec.Config.OpenStdin,
-        // Docker never closes a TTY container's stdin when a client goes: it can be re-attached.
-        stdinOnce: rec.Config.StdinOnce && !rec.Config.Tty,
-      });
-      rec.Instance = { conmonPid };
-      this.logRotation.watch(id, p.log, logs);
-      if (seccompKey) rememberCompiledSeccomp(seccompKey, this.d.runtime.compiledSeccomp(id, rec.Runtime));
-      lap('created');
-      await this.attach.connectPending(id);
-      // `crun start` (a process) runs while the record is written and synced: once spawned it completes even if
-      // berthd dies; a start that failed under a crash leaves a `created` instance, which reconcile stops
-      const started = this.d.runtime.start(id, rec.Runtime);
-      started.catch(() => undefined); // awaited below; a failed save must not leave it unhandled
+      const { pid, started } = await this.instances.launch(rec);
       Object.assign(rec.State, {
         Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Pid: pid, ExitCode: 0, Error: '',
         StartedAt: new Date().toISOString(),
       });
+      // written and synced while `crun start` runs: once spawned it completes even if berthd dies; a start that failed
+      // while berthd went down leaves a `created` instance, which reconcile stops
       this.d.store.save(rec);
       await started;
-      lap('started');
       this.health.start(rec);
       this.emit(rec, 'start');
     } catch (e) {
-      await this.d.runtime.delete(id, rec.Runtime, true).catch(() => undefined);
-      await this.d.networking.teardown(id).catch((te) => log.warn('network teardown failed', { id, e: String(te) }));
-      quietly(() => unmountOverlay(p.rootfs));
-      this.d.runtime.cleanup(id);
-      const { err, exitCode } = startError(e, rec);
-      rec.Instance = undefined;
+      const { err, exitCode } = await this.instances.undoLaunch(rec, e);
       Object.assign(rec.State, {
         Status: auto ? 'exited' : 'created', Running: false, Restarting: false, Pid: 0, Error: err.message, ExitCode: exitCode,
       });
@@ -320,18 +216,10 @@ export class ContainerService {
       return;
     }
     const t0 = performance.now();
-    // before the runtime removes the cgroup: was it the kernel's OOM killer?
-    const oomKilled = new ContainerCgroup(id).oomKills() > 0;
     this.health.stop(id, rec);
-    this.logRotation.stop(id);
-    // The runtime's delete (a process, ~7 ms) runs while the exit is recorded and reported: no waiter needs the
-    // runtime state and cgroups gone, and the next operation on this container (serialized) waits for it below.
-    const released = this.release(id, rec.Runtime);
-    quietly(() => unmountOverlay(this.d.store.paths(id).rootfs), (e) => log.warn('umount failed', { id, e: String(e) }));
-    this.d.runtime.cleanup(id);
-    rec.Instance = undefined;
+    const { oomKilled, deleted } = this.instances.release(rec);
     const ranForMs = Date.now() - Date.parse(rec.State.StartedAt);
-    const restart = !rec.HostConfig.AutoRemove && shouldRestart(rec.HostConfig.RestartPolicy, this.exitFacts(rec, code));
+    const restart = !rec.HostConfig.AutoRemove && shouldRestart(rec.Spec.restart, this.exitFacts(rec, code));
     // docker: a container waiting for its restart counts as running (Status "restarting")
     Object.assign(rec.State, {
       Status: restart ? 'restarting' : 'exited', Running: restart, Restarting: restart, Paused: false, Pid: 0, ExitCode: code,
@@ -341,31 +229,20 @@ export class ContainerService {
     // an auto-removed record is deleted below: writing (and syncing) its exit first would be for nothing
     if (!rec.HostConfig.AutoRemove) this.d.store.save(rec);
     this.emit(rec, 'die', { exitCode: String(code) });
-    for (const cb of this.exitListeners.get(id) ?? []) cb();
-    this.exitListeners.delete(id);
+    this.waiters.exitedNow(id);
     // dockerd wakes not-running waiters also when the container goes to `restarting` (State.SetRestarting)
-    this.wake(id, code, ['not-running', 'next-exit']);
+    this.waiters.wake(id, code, ['not-running', 'next-exit']);
     if (restart && !this.booting) this.restarts.schedule(id, ranForMs, () => void this.serialize(id, () => this.restartNow(id)));
     if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
-    await released;
+    await deleted;
     log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
-    // Last: tearing down veth, NAT and ports takes ~100 ms and nobody waiting for the exit needs it done.
-    await this.d.networking.teardown(id).catch((e) => log.warn('network teardown failed', { id, e: String(e) }));
+    // Last: nobody waiting for the exit needs the network torn down.
+    await this.instances.teardown(id);
   }
 
-  /** Delete an exited container's runtime state and cgroups; `settled()` waits for the ones under way. */
-  private release(id: string, runtime: RuntimeName): Promise<void> {
-    const done = this.d.runtime.delete(id, runtime, true)
-      .catch((e) => log.warn('runtime delete failed', { id, e: String(e) }))
-      .then(() => new ContainerCgroup(id).removeLeftovers())
-      .finally(() => this.releasing.delete(done));
-    this.releasing.add(done);
-    return done;
-  }
-
-  /** Resolves once every runtime delete under way has finished (`system check` looks only at settled state). */
-  async settled(): Promise<void> {
-    await Promise.all(this.releasing);
+  /** Resolves once the runtime deletes under way (after exits) have finished. */
+  settled(): Promise<void> {
+    return this.instances.settled();
   }
 
   private exitFacts(rec: ContainerRecord, code = rec.State.ExitCode) {
@@ -389,7 +266,7 @@ export class ContainerService {
     this.restarts.cancel(rec.Id);
     Object.assign(rec.State, { Status: 'exited', Running: false, Restarting: false });
     this.d.store.save(rec);
-    this.wake(rec.Id, rec.State.ExitCode, ['not-running']);
+    this.waiters.wake(rec.Id, rec.State.ExitCode, ['not-running']);
   }
 
   /** Mark a user's stop/kill: restart policies leave the container alone until it is started again. */
@@ -397,6 +274,31 @@ export class ContainerService {
     rec.HasBeenManuallyStopped = true;
     this.d.store.save(rec);
     if (rec.State.Restarting && !rec.Instance) this.settleStopped(rec);
+  }
+
+  /** docker diff: the upper dir's changes against the image's layers (null when none, as docker). */
+  changes(ref: string): Change[] | null {
+    const rec = this.d.store.get(ref);
+    const list = changes(this.d.store.paths(rec.Id).upper, this.d.images.layerDirs(rec.Image));
+    return list.length ? list : null;
+  }
+
+  /** Attach's `logs=1`: the log's records so far, as they are (no log file: none). */
+  replayLog(ref: string, streams: { stdout: boolean; stderr: boolean }, emit: (stream: StreamId, data: Buffer) => void): void {
+    readLogs(this.d.store.paths(this.d.store.get(ref).Id).log, streams, (r) => emit(r.stream, r.data));
+  }
+
+  /** docker cp into a container: refused on a read-only root filesystem, else unpacked under the container's root. */
+  async putArchive(ref: string, p: string, src: Readable, opts: ExtractOptions): Promise<void> {
+    const rec = this.d.store.get(ref);
+    if (rec.HostConfig.ReadonlyRootfs) throw conflict('container rootfs is marked read-only');
+    await this.withRootfs(rec.Id, false, (root) => extractInto(root, p, ref, src, opts));
+  }
+
+  /** The container's log as docker's `logs` reads it. */
+  logs(ref: string): ContainerLog {
+    const rec = this.d.store.get(ref);
+    return containerLog(rec, this.d.store.paths(rec.Id).log, () => this.exited(rec.Id));
   }
 
   /** docker's container `commit` event. */
@@ -407,99 +309,31 @@ export class ContainerService {
   /** docker update: resources and restart policy; a running container's cgroup is changed at once. */
   update(ref: string, body: UpdateBody): { Warnings: string[] } {
     const rec = this.d.store.get(ref);
-    const hc = mergeUpdate(rec.HostConfig, body, !!rec.Instance);
-    validateRestartPolicy(hc.RestartPolicy, !!hc.AutoRemove);
-    const warnings = checkHostConfig(hc);
-    if (rec.Instance) {
-      try {
-        applyLimits(new ContainerCgroup(rec.Id), hc);
-      } catch (e) {
-        throw badRequest(`Cannot update container ${rec.Id}: ${(e as Error).message}`);
-      }
-    }
-    rec.HostConfig = hc;
+    const warnings = updateRecord(rec, body);
     this.d.store.save(rec);
     this.emit(rec, 'update');
     return { Warnings: warnings };
   }
 
-  /** The user namespace a container runs in: the daemon's remapping unless it opted out with `--userns=host`. */
-  private remapOf(hc: ContainerRecord['HostConfig']): UsernsRemap | undefined {
-    return hc.UsernsMode === 'host' ? undefined : this.d.userns;
-  }
-
-  /** Mount the overlay; in a remapped container, of the shifted layer copies and an upper owned by its root. */
-  private mountRootfs(rec: ContainerRecord): void {
-    const p = this.d.store.paths(rec.Id);
-    const remap = this.remapOf(rec.HostConfig);
-    const layers = this.d.images.layerDirs(rec.Image);
-    if (remap) {
-      fs.mkdirSync(p.upper, { recursive: true });
-      remap.own(p.upper);
-    }
-    mountOverlay(remap ? remap.layerDirs(layers) : layers, { upper: p.upper, work: p.work, target: p.rootfs }, this.d.emptyDir);
-  }
-
-  /**
-   * Run `fn` on the container's root: a running container's as its processes see it (its mounts included), or with
-   * `layered` its overlay alone (export, commit); a stopped container's overlay (and, unless `layered`, its volumes)
-   * is mounted for the call.
-   */
-  async withRootfs<T>(ref: string, layered: boolean, fn: (root: string, rec: ContainerRecord) => Promise<T>): Promise<T> {
+  /** See Instances.withRootfs; a stopped container's rootfs is mounted under the container's lock. */
+  withRootfs<T>(ref: string, layered: boolean, fn: (root: string, rec: ContainerRecord) => Promise<T>): Promise<T> {
     const rec = this.d.store.get(ref);
-    const p = this.d.store.paths(rec.Id);
-    // the overlay lives in the mount namespace of the berthd that started it: reach it through that container's conmon
-    const live = (): string => (layered ? `/proc/${rec.Instance!.conmonPid}/root${p.rootfs}` : `/proc/${rec.State.Pid}/root`);
-    if (rec.Instance && rec.State.Pid) return fn(live(), rec);
-    return this.serialize(rec.Id, async () => {
-      if (rec.Instance && rec.State.Pid) return fn(live(), rec);
-      this.mountRootfs(rec);
-      let unmountCopy = (): void => undefined;
-      try {
-        // as docker, a stopped container's volumes and binds are mounted for cp (export and commit: the overlay alone)
-        if (!layered) unmountCopy = await mountForCopy(p.rootfs, this.d.volumes.mountPointsOf(rec));
-        return await fn(p.rootfs, rec);
-      } finally {
-        unmountCopy();
-        quietly(() => unmountOverlay(p.rootfs), (e) => log.warn('umount failed', { id: shortId(rec.Id), e: String(e) }));
-      }
-    });
-  }
-
-  private wake(id: string, code: number, conditions: WaitCondition[]): void {
-    const list = this.waiters.get(id) ?? [];
-    const keep = list.filter((w) => {
-      if (!conditions.includes(w.condition)) return true;
-      w.resolve(code);
-      return false;
-    });
-    if (keep.length) this.waiters.set(id, keep);
-    else this.waiters.delete(id);
+    return this.instances.withRootfs(rec, layered, (op) => this.serialize(rec.Id, op), fn);
   }
 
   /** Resolves when the container has exited (already exited: at once). */
   exited(id: string): Promise<void> {
     const rec = this.d.store.find(id);
-    if (!rec?.Instance) return Promise.resolve();
-    return new Promise((resolve) => {
-      const list = this.exitListeners.get(id) ?? [];
-      list.push(resolve);
-      this.exitListeners.set(id, list);
-    });
+    return rec?.Instance ? this.waiters.nextExit(id) : Promise.resolve();
   }
 
   /**
-   * Docker's wait: resolves with the exit code when the condition holds. `onRegistered` runs once the waiter is
-   * in place, so callers can reply with headers before the container exits.
+   * Docker's wait: resolves with the exit code when the condition holds (at once for `not-running` when it does now).
    */
   wait(ref: string, condition: WaitCondition): Promise<number> {
     const rec = this.d.store.get(ref);
     if (condition === 'not-running' && !rec.State.Running && !rec.Instance) return Promise.resolve(rec.State.ExitCode);
-    return new Promise((resolve) => {
-      const list = this.waiters.get(rec.Id) ?? [];
-      list.push({ condition, resolve });
-      this.waiters.set(rec.Id, list);
-    });
+    return this.waiters.wait(rec.Id, condition);
   }
 
   stop(ref: string, timeoutSecs?: number, signal?: string): Promise<void> {
@@ -589,7 +423,7 @@ export class ContainerService {
     // docker: `rm -v` and --rm take the container's anonymous volumes along
     this.d.volumes.containerRemoved(rec, removeVolumes || !!rec.HostConfig.AutoRemove);
     this.emit(rec, 'destroy');
-    this.wake(rec.Id, rec.State.ExitCode, ['removed', 'not-running', 'next-exit']);
+    this.waiters.wake(rec.Id, rec.State.ExitCode, ['removed', 'not-running', 'next-exit']);
   }
 
   rename(ref: string, newName: string): void {
@@ -597,7 +431,7 @@ export class ContainerService {
     const name = newName.replace(/^\//, '');
     if (!name || !VALID_NAME.test(name)) throw badRequest(`Invalid container name (${newName}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     const holder = this.d.store.byName(name);
-    if (holder && holder.Id !== rec.Id) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${holder.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    if (holder && holder.Id !== rec.Id) throw nameInUse(name, holder.Id);
     if (holder) throw badRequest(`Renaming a container with the same name as its current name`);
     const oldName = rec.Name.slice(1);
     rec.Name = '/' + name;
@@ -610,7 +444,7 @@ export class ContainerService {
     let space = 0;
     for (const rec of this.d.store.all()) {
       if (rec.State.Running || rec.Instance || !matches(rec)) continue;
-      space += dirSize(this.d.store.paths(rec.Id).upper);
+      space += treeSize(this.d.store.paths(rec.Id).upper);
       await this.serialize(rec.Id, () => this.removeNow(rec));
       gone.push(rec.Id);
     }
@@ -643,56 +477,9 @@ function stopSignalOf(rec: ContainerRecord): number | undefined {
   }
 }
 
-/** Map a runtime failure to docker's start error (the CLI picks 126/127 from its wording) and the exit code. */
-function startError(e: unknown, rec: ContainerRecord): { err: ApiError; exitCode: number } {
-  if (e instanceof ApiError) return { err: e, exitCode: 128 };
-  const f = execFailure(e instanceof Error ? e.message : String(e), rec.Path, 128);
-  return { err: badRequest(`failed to create task for container: OCI runtime create failed: ${f.reason}: unknown`), exitCode: f.exitCode };
-}
-
-/** Run a cleanup step whose failure must not stop the ones after it. */
-function quietly(step: () => void, onError: (e: unknown) => void = () => undefined): void {
-  try {
-    step();
-  } catch (e) {
-    onError(e);
-  }
-}
-
 /** Resolves true when the timeout won, false when `p` settled first. */
 function raceTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout;
   const t = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)));
   return Promise.race([p.then(() => false), t]).finally(() => clearTimeout(timer));
-}
-
-function dirSize(dir: string): number {
-  let total = 0;
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) total += dirSize(p);
-    else if (e.isFile()) total += fs.lstatSync(p).size;
-  }
-  return total;
-}
-
-/** Is `pid` still the conmon of container `id` (not a recycled pid)? */
-function conmonAlive(pid: number, id: string): boolean {
-  try {
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return path.basename(argv[0]) === 'conmon' && argv.includes(id);
-  } catch {
-    return false;
-  }
-}
-
-/** Wait (up to 5 s) until a process has exited; with no conmon to reap it, init does, at once. */
-async function processGone(pid: number): Promise<void> {
-  for (let i = 0; i < 100 && pid > 0 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
 }

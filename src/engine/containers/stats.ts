@@ -1,7 +1,7 @@
 /**
  * GET /containers/{id}/stats: docker's StatsJSON from the container's cgroup counters (v1 and v2), its network
  * namespace's /proc/<pid>/net/dev, and /proc/stat for the host's CPU time. One sample is `read`; the previous one
- * becomes `precpu_stats` (docker's CLI computes CPU % from the two).
+ * becomes `precpu_stats` (docker's CLI computes CPU % from the two). `streamStats` is the polling loop.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -9,6 +9,7 @@ import { ContainerCgroup } from '../../runtime/cgroupfs';
 import type { ContainerRecord } from './record';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+const STATS_INTERVAL_MS = 1000;
 /** USER_HZ: /proc/stat and cpuacct.stat count in 1/100 s on Linux. */
 const NS_PER_TICK = 10_000_000;
 
@@ -155,7 +156,7 @@ export function sample(rec: ContainerRecord, prev?: StatsJson): StatsJson {
     };
   }
   let networks: StatsJson['networks'];
-  if (rec.HostConfig.NetworkMode !== 'host') try {
+  if (rec.Spec.network.kind !== 'host') try {
     networks = parseNetDev(fs.readFileSync(`/proc/${rec.State.Pid}/net/dev`, 'utf8'));
   } catch {
     networks = undefined; // exited between the check and the read
@@ -175,4 +176,30 @@ export function sample(rec: ContainerRecord, prev?: StatsJson): StatsJson {
     id: rec.Id,
     ...(networks && Object.keys(networks).length ? { networks } : {}),
   };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * docker's stats stream: a sample every second while the container runs and the client listens (`closed`), one
+ * only with `stream` false; a container not running gets the all-zero shape once.
+ */
+export async function streamStats(
+  rec: ContainerRecord, o: { stream: boolean; oneShot: boolean }, write: (s: StatsJson) => void, closed: () => boolean,
+): Promise<void> {
+  const running = () => rec.State.Running && !rec.State.Restarting && !!rec.Instance;
+  if (!running()) {
+    write(emptyStats(rec));
+    return;
+  }
+  // docker: without one-shot the first reply already has precpu_stats, from a sample one interval earlier
+  let prev: StatsJson | undefined = o.oneShot ? undefined : sample(rec);
+  if (prev) await sleep(STATS_INTERVAL_MS);
+  while (!closed() && running()) {
+    const s = sample(rec, prev);
+    write(s);
+    if (!o.stream) break;
+    prev = s;
+    await sleep(STATS_INTERVAL_MS);
+  }
 }

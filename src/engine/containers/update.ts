@@ -4,9 +4,11 @@
  */
 import type { HostConfig } from '../../schema/container';
 import { badRequest } from '../../common/errors';
-import type { ContainerCgroup } from '../../runtime/cgroupfs';
-import type { Resources } from './limits';
-import type { RestartPolicy } from './restart';
+import { ContainerCgroup } from '../../runtime/cgroupfs';
+import { checkHostConfig, type Resources } from './limits';
+import { resourcesOf, restartPolicyOf } from './normalize';
+import type { ContainerRecord } from './record';
+import { validateRestartPolicy, type RestartPolicy } from './restart';
 
 export interface UpdateBody extends Resources {
   RestartPolicy?: RestartPolicy;
@@ -81,4 +83,24 @@ export function applyLimits(cg: ContainerCgroup, hc: HostConfig): void {
   if (r.CpusetCpus) cg.write('cpuset', 'cpuset.cpus', r.CpusetCpus);
   if (r.CpusetMems) cg.write('cpuset', 'cpuset.mems', r.CpusetMems);
   cg.write('pids', 'pids.max', pids);
+}
+
+/**
+ * docker update of a record (saved by the caller): the merged HostConfig checked like a create and written to a
+ * running container's cgroup; the spec's restart policy and resources follow. Returns docker's warnings.
+ */
+export function updateRecord(rec: ContainerRecord, body: UpdateBody): string[] {
+  const hc = mergeUpdate(rec.HostConfig, body, !!rec.Instance);
+  validateRestartPolicy(hc.RestartPolicy, !!hc.AutoRemove);
+  const warnings = checkHostConfig(hc);
+  if (rec.Instance) {
+    try {
+      applyLimits(new ContainerCgroup(rec.Id), hc);
+    } catch (e) {
+      throw badRequest(`Cannot update container ${rec.Id}: ${(e as Error).message}`);
+    }
+  }
+  rec.HostConfig = hc;
+  rec.Spec = { ...rec.Spec, restart: restartPolicyOf(hc), resources: resourcesOf(hc) };
+  return warnings;
 }

@@ -10,8 +10,8 @@ import { IMAGE_MANIFEST_TYPES, INDEX_TYPES, LAYER_TYPES, type Descriptor, type I
 import { log } from '../../common/log';
 import { isStorableDigest } from '../../store/content';
 import type { Lease } from '../../store/leases';
+import { formatPlatform, selectManifest, type Platform } from '../../image/platform';
 import { fixedChunks } from './compress';
-import { formatPlatform, selectManifest, type Platform } from './platform';
 import { shortHex, type ProgressStream } from './progress';
 import type { FetchedManifest, RemoteRepository } from './repository';
 import { isTransient } from './session';

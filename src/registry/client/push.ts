@@ -6,7 +6,9 @@
 import { Transform } from 'node:stream';
 import type { ImageService } from '../../image/service';
 import type { ImageRecord } from '../../image/store';
-import { MediaType, type Descriptor, type Manifest } from '../../image/types';
+import { formatPlatform } from '../../image/platform';
+import { MediaType, type Descriptor, type Index, type Manifest } from '../../image/types';
+import { sha256 } from '../../store/content';
 import { sniffFile } from '../../store/compression';
 import { gzipLayer } from './compress';
 import type { DistributionMeta } from './metadata';
@@ -29,6 +31,7 @@ export interface PushContext {
 export interface PushResult {
   digest: string;
   size: number;
+  mediaType: string;
 }
 
 const gzipTypes = new Set<string>([MediaType.ociLayerGzip, MediaType.dockerLayerGzip]);
@@ -47,7 +50,8 @@ export function pushManifest(stored: Buffer, storedMan: Manifest, config: { dige
   return { bytes: Buffer.from(JSON.stringify(man, null, 3)), mediaType: man.mediaType as string };
 }
 
-export async function pushImage(ctx: PushContext, repo: RemoteRepository, rec: ImageRecord, tag: string): Promise<PushResult> {
+/** Push one image; its manifest goes under `tag`, or by digest without one (an entry of an index). */
+export async function pushImage(ctx: PushContext, repo: RemoteRepository, rec: ImageRecord, tag?: string): Promise<PushResult> {
   const { images, progress, meta } = ctx;
   const store = images.store;
   const storedBytes = store.content.readBuffer(rec.manifest);
@@ -106,6 +110,26 @@ export async function pushImage(ctx: PushContext, repo: RemoteRepository, rec: I
   const config = store.content.readBuffer(rec.id);
   if (!(await repo.hasBlob(rec.id))) await repo.upload(config);
   const { bytes, mediaType } = pushManifest(storedBytes, storedMan, { digest: rec.id, size: config.length }, pushed);
-  const digest = await repo.putManifest(tag, bytes, mediaType);
-  return { digest, size: bytes.length };
+  const digest = await repo.putManifest(tag ?? sha256(bytes), bytes, mediaType);
+  return { digest, size: bytes.length, mediaType };
+}
+
+/**
+ * Push a multi-platform image: each platform's image by digest, then its index under the tag (rewritten when a
+ * manifest changed on the way, as pushManifest may).
+ */
+export async function pushIndex(ctx: PushContext, repo: RemoteRepository, rec: ImageRecord & { index: string }, tag: string): Promise<PushResult> {
+  const store = ctx.images.store;
+  const index = store.content.readJson<Index>(rec.index);
+  const manifests: Descriptor[] = [];
+  for (const desc of index.manifests) {
+    const entry = store.all().find((r) => r.manifest === desc.digest);
+    if (!entry) throw new Error(`the image for ${desc.platform ? formatPlatform(desc.platform) : desc.digest} of this multi-platform image is gone`);
+    const pushed = await pushImage(ctx, repo, entry);
+    manifests.push({ ...desc, mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size });
+  }
+  const same = manifests.every((m, i) => m.digest === index.manifests[i].digest);
+  const bytes = same ? store.content.readBuffer(rec.index) : Buffer.from(JSON.stringify({ ...index, manifests }));
+  const mediaType = index.mediaType ?? MediaType.ociIndex;
+  return { digest: await repo.putManifest(tag, bytes, mediaType), size: bytes.length, mediaType };
 }

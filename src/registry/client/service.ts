@@ -6,10 +6,10 @@ import type { Descriptor, ImageConfig } from '../../image/types';
 import { RegistryAuthError, type AuthConfig } from './auth';
 import { DOCKER_IO, RegistryHosts, type Endpoint } from './hosts';
 import { DistributionMeta } from './metadata';
-import { hostPlatform, parsePlatform, type Platform } from './platform';
+import { hostPlatform, parsePlatform, type Platform } from '../../image/platform';
 import { ProgressStream } from './progress';
 import { parseImageManifest, pullImage, PullError, resolveManifest, type PullContext } from './pull';
-import { pushImage } from './push';
+import { pushImage, pushIndex } from './push';
 import { RemoteRepository } from './repository';
 import { RegistryHttpError, RegistrySession } from './session';
 
@@ -159,7 +159,8 @@ export class Distribution {
       const repo = new RemoteRepository(session, ref.path, true);
       for (const { t, rec } of recs) {
         if (!rec) continue;
-        const r = await pushImage({ images: this.images, meta: this.meta, progress, chunkSize: this.opts.chunkSize, cancel: () => ac.abort() }, repo, rec, t.tag as string);
+        const pctx = { images: this.images, meta: this.meta, progress, chunkSize: this.opts.chunkSize, cancel: () => ac.abort() };
+        const r = rec.index ? await pushIndex(pctx, repo, { ...rec, index: rec.index }, t.tag as string) : await pushImage(pctx, repo, rec, t.tag as string);
         this.images.store.setRef({ domain: ref.domain, path: ref.path, digest: r.digest }, rec.id);
         progress.message(`${t.tag}: digest: ${r.digest} size: ${r.size}`);
         progress.aux({ Tag: t.tag, Digest: r.digest, Size: r.size });
@@ -172,6 +173,17 @@ export class Distribution {
     } finally {
       session.close();
     }
+  }
+
+  /**
+   * A repository for the builder's cache import and export (`type=registry,ref=`): the same hosts policy as pull and
+   * push (TLS, insecure registries, loopback-only), no mirrors, no credentials (the legacy build request carries none
+   * for pushing).
+   */
+  openRepository(name: string, push: boolean): { repo: RemoteRepository; reference: string; close(): void } {
+    const ref = asBadRequest(() => parseNormalizedNamed(name));
+    const session = new RegistrySession(this.hosts.endpoints(ref.domain, true)[0], {});
+    return { repo: new RemoteRepository(session, ref.path, push), reference: ref.digest ?? ref.tag ?? 'latest', close: () => session.close() };
   }
 
   /** POST /auth: check the credentials against the registry's /v2/ challenge. */

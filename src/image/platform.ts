@@ -1,5 +1,5 @@
 /** Platform selection from an image index (docker's platforms.Only / default matcher for linux hosts). */
-import type { Descriptor } from '../../image/types';
+import type { Descriptor, ImageConfig } from './types';
 
 export interface Platform {
   os: string;
@@ -39,4 +39,26 @@ export function selectManifest(manifests: Descriptor[], want: Platform): Descrip
     candidates.find((m) => norm(m.platform?.variant, want.architecture) === want.variant) ??
     (want.variant ? undefined : candidates.find((m) => !m.platform?.variant) ?? candidates[0])
   );
+}
+
+/** The platform an image config declares, normalized as parsePlatform (but never refused: any os is reported). */
+export function configPlatform(cfg: Pick<ImageConfig, 'os' | 'architecture' | 'variant'>): Platform {
+  const architecture = ARCH_ALIASES[cfg.architecture] ?? (cfg.architecture || goArch());
+  const variant = architecture === 'arm64' && cfg.variant === 'v8' ? undefined : cfg.variant || undefined;
+  return { os: cfg.os || 'linux', architecture, ...(variant ? { variant } : {}) };
+}
+
+/** Whether an image of `have` serves a request for `want` (a want without variant takes any variant). */
+export const platformMatches = (have: Platform, want: Platform): boolean =>
+  have.os === want.os && have.architecture === want.architecture && (!want.variant || have.variant === want.variant);
+
+/** "linux/amd64,linux/arm64" (BuildKit's --platform list): normalized, duplicates dropped, order kept. */
+export function parsePlatformList(s: string): Platform[] {
+  const seen = new Map<string, Platform>();
+  for (const part of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const p = parsePlatform(part);
+    seen.set(formatPlatform(p), p);
+  }
+  if (!seen.size) throw new Error(`invalid platform "${s}": expected os[/arch[/variant]]`);
+  return [...seen.values()];
 }
