@@ -3,7 +3,7 @@
  * config, download layers concurrently (each verified while streaming and unpacked on the way), then write the record.
  * Everything runs under a lease: a failure or an interrupted pull leaves no image and no unreferenced piece.
  */
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { ImageService } from '../../image/service';
 import type { Reference } from '../../image/reference';
 import { IMAGE_MANIFEST_TYPES, INDEX_TYPES, LAYER_TYPES, type Descriptor, type ImageConfig, type Manifest } from '../../image/types';
@@ -11,7 +11,6 @@ import { log } from '../../common/log';
 import { isStorableDigest } from '../../store/content';
 import type { Lease } from '../../store/leases';
 import { formatPlatform, selectManifest, type Platform } from '../../image/platform';
-import { fixedChunks } from './compress';
 import { shortHex, type ProgressStream } from './progress';
 import type { FetchedManifest, RemoteRepository } from './repository';
 import { isTransient } from './session';
@@ -20,7 +19,6 @@ import { isTransient } from './session';
 const CONCURRENT_DOWNLOADS = 3;
 const ATTEMPTS = 3;
 const RETRY_DELAY_MS = 1000;
-const PIECE = 1 << 20;
 
 export class PullError extends Error {
   constructor(message: string, readonly status = 500) {
@@ -140,9 +138,7 @@ async function fetchLayer(ctx: PullContext, repo: RemoteRepository, layer: Descr
         counted.destroy(Object.assign(new Error(why), { code: 'SHORT_BODY' }));
       });
       res.pipe(counted);
-      // 1 MiB pieces instead of the socket's 64 KiB: a sixteenth of the blob writes and gunzip steps (each a trip to
-      // the thread pool), which took most of a layer's time
-      const [toStore, toLayer] = tee(Readable.from(fixedChunks(counted, PIECE), { objectMode: false }));
+      const [toStore, toLayer] = tee(counted);
       // whichever side fails first stops the other (a stopped reader would stall the tee)
       const stop = (e: Error): never => {
         res.destroy();
