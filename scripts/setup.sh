@@ -12,11 +12,12 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 # runs the compose compatibility tests.
 # systemd gives systemd-socket-activate and systemd-analyze (service tests; berth system install on systemd hosts);
 # openssh-server and openssh-client serve and reach ssh:// hosts in the remote-access tests.
-# uidmap (setuid newuidmap/newgidmap) and slirp4netns let non-root users run rootless berthd (docs/rootless.md).
+# uidmap (setuid newuidmap/newgidmap) and slirp4netns let non-root users run rootless berthd (docs/rootless.md);
+# passt (pasta) is the other user-mode network, measured against slirp4netns by bench/rootless.sh.
 # qemu-user-static runs other architectures' programs (berth build --platform linux/arm64) through binfmt_misc.
 PACKAGES=(crun runc conmon busybox-static tini iproute2 iptables netavark aardvark-dns attr tar gzip zstd g++ make python3
   hyperfine procps skopeo apache2-utils curl bc pigz docker-registry openssl mmdebstrap python3-docker python3-pytest
-  systemd openssh-server openssh-client tmux docker-compose uidmap slirp4netns qemu-user-static)
+  systemd openssh-server openssh-client tmux docker-compose uidmap slirp4netns passt qemu-user-static)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

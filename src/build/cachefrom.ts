@@ -24,7 +24,7 @@ export type CacheFromHit =
   /** The step's result is the source image itself (its last step, same config). */
   | { kind: 'image'; id: string }
   /** The step is inside the source: the parent plus this history entry and layer (docker's restoreCachedImage). */
-  | { kind: 'step'; history: HistoryEntry; layer?: NewLayer };
+  | { kind: 'step'; history: HistoryEntry; layer?: NewLayer; source: ImageState };
 
 /** docker's isValidParent: `source` was built on `parent` (same history entries, same layers, in order). */
 function builtOn(source: ImageState, parent: ImageState): boolean {
@@ -64,7 +64,25 @@ export function matchCacheFrom(sources: readonly ImageState[], parent: ImageStat
     if (n === history.length - 1 && source.id && canonical(source.config.config ?? {}) === canonical(step.config)) {
       return { kind: 'image', id: source.id };
     }
-    return { kind: 'step', history: entry, layer };
+    return { kind: 'step', history: entry, layer, source };
   }
   return undefined;
+}
+
+/**
+ * The --cache-from images of one build. After a match inside one of them, only that one is looked at for the
+ * following steps (docker: "avoid jumping to a different target"), so the build follows one source's chain.
+ */
+export class CacheFromSources {
+  constructor(private sources: readonly ImageState[]) {}
+
+  get list(): readonly ImageState[] {
+    return this.sources;
+  }
+
+  match(parent: ImageState, step: StepOutcome): CacheFromHit | undefined {
+    const hit = matchCacheFrom(this.sources, parent, step);
+    if (hit?.kind === 'step') this.sources = [hit.source];
+    return hit;
+  }
 }

@@ -19,7 +19,7 @@ import { configPlatform, formatPlatform, hostPlatform, type Platform } from '../
 import type { ContainerConfig } from '../schema/container';
 import { diffTar, tarBytes } from '../store/diff';
 import { BuildCache } from './cache';
-import { matchCacheFrom, onTheWay, type StepOutcome } from './cachefrom';
+import { CacheFromSources, onTheWay, type StepOutcome } from './cachefrom';
 import { INLINE_CACHE_KEY, chainOf, inlineCacheOf, type CachedStep } from './cacheformat';
 import type { CacheSpec } from './buildflags';
 import { exportCache, importCache, type ImportedCache, type OpenRepository } from './cacheio';
@@ -272,10 +272,10 @@ export class Builder {
     }
     const bases = this.resolveImages(plan, platforms);
     const store = this.d.images.store;
-    const cacheFrom = req.cacheFrom.flatMap((ref) => {
+    const cacheFrom = new CacheFromSources(req.cacheFrom.flatMap((ref) => {
       const rec = this.d.images.resolve(ref);
       return rec ? [loadState(store, rec.id)] : [];
-    });
+    }));
 
     const out = new OrderedOutput(emit, req.quiet);
     const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i].instructions.length, 0) + (Object.keys(req.labels).length ? 1 : 0);
@@ -410,11 +410,11 @@ export class Builder {
     let id = this.cache.get(key, (img) => {
       const rec = store.get(img);
       return rec !== undefined && store.missing(rec) === undefined &&
-        (!ctx.req.cacheFrom.length || onTheWay(ctx.cacheFrom, loadState(store, img)));
+        (!ctx.req.cacheFrom.length || onTheWay(ctx.cacheFrom.list, loadState(store, img)));
     });
     if (!id) id = await this.fromImported(ctx, key, parent, outcome, write);
     if (!id) {
-      const hit = matchCacheFrom(ctx.cacheFrom, parent, outcome);
+      const hit = ctx.cacheFrom.match(parent, outcome);
       if (!hit) return undefined;
       id = hit.kind === 'image' ? hit.id : (await commitImage(store, parent, {
         config: outcome.config, created: hit.history.created ?? this.created(ctx), createdBy: outcome.createdBy,
@@ -601,7 +601,7 @@ interface BuildCtx {
   /** Image reference -> ID for FROM and COPY --from images. */
   bases: Map<string, string>;
   /** The --cache-from images found. */
-  cacheFrom: ImageState[];
+  cacheFrom: CacheFromSources;
   /** The caches imported with --cache-from type=... */
   imported: ImportedCache[];
   log: StepLog;

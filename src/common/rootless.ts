@@ -25,6 +25,13 @@ export function rootlessPaths(env: NodeJS.ProcessEnv, home: string): RootlessPat
   return { dataRoot: path.join(dataHome, 'berth'), execRoot, socket: path.join(execRoot, 'berth.sock') };
 }
 
+/**
+ * The MTU of a rootless daemon's link to the host (slirp4netns's tap) and, by default, of its bridge networks:
+ * slirp4netns's cost is per packet, so a 1500-byte container link cut `-p` throughput about tenfold
+ * (docs/benchmarks.md, bench/rootless.sh). `com.docker.network.driver.mtu` still sets a network's own.
+ */
+export const ROOTLESS_MTU = 65520;
+
 /** True inside a rootless berthd (and the conmon/crun it starts). */
 export const isRootless = (env: NodeJS.ProcessEnv = process.env): boolean => env[ROOTLESS_ENV] !== undefined;
 

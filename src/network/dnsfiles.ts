@@ -52,11 +52,15 @@ export function renderHosts(ips: string | string[] | undefined, hostname: string
 
 export const hostsLine = (ip: string, hostname: string): string => `${ip}\t${hostname}`;
 
-/** A running container's /etc/hosts after connect (line added) or disconnect (lines of that address removed), edits kept. */
-export function editHosts(text: string, change: { add?: string; remove?: string }, hostname: string): string {
+/** A running container's /etc/hosts edit: its addresses on a network joined or left, and host entries ("name:ip") a connect's links add. */
+export interface HostsChange { add?: string[]; remove?: string[]; extraHosts?: string[] }
+
+/** A running container's /etc/hosts after connect (lines added) or disconnect (lines of those addresses removed), edits kept. */
+export function editHosts(text: string, change: HostsChange, hostname: string): string {
   const lines = text.split('\n').filter((l, i, all) => !(i === all.length - 1 && l === ''));
-  const kept = change.remove ? lines.filter((l) => l.split(/\s+/)[0] !== change.remove) : lines;
-  return [...kept, ...(change.add ? [hostsLine(change.add, hostname)] : [])].join('\n') + '\n';
+  const gone = new Set(change.remove ?? []);
+  const kept = lines.filter((l) => !gone.has(l.split(/\s+/)[0]));
+  return [...kept, ...(change.add ?? []).map((ip) => hostsLine(ip, hostname)), ...extraHostLines(change.extraHosts ?? [])].join('\n') + '\n';
 }
 
 /** --add-host "name:ip" (ip may be [v6]) → "ip\tname" lines. */

@@ -1,21 +1,22 @@
 /** netavark driver: one exec with one JSON on stdin per setup/teardown (bridge, veth, NAT, ports, aardvark DNS). */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { isRootless, ROOTLESS_MTU } from '../common/rootless';
 import { bridgeSettings } from './bridge-options';
 import { toNetavarkPorts, type NetavarkPortMapping } from './ports';
-import type { EndpointRecord, NetworkRecord } from './store';
+import { endpointAddresses, type EndpointRecord, type NetworkRecord } from './store';
 
 export const NETAVARK_BINARY = '/usr/lib/podman/netavark';
 export const AARDVARK_BINARY = '/usr/lib/podman/aardvark-dns';
 
-/** netavark's description of a network (its `network_info` entry). IPv4 only. */
+/** netavark's description of a network (its `network_info` entry): an IPv4 subnet, and an IPv6 one when enabled. */
 export interface NetavarkNetwork {
   name: string;
   id: string;
   driver: 'bridge';
   network_interface: string;
   subnets: { subnet: string; gateway: string }[];
-  ipv6_enabled: false;
+  ipv6_enabled: boolean;
   internal: boolean;
   dns_enabled: boolean;
   ipam_options: { driver: 'host-local' };
@@ -96,15 +97,16 @@ function errorText(stdout: string): string | undefined {
 export function netavarkConfig(e: EndpointRecord, n: NetworkRecord): NetavarkConfig {
   // Keyed by network id, not name: netavark derives iptables chain names and aardvark files from this key, and
   // ids are unique across Berth instances (two daemons may both have a network called "bridge").
-  const { mtu } = bridgeSettings(n.options);
+  const mtu = bridgeSettings(n.options).mtu ?? (isRootless() ? ROOTLESS_MTU : undefined);
+  const v6 = n.ipv6 && n.v6 ? [{ subnet: n.v6.subnet, gateway: n.v6.gateway }] : [];
   const config: NetavarkConfig = {
     container_id: e.containerId,
     container_name: e.containerName,
-    networks: { [n.id]: { interface_name: e.iface ?? 'eth0', static_ips: [e.ip!], ...(e.mac ? { static_mac: e.mac } : {}), aliases: e.dnsNames.filter((a) => a !== e.containerName) } },
+    networks: { [n.id]: { interface_name: e.iface ?? 'eth0', static_ips: endpointAddresses(e), ...(e.mac ? { static_mac: e.mac } : {}), aliases: e.dnsNames.filter((a) => a !== e.containerName) } },
     network_info: {
       [n.id]: {
-        name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge!, subnets: [{ subnet: n.subnet!, gateway: n.gateway! }],
-        ipv6_enabled: false, internal: n.internal, dns_enabled: !n.predefined, ipam_options: { driver: 'host-local' },
+        name: n.id, id: n.id, driver: 'bridge', network_interface: n.bridge!, subnets: [{ subnet: n.subnet!, gateway: n.gateway! }, ...v6],
+        ipv6_enabled: v6.length > 0, internal: n.internal, dns_enabled: !n.predefined, ipam_options: { driver: 'host-local' },
         // Docker isolates bridge networks from each other (netavark's NETAVARK_ISOLATION chains).
         options: { isolate: 'true', ...(mtu ? { mtu: String(mtu) } : {}) },
       },

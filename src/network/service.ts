@@ -13,8 +13,8 @@ import { checkFilterKeys, labelMatches, type Filters } from '../common/filters';
 import { log } from '../common/log';
 import type { PublishSpec } from '../common/ports';
 import {
-  AddressPool, Cidr, DEFAULT_BRIDGE_SUBNET, DEFAULT_POOLS, allocateAddress, checkNoOverlap, chooseGateway, formatCidr, formatIp,
-  hostRouteSubnets, macForIp, nextSubnet, parseAuxAddresses, parseIp, parseMac, parseRange, parseSubnet,
+  AddressPool, DEFAULT_BRIDGE_SUBNET, DEFAULT_POOLS, Family, allocateAddress, chooseGateway, formatCidr, formatIp,
+  hostRouteSubnets, macForIp, newPool, parseAuxAddresses, parseIp, parseMac, parseRange, parseSubnet,
 } from './ipam';
 import { bridgeNames, deleteLink, ip, isolateBridgePorts, routesJson } from './iproute';
 import { deleteRule, portRules } from './iptables';
@@ -23,7 +23,7 @@ import { dockerNetwork, endpointInfo, portMap, type DockerNetwork, type DockerNe
 import { createNetns, listNetns, netnsName, netnsPath, removeNetns } from './netns';
 import { assertHostPortsFree, checkPortConflicts, DockerListPort, dockerListPorts, hostPortFinder, resolvePortMappings } from './ports';
 import { DnsOverrides, extraHostLines, parseResolvConf, renderHosts, renderResolvConf } from './dnsfiles';
-import { EndpointRecord, NetworkRecord, NetworkStore } from './store';
+import { EndpointRecord, NetworkRecord, NetworkStore, endpointAddresses, ipamPool } from './store';
 import type { CreateNetworkBody } from './create-request';
 import { BRIDGE_NAME, bridgeSettings } from './bridge-options';
 import type { Trash } from '../store/trash';
@@ -61,6 +61,8 @@ export interface AttachOptions {
   network: string; // name, id or id prefix; "default" means bridge
   aliases?: string[];
   ip?: string;
+  /** docker --ip6 */
+  ip6?: string;
   mac?: string;
   /** What to publish (the first network only). */
   ports?: PublishSpec;
@@ -134,34 +136,25 @@ export class NetworkService {
       if (body.Scope === 'swarm') throw new ApiError(403, 'cannot create a swarm scoped network when swarm is not active');
       if (body.Ingress) throw new ApiError(403, 'Ingress network can only be global scope network');
       if (body.IPAM?.Driver && body.IPAM.Driver !== 'default') throw notFound(`plugin "${body.IPAM.Driver}" not found`);
-      if (body.EnableIPv6) throw badRequest('IPv6 networks are not supported by Berth');
       const options = { ...(body.Options ?? {}) };
       const settings = bridgeSettings(options);
+      // docker's getIpamConfig: each config belongs to the family of its subnet; the bridge driver takes one of each
       const configs = body.IPAM?.Config ?? [];
-      if (configs.length > 1) throw new ApiError(403, 'bridge driver doesn\'t support multiple subnets');
-      const ipam = configs[0] ?? {};
-      if ((ipam.Gateway || ipam.IPRange || Object.keys(ipam.AuxiliaryAddresses ?? {}).length) && !ipam.Subnet) {
-        throw badRequest('every ip-range, gateway or auxiliary address must have a corresponding subnet');
-      }
-      const taken = networks.flatMap((n) => (n.subnet ? [parseSubnet(n.subnet)] : []));
-      let subnet: Cidr;
-      if (ipam.Subnet) {
-        subnet = parseSubnet(ipam.Subnet);
-        checkNoOverlap(subnet, taken);
-      } else {
-        subnet = nextSubnet(this.pools, [...taken, ...hostRouteSubnets(await routesJson())]);
-      }
-      const range = ipam.IPRange ? parseRange(ipam.IPRange, subnet) : undefined;
-      const aux = ipam.AuxiliaryAddresses ?? {};
-      const gateway = chooseGateway(subnet, ipam.Gateway, range, new Set(parseAuxAddresses(aux, subnet, name)));
+      const [v4, v6] = ([4, 6] as const).map((f) => configs.filter((c) => ((c.Subnet ?? '').includes(':') ? 6 : 4) === f));
+      if (v4.length > 1 || v6.length > 1) throw new ApiError(403, 'bridge driver doesn\'t support multiple subnets');
+      const taken = networks.flatMap((n) => [ipamPool(n, 4), ipamPool(n, 6)].flatMap((p) => (p ? [parseSubnet(p.subnet)] : [])));
+      const pool4 = newPool(v4[0] ?? {}, name, [...taken, ...(v4[0]?.Subnet ? [] : hostRouteSubnets(await routesJson()))], this.pools, 4);
+      // as docker 24: an IPv6 network needs a subnet of its own (no default IPv6 pools); one given without
+      // EnableIPv6 is kept and shown, and no container gets an address from it
+      const pool6 = v6[0] || body.EnableIPv6 ? newPool(v6[0] ?? {}, name, taken, this.pools, 6) : undefined;
       const id = newId();
       const bridge = settings.bridgeName || `${this.bridgePrefix}-${id}`.slice(0, 15);
       if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(bridge)) throw badRequest(`invalid bridge name: ${bridge}`);
       const clash = networks.find((n) => n.bridge === bridge);
       if (clash) throw new ApiError(403, `cannot create network ${id} (${bridge}): conflicts with network ${clash.id} (${bridge}): networks have same bridge name`);
       this.store.saveNetwork({
-        id, name, driver: 'bridge', subnet: formatCidr(subnet), gateway: formatIp(gateway), userSubnet: !!ipam.Subnet,
-        ...(range ? { ipRange: formatCidr(range) } : {}), ...(Object.keys(aux).length ? { auxAddresses: aux } : {}),
+        id, name, driver: 'bridge', ...pool4, userSubnet: !!v4[0]?.Subnet,
+        ...(body.EnableIPv6 ? { ipv6: true } : {}), ...(pool6 ? { v6: pool6 } : {}),
         ipamOptions: body.IPAM?.Options ?? {}, scope: body.Scope || undefined, attachable: !!body.Attachable,
         bridge, internal: !!body.Internal, labels: body.Labels ?? {}, options, created: new Date().toISOString(), predefined: false,
       });
@@ -190,7 +183,7 @@ export class NetworkService {
     for (const e of this.endpointsOn(n.id)) {
       containers[e.containerId] = {
         Name: e.containerName, EndpointID: e.endpointId, MacAddress: e.mac ?? '',
-        IPv4Address: e.ip ? `${e.ip}/${e.prefixLen}` : '', IPv6Address: '',
+        IPv4Address: e.ip ? `${e.ip}/${e.prefixLen}` : '', IPv6Address: e.ip6 ? `${e.ip6}/${e.prefixLen6}` : '',
       };
     }
     return dockerNetwork(n, containers);
@@ -255,17 +248,17 @@ export class NetworkService {
         ports: [], exposedPorts: o.exposedPorts ?? {}, setupDone: false, iface: `eth${index}`,
       };
       if (n.driver !== 'bridge') {
-        if (o.ip || o.aliases?.length) throw badRequest(`user specified IP address and aliases are not supported on network ${n.name}`);
+        if (o.ip || o.ip6 || o.aliases?.length) throw badRequest(`user specified IP address and aliases are not supported on network ${n.name}`);
         rec.setupDone = true;
         this.store.saveEndpoint(rec);
         return endpointInfo(rec, n);
       }
-      if (o.ip && n.predefined) throw badRequest('user specified IP address is supported on user defined networks only');
-      if (o.ip && !n.userSubnet) throw badRequest('user specified IP address is supported only when connecting to networks with user configured subnets');
+      const fixed = o.ip || o.ip6;
+      if (fixed && n.predefined) throw badRequest('user specified IP address is supported on user defined networks only');
+      if ((o.ip && !n.userSubnet) || (o.ip6 && !n.v6)) throw badRequest('user specified IP address is supported only when connecting to networks with user configured subnets');
       if (o.aliases?.length && n.predefined) throw badRequest('network-scoped aliases are only supported for user-defined networks');
-      const subnet = parseSubnet(n.subnet!);
       const others = this.store.listEndpoints();
-      const ip = this.allocate(n, o.ip);
+      const addresses = this.addresses(n, o.ip, o.ip6);
       const existingPorts = others.flatMap((e) => e.ports);
       const ports = await resolvePortMappings(o.ports ?? NO_PORTS, hostPortFinder(new Set(existingPorts.map((p) => `${p.protocol}/${p.hostPort}`))));
       checkPortConflicts(ports, existingPorts);
@@ -273,8 +266,8 @@ export class NetworkService {
       if (!this.cfg.hostPorts) await assertHostPortsFree(ports);
       const dns = !n.predefined;
       Object.assign(rec, {
-        ip: formatIp(ip), prefixLen: subnet.prefix, gateway: n.gateway, mac: o.mac ? parseMac(o.mac) : macForIp(ip), ports,
-        aliases: o.aliases ?? [], dnsNames: dns ? unique([name, shortId(containerId), ...(o.aliases ?? [])]) : [], requestedIp: o.ip,
+        ...addresses, mac: o.mac ? parseMac(o.mac) : macForIp(parseIp(addresses.ip)!), ports, aliases: o.aliases ?? [],
+        dnsNames: dns ? unique([name, shortId(containerId), ...(o.aliases ?? [])]) : [], requestedIp: o.ip, requestedIp6: o.ip6,
       });
       rec.netavark = netavarkConfig(rec, n);
       this.store.saveEndpoint(rec); // before setup: a crash in between leaves a record that reconcile tears down
@@ -333,15 +326,20 @@ export class NetworkService {
     });
   }
 
-  /** The endpoints as docker shows them in the container's inspect (top-level fields: the first), or undefined. */
+  /**
+   * The endpoints as docker shows them in the container's inspect, or undefined. The deprecated top-level address
+   * fields are the default bridge's endpoint's, empty on other networks (docker's getDefaultNetworkSettings).
+   */
   networkSettings(containerId: string): DockerNetworkSettings | undefined {
     const attached = this.attached(containerId);
     if (!attached.length) return undefined;
     const infos = attached.map(({ e, n }) => endpointInfo(e, n));
-    const s = infos[0].settings;
+    const s = infos.find((i) => i.networkName === 'bridge')?.settings;
     return {
-      SandboxKey: attached[0].e.netnsPath, Ports: portMap(attached.map((a) => a.e)), IPAddress: s.IPAddress, IPPrefixLen: s.IPPrefixLen,
-      Gateway: s.Gateway, MacAddress: s.MacAddress, Networks: Object.fromEntries(infos.map((i) => [i.networkName, i.settings])),
+      SandboxKey: attached[0].e.netnsPath, Ports: portMap(attached.map((a) => a.e)), EndpointID: s?.EndpointID ?? '',
+      IPAddress: s?.IPAddress ?? '', IPPrefixLen: s?.IPPrefixLen ?? 0, Gateway: s?.Gateway ?? '', GlobalIPv6Address: s?.GlobalIPv6Address ?? '',
+      GlobalIPv6PrefixLen: s?.GlobalIPv6PrefixLen ?? 0, IPv6Gateway: s?.IPv6Gateway ?? '', MacAddress: s?.MacAddress ?? '',
+      Networks: Object.fromEntries(infos.map((i) => [i.networkName, i.settings])),
     };
   }
 
@@ -354,7 +352,7 @@ export class NetworkService {
   hostsFile(containerId: string, hostname: string, extraHosts: string[] = []): string {
     const attached = this.attached(containerId);
     if (attached.some(({ n }) => n.driver === 'host')) return fs.readFileSync(this.cfg.hostHosts ?? '/etc/hosts', 'utf8') + extraHostLines(extraHosts).map((l) => `${l}\n`).join('');
-    return renderHosts(attached.flatMap(({ e }) => (e.ip ? [e.ip] : [])), hostname, extraHosts);
+    return renderHosts(attached.flatMap(({ e }) => endpointAddresses(e)), hostname, extraHosts);
   }
 
   /** Content of the container's /etc/resolv.conf: aardvark on the first user network's gateway when there is one. */
@@ -421,7 +419,7 @@ export class NetworkService {
       const ours = new Set(networks.map((n) => n.id));
       for (const rule of await portRules()) {
         if (ours.has(rule.network) && !live.has(rule.container)) {
-          out.push({ kind: 'iptables', name: `nat ${rule.chain}`, detail: `port rule of container ${shortId(rule.container)}, which is not running`, repair: () => deleteRule('nat', rule.spec) });
+          out.push({ kind: 'iptables', name: `${rule.tool} nat ${rule.chain}`, detail: `port rule of container ${shortId(rule.container)}, which is not running`, repair: () => deleteRule(rule) });
         }
       }
       return out;
@@ -487,51 +485,70 @@ export class NetworkService {
     if (!n.bridge) return;
     const keeper = keeperName(n.bridge);
     if ((await ip(['-o', 'link', 'show', keeper]).catch(() => '')) !== '') return;
-    // A veth pair with one end on the bridge (the kernel here has no dummy driver; veth is always there).
+    // A veth pair with one end on the bridge (the kernel here has no dummy driver; veth is always there), both ends up:
+    // the bridge keeps its carrier between containers. A bridge that regains a carrier runs duplicate address detection
+    // on its IPv6 gateway again, and aardvark-dns, started by that netavark setup, cannot bind the address while it is
+    // tentative and exits (netavark 1.4 waits for it only on a bridge it creates).
     await ip(['link', 'add', keeper, 'type', 'veth', 'peer', 'name', `${keeper}p`]);
     await ip(['link', 'set', keeper, 'master', n.bridge, 'up']);
+    await ip(['link', 'set', `${keeper}p`, 'up']);
   }
 
-  /** Let go of an idle network's bridge: keeper out, then netavark drops bridge, rules and DNS (flushNetwork). */
+  /** Let go of an idle network's bridge: netavark drops bridge, rules and DNS (flushNetwork), the keeper goes meanwhile. */
   private async releaseBridge(n: NetworkRecord): Promise<void> {
     if (!n.bridge) return;
+    if ((await bridgeNames()).includes(n.bridge)) await this.flushNetwork(n);
     // also when the bridge is already gone (deleted by other hands): its keeper pair would outlive it
-    await deleteLink(keeperName(n.bridge));
-    if (!(await bridgeNames()).includes(n.bridge)) return;
-    await this.flushNetwork(n);
+    else await deleteLink(keeperName(n.bridge));
   }
 
   /** Daemon shutdown with nothing running: release every bridge, so a stopped berthd leaves no trace in the kernel. */
   releaseIdle(): Promise<void> {
     return this.locked(async () => {
-      for (const n of this.store.listNetworks()) if (!this.endpointsOn(n.id).length) await this.releaseBridge(n);
+      for (const n of this.store.listNetworks()) {
+        if (this.endpointsOn(n.id).length) continue;
+        // one network that cannot be released does not keep the others' bridges
+        await this.releaseBridge(n).catch((e: Error) => log.warn('releasing an idle network failed', { network: n.id, error: e.message }));
+      }
     });
   }
 
-  /** Make netavark drop a network's bridge, rules and DNS entry: one throwaway container in, then out. */
+  /** Make netavark drop a network's bridge, rules and DNS entry: one throwaway container in, the keeper out, the container out. */
   private async flushNetwork(n: NetworkRecord): Promise<void> {
-    const subnet = parseSubnet(n.subnet!);
-    const ip = this.allocate(n);
     const probeId = newId();
     const rec: EndpointRecord = {
       containerId: probeId, containerName: `flush-${shortId(probeId)}`, networkId: n.id, endpointId: probeId, netnsPath: '',
-      ip: formatIp(ip), prefixLen: subnet.prefix, aliases: [], dnsNames: [], ports: [], exposedPorts: {}, setupDone: false,
+      ...this.addresses(n), aliases: [], dnsNames: [], ports: [], exposedPorts: {}, setupDone: false,
     };
     const config = netavarkConfig(rec, n);
     await this.withScratchNetns(probeId, async (p) => {
       await this.netavark.setup(p, config);
+      // the keeper goes between setup and teardown: the bridge keeps its carrier while aardvark-dns starts (see
+      // keepBridge), and the probe is its last port at teardown, so that netavark removes it
+      await deleteLink(keeperName(n.bridge!));
       await this.netavark.teardown(p, config);
     });
   }
 
-  /** A free address of the network (or the requested one): not the gateway, an auxiliary address or a container's. */
-  private allocate(n: NetworkRecord, requested?: string): number {
-    const subnet = parseSubnet(n.subnet!);
+  /** An endpoint's addresses on a bridge network (the requested ones, else free ones): IPv4, and IPv6 on an IPv6 network. */
+  private addresses(n: NetworkRecord, ip?: string, ip6?: string): { ip: string } & Pick<EndpointRecord, 'prefixLen' | 'gateway' | 'ip6' | 'prefixLen6' | 'gateway6'> {
+    const v4 = { ip: formatIp(this.allocate(n, 4, ip)), prefixLen: parseSubnet(n.subnet!).prefix, gateway: n.gateway };
+    if (!n.ipv6 || !n.v6) return v4;
+    return { ...v4, ip6: formatIp(this.allocate(n, 6, ip6), 6), prefixLen6: parseSubnet(n.v6.subnet).prefix, gateway6: n.v6.gateway };
+  }
+
+  /** A free address of the network's pool of `family` (or the requested one): not the gateway, an auxiliary address or a container's. */
+  private allocate(n: NetworkRecord, family: Family, requested?: string): bigint {
+    const p = ipamPool(n, family)!;
+    const subnet = parseSubnet(p.subnet);
     const used = new Set([
-      parseIp(n.gateway!)!, ...parseAuxAddresses(n.auxAddresses ?? {}, subnet, n.name),
-      ...this.endpointsOn(n.id).flatMap((e) => (e.ip ? [parseIp(e.ip)!] : [])),
+      parseIp(p.gateway, family)!, ...parseAuxAddresses(p.auxAddresses ?? {}, subnet, n.name),
+      ...this.endpointsOn(n.id).flatMap((e) => {
+        const a = family === 4 ? e.ip : e.ip6;
+        return a ? [parseIp(a, family)!] : [];
+      }),
     ]);
-    return allocateAddress(subnet, used, requested, n.ipRange ? parseRange(n.ipRange, subnet) : subnet);
+    return allocateAddress(subnet, used, requested, p.ipRange ? parseRange(p.ipRange, subnet) : subnet);
   }
 
   private async withScratchNetns(id: string, fn: (p: string) => Promise<void>): Promise<void> {

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJson, removeStaleTemps, writeJsonAtomic, fsyncDir } from '../common/atomic';
+import type { Family, PoolRecord } from './ipam';
 import type { NetavarkConfig } from './netavark';
 import type { PortMapping } from './ports';
 import { Trash } from '../store/trash';
@@ -22,6 +23,10 @@ export interface NetworkRecord {
   /** docker --aux-address: reserved, never given to a container */
   auxAddresses?: Record<string, string>;
   ipamOptions?: Record<string, string>;
+  /** EnableIPv6: containers get an address from `v6` too */
+  ipv6?: boolean;
+  /** the IPv6 IPAM config; docker keeps and shows one given without EnableIPv6, but then hands out no IPv6 address */
+  v6?: { subnet: string; gateway: string; ipRange?: string; auxAddresses?: Record<string, string> };
   /** as given at create ("" or absent: the driver's, local) */
   scope?: string;
   attachable?: boolean;
@@ -47,6 +52,11 @@ export interface EndpointRecord {
   mac?: string;
   /** docker --ip, reported back as IPAMConfig */
   requestedIp?: string;
+  /** on an IPv6 network: the container's IPv6 address, prefix length and gateway; docker --ip6 */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
+  requestedIp6?: string;
   aliases: string[];
   /** DNS names aardvark serves for this container (user networks only) */
   dnsNames: string[];
@@ -61,6 +71,15 @@ export interface EndpointRecord {
   /** ids of the host-side forwards of `ports` (a rootless daemon's slirp4netns) */
   hostForwards?: number[];
 }
+
+/** One family's IPAM of a network (IPv4 lives in the record's flat fields, as before IPv6). */
+export function ipamPool(n: NetworkRecord, family: Family): PoolRecord | undefined {
+  if (family === 6) return n.v6;
+  return n.subnet ? { subnet: n.subnet, gateway: n.gateway!, ipRange: n.ipRange, auxAddresses: n.auxAddresses } : undefined;
+}
+
+/** The endpoint's addresses, IPv4 first (docker's /etc/hosts order). */
+export const endpointAddresses = (e: Pick<EndpointRecord, 'ip' | 'ip6'>): string[] => [e.ip, e.ip6].filter((a): a is string => !!a);
 
 const ID_FILE = /^[0-9a-f]{64}\.json$/;
 const ENDPOINT_FILE = /^[0-9a-f]{64}-[0-9a-f]{64}\.json$/;

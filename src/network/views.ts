@@ -3,11 +3,11 @@
  * NetworkSettings, its Ports map).
  */
 import { dockerPortMap, type PortMapping } from './ports';
-import type { EndpointRecord, NetworkRecord } from './store';
+import { ipamPool, type EndpointRecord, type NetworkRecord } from './store';
 
 /** docker's NetworkSettings.Networks[name] entry. */
 export interface DockerEndpointSettings {
-  IPAMConfig: { IPv4Address: string } | null;
+  IPAMConfig: { IPv4Address?: string; IPv6Address?: string } | null;
   Links: null;
   Aliases: string[] | null;
   MacAddress: string;
@@ -27,6 +27,7 @@ export interface DockerEndpointSettings {
 export interface EndpointInfo {
   networkName: string;
   ip?: string;
+  ip6?: string;
   gateway?: string;
   mac?: string;
   ports: PortMapping[];
@@ -37,9 +38,13 @@ export interface EndpointInfo {
 export interface DockerNetworkSettings {
   SandboxKey: string;
   Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
+  EndpointID: string;
   IPAddress: string;
   IPPrefixLen: number;
   Gateway: string;
+  GlobalIPv6Address: string;
+  GlobalIPv6PrefixLen: number;
+  IPv6Gateway: string;
   MacAddress: string;
   Networks: Record<string, DockerEndpointSettings>;
 }
@@ -50,7 +55,7 @@ export interface DockerNetwork {
   Created: string;
   Scope: string;
   Driver: string;
-  EnableIPv6: false;
+  EnableIPv6: boolean;
   IPAM: { Driver: 'default'; Options: Record<string, string> | null; Config: DockerIpamConfig[] };
   Internal: boolean;
   Attachable: boolean;
@@ -66,12 +71,13 @@ export interface DockerIpamConfig { Subnet: string; IPRange?: string; Gateway: s
 
 export function endpointInfo(e: EndpointRecord, n: NetworkRecord): EndpointInfo {
   return {
-    networkName: n.name, ip: e.ip, gateway: e.gateway, mac: e.mac, ports: e.ports,
+    networkName: n.name, ip: e.ip, ip6: e.ip6, gateway: e.gateway, mac: e.mac, ports: e.ports,
     settings: {
-      IPAMConfig: e.requestedIp ? { IPv4Address: e.requestedIp } : null, Links: null, Aliases: e.aliases.length ? e.aliases : null,
+      IPAMConfig: e.requestedIp || e.requestedIp6 ? { ...(e.requestedIp ? { IPv4Address: e.requestedIp } : {}), ...(e.requestedIp6 ? { IPv6Address: e.requestedIp6 } : {}) } : null,
+      Links: null, Aliases: e.aliases.length ? e.aliases : null,
       MacAddress: e.mac ?? '', DriverOpts: null, NetworkID: n.id, EndpointID: e.endpointId, Gateway: e.gateway ?? '',
-      IPAddress: e.ip ?? '', IPPrefixLen: e.prefixLen ?? 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-      DNSNames: e.dnsNames.length ? e.dnsNames : null,
+      IPAddress: e.ip ?? '', IPPrefixLen: e.prefixLen ?? 0, IPv6Gateway: e.gateway6 ?? '', GlobalIPv6Address: e.ip6 ?? '',
+      GlobalIPv6PrefixLen: e.prefixLen6 ?? 0, DNSNames: e.dnsNames.length ? e.dnsNames : null,
     },
   };
 }
@@ -85,10 +91,14 @@ export function portMap(endpoints: EndpointRecord[]): DockerNetworkSettings['Por
 /** docker's network inspect/list entry. */
 export function dockerNetwork(n: NetworkRecord, containers: DockerNetwork['Containers']): DockerNetwork {
   return {
-    Name: n.name, Id: n.id, Created: n.created, Scope: n.scope || 'local', Driver: n.driver, EnableIPv6: false,
+    Name: n.name, Id: n.id, Created: n.created, Scope: n.scope || 'local', Driver: n.driver, EnableIPv6: !!n.ipv6,
     IPAM: {
       Driver: 'default', Options: n.predefined ? null : n.ipamOptions ?? {},
-      Config: n.subnet ? [{ Subnet: n.subnet, ...(n.ipRange ? { IPRange: n.ipRange } : {}), Gateway: n.gateway!, ...(n.auxAddresses ? { AuxiliaryAddresses: n.auxAddresses } : {}) }] : [],
+      // IPv4's config first, then IPv6's (docker's buildIpamResources)
+      Config: ([4, 6] as const).flatMap((f) => {
+        const p = ipamPool(n, f);
+        return p ? [{ Subnet: p.subnet, ...(p.ipRange ? { IPRange: p.ipRange } : {}), Gateway: p.gateway, ...(p.auxAddresses ? { AuxiliaryAddresses: p.auxAddresses } : {}) }] : [];
+      }),
     },
     Internal: n.internal, Attachable: !!n.attachable, Ingress: false, ConfigFrom: { Network: '' }, ConfigOnly: false,
     Containers: containers, Options: n.options, Labels: n.labels,

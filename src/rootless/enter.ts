@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Duplex, Readable } from 'node:stream';
-import { ROOTLESS_ENV, type RootlessPaths } from '../common/rootless';
+import { ROOTLESS_ENV, ROOTLESS_MTU, type RootlessPaths } from '../common/rootless';
 import { describeMissing, rootlessMissing } from './check';
 
 /** Where the daemon inside finds slirp4netns's API socket and the host's first unprivileged port. */
@@ -41,7 +41,9 @@ export function enterRootless(paths: Pick<RootlessPaths, 'dataRoot' | 'execRoot'
   }
   fs.mkdirSync(paths.dataRoot, { recursive: true, mode: 0o700 });
   fs.mkdirSync(paths.execRoot, { recursive: true, mode: 0o700 });
-  const slirpApi = `${paths.execRoot}/slirp4netns.sock`;
+  // one per wrapper: a second berthd of the same user (it exits on the data-root lock) must not take the socket
+  // path of the running one's slirp4netns
+  const slirpApi = `${paths.execRoot}/slirp4netns-${process.pid}.sock`;
   fs.rmSync(slirpApi, { force: true });
   const child = spawn('unshare', ['--map-root-user', '--map-auto', '--mount', '--net', '--propagation', 'private', 'sh', '-c', SETUP, 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
@@ -62,6 +64,7 @@ export function enterRootless(paths: Pick<RootlessPaths, 'dataRoot' | 'execRoot'
   });
   child.on('exit', (code, signal) => {
     slirp?.kill('SIGTERM');
+    fs.rmSync(slirpApi, { force: true });
     if (signal) {
       process.removeAllListeners(signal);
       process.kill(process.pid, signal);
@@ -88,7 +91,7 @@ export function enterRootless(paths: Pick<RootlessPaths, 'dataRoot' | 'execRoot'
  * sandboxed and seccomp-confined, and exits when this wrapper's end of fd 3 closes.
  */
 function startSlirp(pid: number, api: string): ChildProcess {
-  const p = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--exit-fd=3', '--ready-fd=4', `--api-socket=${api}`, String(pid), 'tap0'], {
+  const p = spawn('slirp4netns', ['--configure', `--mtu=${ROOTLESS_MTU}`, '--disable-host-loopback', '--enable-sandbox', '--enable-seccomp', '--exit-fd=3', '--ready-fd=4', `--api-socket=${api}`, String(pid), 'tap0'], {
     stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'pipe'],
   });
   p.on('error', (e) => process.stderr.write(`berthd: slirp4netns: ${e.message}\n`));

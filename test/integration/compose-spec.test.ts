@@ -1,16 +1,16 @@
 /**
  * `berth compose` with newer Compose Specification keys, against its own berthd: a service built from an inline
- * Dockerfile (the context still sent), a secret and a config read from the environment and .env, `restart SERVICE`
- * restarting the services that declare `depends_on.<svc>.restart: true` after it, and an included project whose
+ * Dockerfile (the context still sent, a build secret, build.platforms), a secret and a config read from the environment and .env, `restart SERVICE` (and `up`
+ * recreating SERVICE) restarting the services that declare `depends_on.<svc>.restart: true` after it, and an included project whose
  * relative paths and .env are its own (their bad input is refused in compose.test.ts).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BERTH, TestDaemon } from '../helpers/daemon';
+import { TestDaemon } from '../helpers/daemon';
+import { composeHelpers } from '../helpers/compose';
 
 const d = new TestDaemon('compose-spec');
 const project = `bcs${process.pid % 100000}`;
@@ -26,6 +26,9 @@ services:
       dockerfile_inline: |
         FROM busybox
         COPY hello.txt /hello.txt
+        RUN --mount=type=secret,id=token test "$$(cut -c1-6 /run/secrets/token)" = s3cret
+      secrets: [token]
+      platforms: ["\${NATIVE}"]
     command: sleep 600
     secrets: [token]
     configs:
@@ -36,10 +39,14 @@ services:
   db:
     image: busybox
     command: sleep 600
+    environment: {DBV: "\${DBV:-1}"}
   other:
     image: busybox
     command: sleep 600
     depends_on: [db]
+  foreign:
+    build: {context: ., dockerfile_inline: FROM busybox, platforms: [linux/s390x]}
+    profiles: [foreign]
 secrets:
   token: {environment: TOKEN}
 configs:
@@ -55,20 +62,7 @@ services:
       GREETING: \${GREETING}
 `;
 
-function compose(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(BERTH, ['compose', '-p', project, ...args], { cwd: dir, env: { ...d.env, CONF: 'conf-from-env', ...env }, timeout: 180_000 });
-  return { status: r.status ?? -1, stdout: r.stdout?.toString() ?? '', stderr: r.stderr?.toString() ?? '' };
-}
-function ok(args: string[]): string {
-  const r = compose(args);
-  assert.equal(r.status, 0, `berth compose ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-  return r.stdout + r.stderr;
-}
-const berth = (args: string[]): string => {
-  const r = d.berth(args);
-  assert.equal(r.status, 0, `berth ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-};
+const { compose, ok, berth } = composeHelpers(d, project, dir, () => ({ CONF: 'conf-from-env', NATIVE: `linux/${process.arch === 'x64' ? 'amd64' : process.arch}` }));
 const inService = (service: string, cmd: string[]): string => ok(['exec', '-T', service, ...cmd]).trim();
 const startedAt = (service: string): number => Date.parse(berth(['inspect', '-f', '{{.State.StartedAt}}', `${project}-${service}-1`]));
 
@@ -90,8 +84,11 @@ describe('berth compose: dockerfile_inline, environment secrets, depends_on rest
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('build runs the inline Dockerfile with the context; up starts it', () => {
+  it('build runs the inline Dockerfile with the context and the build secret, for the native platform; up starts it', () => {
     ok(['build', 'app']);
+    const r = compose(['--profile', 'foreign', 'build', 'foreign']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /does not match the specified platform: wanted linux\/s390x/, 'build.platforms reach the builder');
     assert.ok(berth(['image', 'inspect', '-f', '{{.Id}}', `${project}-app`]).startsWith('sha256:'));
     ok(['up', '-d']);
     assert.equal(inService('app', ['cat', '/hello.txt']), 'hello from the context');
@@ -121,5 +118,18 @@ describe('berth compose: dockerfile_inline, environment secrets, depends_on rest
     assert.ok(startedAt('app') >= startedAt('db'), 'app restarted after db');
     assert.equal(startedAt('other'), before.other, 'other (no restart: true) left running');
     assert.equal(inService('app', ['cat', '/run/secrets/token']), 's3cret-from-dotenv');
+  });
+
+  it('up recreating db restarts app (depends_on restart: true) without recreating it, not other', () => {
+    const id = (service: string): string => berth(['inspect', '-f', '{{.Id}}', `${project}-${service}-1`]);
+    const before = { db: id('db'), app: id('app'), other: id('other'), appStarted: startedAt('app'), otherStarted: startedAt('other') };
+    const r = compose(['up', '-d'], { DBV: '2' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`${project}-app-1 +Stopping[\\s\\S]*${project}-db-1 +Recreate[\\s\\S]*${project}-app-1 +Started`));
+    assert.notEqual(id('db'), before.db, 'db recreated');
+    assert.equal(id('app'), before.app, 'app kept');
+    assert.ok(startedAt('app') > before.appStarted && startedAt('app') >= startedAt('db'), 'app restarted after db');
+    assert.equal(id('other'), before.other);
+    assert.equal(startedAt('other'), before.otherStarted, 'other left running');
   });
 });

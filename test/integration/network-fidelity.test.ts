@@ -10,50 +10,15 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileEngine, TEST_LABEL } from '../helpers/engine';
 import { BERTH } from '../helpers/daemon';
+import { networkFixture } from '../helpers/networks';
 
-const { e, docker } = fileEngine('netfid', () => {
-  for (const id of made) e.docker(['network', 'rm', id]);
-});
-/** Every network a test made, removed at the end (by id: duplicate names are among them). */
-const made = new Set<string>();
+const { e, docker } = fileEngine('netfid', () => fixture.removeNetworks());
 const tag = `nf${process.pid % 10000}`;
+const fixture = networkFixture(e, tag);
+const { made, ok, netCreate, runIdle, rejects } = fixture;
 /** A subnet per test (10.120 and up), so that runs against two engines or twice in a row never overlap. */
 let nextNet = 0;
 const subnet16 = (): string => `10.${120 + nextNet++}.0.0/16`;
-
-
-function ok(args: string[]): string {
-  const r = e.docker(args);
-  assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-let nextName = 0;
-/** `docker network create` (named after the test run unless the name is the last argument); remembered for cleanup. */
-function netCreate(args: string[], name = `${tag}-n${nextName++}`): { id: string; name: string } {
-  const id = ok(['network', 'create', '--label', TEST_LABEL, ...args, name]);
-  made.add(id);
-  return { id, name };
-}
-
-/** A detached busybox that stays up (labelled for cleanup). */
-function runIdle(args: string[]): string {
-  return ok(['run', '-d', '--label', TEST_LABEL, ...args, 'busybox', 'sleep', '600']);
-}
-
-/**
- * An API refusal: status and message. `peerStatus`: Docker answers this bad input with a 500 (libnetwork's BadRequest
- * errors have no HTTP mapping in Docker 24 or 20.10); Berth's rule is a 4xx for bad input, so only the wording is
- * checked against another engine.
- */
-async function rejects(p: Promise<unknown>, status: number, message: string | RegExp, peerStatus?: number): Promise<void> {
-  await assert.rejects(p, (err: { statusCode?: number; json?: { message?: string } }) => {
-    assert.equal(err.statusCode, e.external && peerStatus ? peerStatus : status);
-    if (typeof message === 'string') assert.equal(err.json?.message, message);
-    else assert.match(err.json?.message ?? '', message);
-    return true;
-  });
-}
 
 const inspect = (id: string) => docker.getNetwork(id).inspect() as Promise<{
   Name: string; Scope: string; Attachable: boolean; Internal: boolean; Options: Record<string, string>;

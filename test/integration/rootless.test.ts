@@ -105,14 +105,7 @@ describe('rootless berthd', { skip: process.getuid?.() !== 0 && 'creates users: 
   });
 
   it('publishes -p on the host\'s localhost and refuses privileged ports with the sysctl to change', async () => {
-    const port = await freePort();
-    const d = alice.berth(['run', '-d', '--name', 'web', '-p', `${port}:80`, 'busybox', 'sh', '-c', 'echo rootless-web > /i.html && httpd -f -p 80 -h /']);
-    assert.equal(d.status, 0, d.stderr);
-    try {
-      assert.equal(await getWithRetry(`http://127.0.0.1:${port}/i.html`), 'rootless-web\n');
-    } finally {
-      alice.berth(['rm', '-f', 'web']);
-    }
+    await assertPublishes(alice, 'rootless-web');
     const low = alice.berth(['run', '--rm', '-p', '80:80', 'busybox', 'true']);
     assert.notEqual(low.status, 0);
     assert.match(low.stderr, /cannot expose privileged port 80, you can add 'net\.ipv4\.ip_unprivileged_port_start=80'/);
@@ -131,6 +124,19 @@ describe('rootless berthd', { skip: process.getuid?.() !== 0 && 'creates users: 
     } finally {
       alice.berth(['rm', '-f', 'keeper']);
     }
+  });
+
+  it('keeps its port forwards when a second berthd of the same user starts and gives up on the data root', async () => {
+    const second = alice.run(BERTHD, ['--registries-loopback-only'], { timeout: 60_000 });
+    assert.notEqual(second.status, 0);
+    assert.match(second.stderr + second.stdout, /another daemon is already listening|is in use by another berthd/);
+    await assertPublishes(alice, 'still');
+  });
+
+  it('gives container links slirp4netns\'s MTU (a network\'s own: below)', () => {
+    const r = alice.berth(['run', '--rm', 'busybox', 'cat', '/sys/class/net/eth0/mtu']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '65520');
   });
 
   it('reaches the outside network through slirp4netns', () => {
@@ -178,14 +184,14 @@ describe('rootless berthd', { skip: process.getuid?.() !== 0 && 'creates users: 
     assert.match(alice.docker(['info', '--format', '{{json .SecurityOptions}}']).stdout, /name=rootless/);
   });
 
-  it('runs user-defined networks with names inside the user\'s network namespace', () => {
-    assert.equal(alice.berth(['network', 'create', 'appnet']).status, 0);
+  it('runs user-defined networks with names (and their own MTU) inside the user\'s network namespace', () => {
+    assert.equal(alice.berth(['network', 'create', '-o', 'com.docker.network.driver.mtu=1400', 'appnet']).status, 0);
     try {
       const d = alice.berth(['run', '-d', '--name', 'db', '--network', 'appnet', 'busybox', 'sh', '-c', 'echo by-name > /i.html && httpd -f -p 80 -h /']);
       assert.equal(d.status, 0, d.stderr);
-      const r = alice.berth(['run', '--rm', '--network', 'appnet', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do wget -q -O- http://db/i.html && exit 0; sleep 0.5; done; exit 1']);
+      const r = alice.berth(['run', '--rm', '--network', 'appnet', 'busybox', 'sh', '-c', 'cat /sys/class/net/eth0/mtu; for i in 1 2 3 4 5; do wget -q -O- http://db/i.html && exit 0; sleep 0.5; done; exit 1']);
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout, 'by-name\n');
+      assert.equal(r.stdout, '1400\nby-name\n');
     } finally {
       alice.berth(['rm', '-f', 'db']);
       alice.berth(['network', 'rm', 'appnet']);
@@ -290,6 +296,18 @@ function spawnOk(cmd: string, args: string[]): boolean {
 
 function spawnOut(cmd: string, args: string[]): string {
   return spawnSync(cmd, args).stdout.toString().trim();
+}
+
+/** A web container `-p <free port>:80` of the user's serves `text` on the host's localhost; removed afterwards. */
+async function assertPublishes(user: RootlessUser, text: string): Promise<void> {
+  const port = await freePort();
+  const d = user.berth(['run', '-d', '--name', `web-${text}`, '-p', `${port}:80`, 'busybox', 'sh', '-c', `echo ${text} > /i.html && httpd -f -p 80 -h /`]);
+  try {
+    assert.equal(d.status, 0, d.stderr);
+    assert.equal(await getWithRetry(`http://127.0.0.1:${port}/i.html`), `${text}\n`);
+  } finally {
+    user.berth(['rm', '-f', `web-${text}`]);
+  }
 }
 
 async function getWithRetry(url: string): Promise<string> {

@@ -2,6 +2,7 @@
 starts one), or Debian's Docker to prove the tests check Docker's behaviour. Everything made carries the label
 berth.test=compat and is removed afterwards, whatever happens."""
 import os
+import secrets
 import time
 
 import docker
@@ -179,3 +180,34 @@ def test_mac_address(client):
         assert ctr.attrs["NetworkSettings"]["MacAddress"] == mac
     finally:
         ctr.remove(force=True)
+
+
+def test_ipv6_dual_stack_network(client):
+    # a ULA /64 and an IPv4 /24 made up for this run
+    g = [0xFD00 | secrets.randbelow(256)] + [secrets.randbelow(0xFF00) + 0x100 for _ in range(3)]
+    p6 = ":".join(f"{x:x}" for x in g)
+    p4 = f"10.{190 + secrets.randbelow(10)}.{secrets.randbelow(256)}"
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=f"{p4}.0/24"), docker.types.IPAMPool(subnet=f"{p6}::/64")])
+    net = client.networks.create(name("v6"), driver="bridge", enable_ipv6=True, ipam=ipam, labels=LABEL)
+    try:
+        net.reload()
+        assert net.attrs["EnableIPv6"] is True
+        assert [c["Subnet"] for c in net.attrs["IPAM"]["Config"]] == [f"{p4}.0/24", f"{p6}::/64"]
+        ctr = client.containers.run("busybox", ["sleep", "300"], detach=True, labels=LABEL, name=name("v6c"), network=net.name)
+        try:
+            ctr.reload()
+            ep = ctr.attrs["NetworkSettings"]["Networks"][net.name]
+            assert (ep["GlobalIPv6Address"], ep["GlobalIPv6PrefixLen"], ep["IPv6Gateway"]) == (f"{p6}::2", 64, f"{p6}::1")
+            other = client.containers.run("busybox", ["sleep", "300"], detach=True, labels=LABEL, name=name("v6d"))
+            try:
+                net.connect(other, ipv6_address=f"{p6}::99")
+                other.reload()
+                assert other.attrs["NetworkSettings"]["Networks"][net.name]["GlobalIPv6Address"] == f"{p6}::99"
+                code, _ = other.exec_run(["ping", "-6", "-c1", "-W5", f"{p6}::2"])
+                assert code == 0
+            finally:
+                other.remove(force=True)
+        finally:
+            ctr.remove(force=True)
+    finally:
+        net.remove()

@@ -1,7 +1,7 @@
 /** matchCacheFrom: docker's cache-from rules (parent chain, next history entry, layer or not, last step's config). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { matchCacheFrom, onTheWay, type StepOutcome } from '../../src/build/cachefrom';
+import { CacheFromSources, matchCacheFrom, onTheWay, type StepOutcome } from '../../src/build/cachefrom';
 import { scratchState, type ImageState } from '../../src/image/commit';
 import type { HistoryEntry } from '../../src/image/types';
 
@@ -28,9 +28,9 @@ describe('matchCacheFrom', () => {
 
   it('a step inside the source: its history entry and layer on the parent', () => {
     const hit = matchCacheFrom([target], base, run('RUN a'));
-    assert.deepEqual(hit, { kind: 'step', history: target.config.history?.[2], layer: { diffId: d(102), desc: desc(2) } });
+    assert.deepEqual(hit, { kind: 'step', history: target.config.history?.[2], layer: { diffId: d(102), desc: desc(2) }, source: target });
     const env = matchCacheFrom([target], image('p', [['ADD rootfs', 1], ['CMD sh'], ['RUN a', 2]]), { createdBy: 'ENV X=1', layer: false, config: {} });
-    assert.deepEqual(env, { kind: 'step', history: target.config.history?.[3], layer: undefined });
+    assert.deepEqual(env, { kind: 'step', history: target.config.history?.[3], layer: undefined, source: target });
   });
 
   it('the last step with the same config is the source itself', () => {
@@ -57,5 +57,17 @@ describe('matchCacheFrom', () => {
     assert.ok(onTheWay([target], image('p', [['ADD rootfs', 1], ['CMD sh'], ['RUN a', 2]])));
     assert.ok(!onTheWay([target], image('q', [['ADD rootfs', 1], ['CMD sh'], ['RUN other', 2]])));
     assert.ok(!onTheWay([], target));
+  });
+
+  it('after a match inside one source, only that source is looked at (docker narrows to it)', () => {
+    // two sources share "RUN a"; the first continues with "RUN b", the second with "RUN c"
+    const first = image('sha256:first', [['ADD rootfs', 1], ['CMD sh'], ['RUN a', 2], ['RUN b', 3]]);
+    const second = image('sha256:second', [['ADD rootfs', 1], ['CMD sh'], ['RUN a', 2], ['RUN c', 4]]);
+    const afterA = image('sha256:aftera', [['ADD rootfs', 1], ['CMD sh'], ['RUN a', 2]]);
+    const sources = new CacheFromSources([first, second]);
+    assert.equal(sources.match(base, run('RUN a'))?.kind, 'step');
+    assert.deepEqual(sources.list, [first]);
+    assert.equal(sources.match(afterA, run('RUN c')), undefined, 'the second source is no longer looked at');
+    assert.equal(new CacheFromSources([first, second]).match(afterA, run('RUN c'))?.kind, 'image', 'without the narrowing it would hit');
   });
 });

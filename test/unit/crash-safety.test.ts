@@ -89,8 +89,8 @@ test('iptables: -S lines split like the shell; netavark port rules found by thei
     `-A NETAVARK-HOSTPORT-DNAT -p tcp -m tcp --dport 8080 -m comment --comment "dnat name: ${net} id: ${ctr}" -j NETAVARK-DN-1D8721804F16F`,
     '-A NETAVARK-HOSTPORT-MASQ -m comment --comment "netavark portfw masq mark" -m mark --mark 0x2000/0x2000 -j MASQUERADE',
   ].join('\n');
-  assert.deepEqual(parsePortRules(text), [{
-    chain: 'NETAVARK-HOSTPORT-DNAT', network: net, container: ctr,
+  assert.deepEqual(parsePortRules(text, 'ip6tables'), [{
+    tool: 'ip6tables', chain: 'NETAVARK-HOSTPORT-DNAT', network: net, container: ctr,
     spec: ['NETAVARK-HOSTPORT-DNAT', '-p', 'tcp', '-m', 'tcp', '--dport', '8080', '-m', 'comment', '--comment', `dnat name: ${net} id: ${ctr}`, '-j', 'NETAVARK-DN-1D8721804F16F'],
   }]);
 });

@@ -31,10 +31,14 @@ test('hosts: one line per address; connect adds a line, disconnect removes that 
   const two = renderHosts(['10.1.0.2', '10.2.0.3'], 'abc');
   assert.match(two, /\n10\.1\.0\.2\tabc\n10\.2\.0\.3\tabc\n$/);
   const edited = renderHosts('10.1.0.2', 'abc') + '192.0.2.9\tmine\n';
-  const connected = editHosts(edited, { add: '10.2.0.3' }, 'abc');
+  const connected = editHosts(edited, { add: ['10.2.0.3'] }, 'abc');
   assert.match(connected, /\n10\.1\.0\.2\tabc\n192\.0\.2\.9\tmine\n10\.2\.0\.3\tabc\n$/);
-  const disconnected = editHosts(connected, { remove: '10.1.0.2' }, 'abc');
+  const disconnected = editHosts(connected, { remove: ['10.1.0.2'] }, 'abc');
   assert.doesNotMatch(disconnected, /10\.1\.0\.2/);
   assert.match(disconnected, /\n192\.0\.2\.9\tmine\n10\.2\.0\.3\tabc\n$/);
   assert.match(disconnected, /^127\.0\.0\.1\tlocalhost\n/);
+  // a dual-stack network: both addresses in and out; a connect's link is an entry of its own
+  const dual = editHosts(disconnected, { add: ['10.3.0.2', 'fd00:3::2'], extraHosts: ['db other:10.3.0.9'] }, 'abc');
+  assert.match(dual, /\n10\.3\.0\.2\tabc\nfd00:3::2\tabc\n10\.3\.0\.9\tdb other\n$/);
+  assert.doesNotMatch(editHosts(dual, { remove: ['10.3.0.2', 'fd00:3::2'] }, 'abc'), /10\.3\.0\.2|fd00:3::2/);
 });

@@ -6,6 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NetworkService } from '../../src/network/service';
 import { NetworkStore } from '../../src/network/store';
+import { netavarkConfig } from '../../src/network/netavark';
+import { endpointInfo } from '../../src/network/views';
 import { ApiError } from '../../src/common/errors';
 import { newId } from '../../src/common/ids';
 
@@ -59,7 +61,7 @@ test('create: pool subnets, validation and docker errors', async () => {
     assert.equal(svc.inspect(a.Id.slice(0, 6)).Name, 'a');
     assert.equal((await svc.create({ Name: 'b' })).Warning, '');
     assert.equal(svc.inspect('b').IPAM.Config[0].Subnet, '10.242.1.0/24');
-    assert.deepEqual(await status(svc.create({ Name: 'c' })), [400, 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network']);
+    assert.deepEqual(await status(svc.create({ Name: 'c' })), [404, 'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network']);
     assert.deepEqual(await status(svc.create({ Name: 'a', CheckDuplicate: true })), [409, 'network with name a already exists']);
     assert.equal((await status(svc.create({ Name: 'o', IPAM: { Config: [{ Subnet: '10.242.0.128/25' }] } })))[0], 403);
     assert.deepEqual(await status(svc.create({ Name: 'g', IPAM: { Config: [{ Subnet: '10.9.0.0/16', Gateway: '10.8.0.1' }] } })), [400, 'no matching subnet for gateway 10.8.0.1']);
@@ -145,7 +147,7 @@ test('endpoints per (container, network): several networks in inspect, hosts and
 
     const s = svc.networkSettings(cid)!;
     assert.deepEqual(Object.keys(s.Networks), ['a', 'b']);
-    assert.equal(s.IPAddress, '10.242.0.2');
+    assert.equal(s.IPAddress, ''); // docker: the deprecated top-level fields are the default bridge's only
     assert.match(svc.hostsFile(cid, 'abc'), /\n10\.242\.0\.2\tabc\n10\.242\.1\.2\tabc\n$/);
     assert.match(svc.resolvConf(cid), /^nameserver 10\.242\.0\.1$/m);
     assert.deepEqual(Object.keys(svc.inspect('b').Containers), [cid]);
@@ -162,6 +164,50 @@ test('endpoints per (container, network): several networks in inspect, hosts and
     await svc.detachContainer(other);
     assert.deepEqual(store.listEndpoints(), []);
     assert.equal(svc.networkSettings(cid), undefined);
+  } finally {
+    done();
+  }
+});
+
+test('IPv6: dual-stack create as Docker 24, records, netavark JSON and inspect views of an endpoint', async () => {
+  const { svc, root, done } = setup();
+  try {
+    await svc.ensureDefault();
+    const v6 = { Subnet: 'fd00:77::/64' };
+    const d = await svc.create({ Name: 'dual', EnableIPv6: true, IPAM: { Config: [v6, { Subnet: '10.9.0.0/24' }] } });
+    const n = svc.inspect('dual');
+    assert.equal(n.EnableIPv6, true);
+    assert.deepEqual(n.IPAM.Config, [{ Subnet: '10.9.0.0/24', Gateway: '10.9.0.1' }, { Subnet: 'fd00:77::/64', Gateway: 'fd00:77::1' }]);
+    assert.deepEqual(await status(svc.create({ Name: 'x', EnableIPv6: true })), [404, 'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network']);
+    assert.deepEqual(await status(svc.create({ Name: 'x', EnableIPv6: true, IPAM: { Config: [v6] } })), [403, 'invalid pool request: Pool overlaps with other one on this address space']);
+    assert.deepEqual(await status(svc.create({ Name: 'x', EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00:1::/64' }, { Subnet: 'fd00:2::/64' }] } })), [403, 'bridge driver doesn\'t support multiple subnets']);
+    // without EnableIPv6 the IPv6 config is kept and shown (and the IPv4 subnet comes from the pools)
+    await svc.create({ Name: 'off', IPAM: { Config: [{ Subnet: 'fd00:88::/64', Gateway: 'fd00:88::fe' }] } });
+    const off = svc.inspect('off');
+    assert.equal(off.EnableIPv6, false);
+    assert.deepEqual(off.IPAM.Config, [{ Subnet: '10.242.0.0/24', Gateway: '10.242.0.1' }, { Subnet: 'fd00:88::/64', Gateway: 'fd00:88::fe' }]);
+
+    const store = new NetworkStore(root);
+    const dual = store.getNetwork(d.Id)!;
+    const cid = newId();
+    const rec = {
+      containerId: cid, containerName: 'web', networkId: d.Id, endpointId: newId(), netnsPath: '/run/netns/x', ip: '10.9.0.2', prefixLen: 24,
+      gateway: '10.9.0.1', ip6: 'fd00:77::2', prefixLen6: 64, gateway6: 'fd00:77::1', requestedIp6: 'fd00:77::2', mac: '02:42:0a:09:00:02',
+      aliases: [], dnsNames: ['web'], ports: [], exposedPorts: {}, setupDone: true, iface: 'eth0',
+    };
+    const cfg = netavarkConfig(rec, dual);
+    assert.deepEqual(cfg.networks[d.Id].static_ips, ['10.9.0.2', 'fd00:77::2']);
+    assert.deepEqual(cfg.network_info[d.Id].subnets, [{ subnet: '10.9.0.0/24', gateway: '10.9.0.1' }, { subnet: 'fd00:77::/64', gateway: 'fd00:77::1' }]);
+    assert.equal(cfg.network_info[d.Id].ipv6_enabled, true);
+    assert.equal(netavarkConfig({ ...rec, ip6: undefined }, store.getNetwork(svc.inspect('off').Id)!).network_info[svc.inspect('off').Id].ipv6_enabled, false);
+    const ep = endpointInfo(rec, dual).settings;
+    assert.deepEqual([ep.GlobalIPv6Address, ep.GlobalIPv6PrefixLen, ep.IPv6Gateway, ep.IPAMConfig], ['fd00:77::2', 64, 'fd00:77::1', { IPv6Address: 'fd00:77::2' }]);
+    store.saveEndpoint(rec);
+    assert.equal(svc.inspect('dual').Containers[cid].IPv6Address, 'fd00:77::2/64');
+    assert.match(svc.hostsFile(cid, 'abc'), /\n10\.9\.0\.2\tabc\nfd00:77::2\tabc\n$/);
+    const s = svc.networkSettings(cid)!;
+    assert.deepEqual([s.GlobalIPv6Address, s.IPAddress], ['', '']); // top level: the default bridge's only
+    store.deleteEndpoint(cid, d.Id);
   } finally {
     done();
   }

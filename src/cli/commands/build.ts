@@ -12,6 +12,7 @@ import { IgnoreMatcher, parseDockerignore } from '../../build/context';
 import { StatusError, type Command } from '../cli';
 import { humanSize } from '../../common/units';
 import { absoluteCachePaths, parseCacheSpec, parseOutputSpec } from '../../build/buildflags';
+import { addEntry, addHostPath } from '../tarpack';
 import { sessionHeaders, writeOutput } from './build-output';
 import { displayJsonMessages, JsonStreamError } from './progress';
 
@@ -208,22 +209,12 @@ async function dirContext(dir: string, file: string): Promise<{ body: Readable; 
     ignoreText = `${ignoreText ?? ''}\n${extra.name}\n`;
   }
   const pack = tarStream.pack();
-  const add = (h: Partial<tarStream.Header> & { name: string }, data?: Buffer): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const cb = (e?: Error | null): void => (e ? reject(e) : resolve());
-      if (data) pack.entry(h, data, cb);
-      else pack.entry(h, cb);
-    });
+  const add = (h: Partial<tarStream.Header> & { name: string }, data?: Buffer): Promise<void> => addEntry(pack, h, data);
   const addFile = async (rel: string, st: fs.Stats, abs: string): Promise<void> => {
-    const base = { name: rel, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
-    if (st.isDirectory()) return add({ ...base, type: 'directory' });
-    if (st.isSymbolicLink()) return add({ ...base, type: 'symlink', linkname: fs.readlinkSync(abs) });
-    if (!st.isFile()) return;
-    if (rel === '.dockerignore' && ignoreText !== undefined) return add({ ...base, size: Buffer.byteLength(ignoreText) }, Buffer.from(ignoreText));
-    await new Promise<void>((resolve, reject) => {
-      const entry = pack.entry({ ...base, size: st.size }, (e) => (e ? reject(e) : resolve()));
-      fs.createReadStream(abs).on('error', reject).pipe(entry);
-    });
+    if (rel === '.dockerignore' && st.isFile() && ignoreText !== undefined) {
+      return add({ name: rel, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0, size: Buffer.byteLength(ignoreText) }, Buffer.from(ignoreText));
+    }
+    return addHostPath(pack, rel, abs, st);
   };
   const walk = async (rel: string): Promise<void> => {
     const names = fs.readdirSync(path.join(root, rel)).sort(byName);

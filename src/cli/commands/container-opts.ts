@@ -76,6 +76,9 @@ export const containerFlags: FlagSpec[] = [
   { name: 'ip', kind: 'string', usage: 'IPv4 address (e.g., 172.30.100.104)', check: (v) => {
     if (isIP(v) !== 4) throw new Error(`invalid IPv4 address: ${v}`);
   } },
+  { name: 'ip6', kind: 'string', usage: 'IPv6 address (e.g., 2001:db8::33)', check: (v) => {
+    if (isIP(v) !== 6) throw new Error(`invalid IPv6 address: ${v}`);
+  } },
   { name: 'mac-address', kind: 'string', usage: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
   list('dns-search', 'Set custom DNS search domains'),
   list('dns-option', 'Set DNS options'),
@@ -478,28 +481,33 @@ export function buildCreateRequest(p: ParsedFlags, ctx: BuildContext): CreateReq
     ...(S('stop-signal') ? { StopSignal: S('stop-signal') } : {}),
     ...(p.changed.has('stop-timeout') ? { StopTimeout: v['stop-timeout'] } : {}),
     HostConfig: hostConfig,
-    NetworkingConfig: { EndpointsConfig: endpoints(network, L('network-alias'), S('ip'), S('mac-address'), L('link')) },
+    NetworkingConfig: { EndpointsConfig: endpoints(network, L('network-alias'), S('ip'), S('ip6'), S('mac-address'), L('link')) },
   };
   return { name: S('name') || undefined, platform: S('platform') || undefined, body };
 }
 
 /**
- * docker's EndpointsConfig: the default network's empty endpoint, or the named network's with aliases, --ip, --mac
- * and the links (on a user-defined network a link is a name on that network).
+ * docker's EndpointsConfig: the default network's empty endpoint, or the named network's with aliases, --ip, --ip6,
+ * --mac and the links (on a user-defined network a link is a name on that network).
  */
-function endpoints(network: string, aliases: string[], ip: string, mac: string, links: string[]): Record<string, unknown> {
+function endpoints(network: string, aliases: string[], ip: string, ip6: string, mac: string, links: string[]): Record<string, unknown> {
   const ep = emptyEndpoint();
   if (!network) {
-    if (aliases.length || ip) throw new Error('network-scoped aliases and --ip are only supported for user-defined networks');
+    if (aliases.length || ip || ip6) throw new Error('network-scoped aliases and --ip are only supported for user-defined networks');
     return { default: { ...ep, MacAddress: mac } };
   }
   const userDefined = !['bridge', 'host', 'none', 'default'].includes(network) && !network.startsWith('container:');
-  if (!aliases.length && !ip && !mac && !(userDefined && links.length)) return {};
+  if (!aliases.length && !ip && !ip6 && !mac && !(userDefined && links.length)) return {};
   return {
     [network]: {
-      ...ep, Aliases: aliases.length ? aliases : null, IPAMConfig: ip ? { IPv4Address: ip } : null, MacAddress: mac, Links: userDefined && links.length ? links : null,
+      ...ep, Aliases: aliases.length ? aliases : null, IPAMConfig: ipamConfig(ip, ip6), MacAddress: mac, Links: userDefined && links.length ? links : null,
     },
   };
+}
+
+/** docker's EndpointIPAMConfig from --ip and --ip6 (null when neither is given). */
+export function ipamConfig(ip?: string, ip6?: string): { IPv4Address?: string; IPv6Address?: string } | null {
+  return ip || ip6 ? { ...(ip ? { IPv4Address: ip } : {}), ...(ip6 ? { IPv6Address: ip6 } : {}) } : null;
 }
 
 /** --add-host accepts "host:ip" and "host=ip"; the API takes "host:ip". */

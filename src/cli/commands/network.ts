@@ -5,6 +5,7 @@ import { truncateId } from '../../common/units';
 import { filterFlag, filtersQuery, forEachName, formatFlag, keyValues } from './util';
 import { forceFlag, prune, pruneFilter, pruneNetworks } from './system';
 import { consolidateIpam } from './network-ipam';
+import { ipamConfig } from './container-opts';
 
 interface NetworkJson {
   Id: string;
@@ -120,14 +121,21 @@ const connectCmd = (action: 'connect' | 'disconnect', short: string): Command =>
   use: `${action} [OPTIONS] NETWORK CONTAINER`,
   short,
   flags: action === 'connect'
-    ? [{ name: 'alias', kind: 'list', usage: 'Add network-scoped alias for the container' }, { name: 'ip', kind: 'string', usage: 'IPv4 address' }]
+    ? [
+      { name: 'alias', kind: 'list', usage: 'Add network-scoped alias for the container' },
+      { name: 'ip', kind: 'string', usage: 'IPv4 address (e.g., 172.30.100.104)' },
+      { name: 'ip6', kind: 'string', usage: 'IPv6 address (e.g., 2001:db8::33)' },
+      { name: 'link', kind: 'list', usage: 'Add link to another container' },
+    ]
     : [{ name: 'force', short: 'f', kind: 'bool', usage: 'Force the container to disconnect from a network' }],
   args: [2, 2],
   async run(ctx, o) {
+    const v = o.values;
+    const links = v.link as string[] | undefined;
     await (await ctx.client()).request('POST', `/networks/${encodeURIComponent(o.args[0])}/${action}`, {
       body: action === 'connect'
-        ? { Container: o.args[1], EndpointConfig: { Aliases: o.values.alias, IPAMConfig: o.values.ip ? { IPv4Address: o.values.ip } : undefined } }
-        : { Container: o.args[1], Force: o.values.force },
+        ? { Container: o.args[1], EndpointConfig: { Aliases: v.alias, Links: links?.length ? links : undefined, IPAMConfig: ipamConfig(v.ip as string, v.ip6 as string) ?? undefined } }
+        : { Container: o.args[1], Force: v.force },
     });
   },
 });

@@ -50,7 +50,8 @@ export async function showProgress(messages: AsyncIterable<unknown>, out: NodeJS
   }
 }
 
-const devNull = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
+/** A progress display that shows nothing (--quiet). */
+export const devNull = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
 
 export async function pullImage(client: EngineClient, ref: ImageRef, opts: { all?: boolean; platform?: string; quiet?: boolean }): Promise<void> {
   const messages = client.ndjson('POST', '/images/create', {

@@ -1,8 +1,17 @@
 /** push: POST /images/{name}/push with the registry's credentials, docker's progress display. */
 import { StatusError, type Command } from '../cli';
-import { parseRef, registryAuthHeader, showProgress } from './pull';
+import type { EngineClient } from '../../client/engine';
+import type { ImageRef } from '../refname';
+import { devNull, parseRef, registryAuthHeader, showProgress } from './pull';
 
-const devNull = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
+/** Pushes a tag (all of the repository's with `all`) with docker's progress, none when quiet. */
+export async function pushImage(client: EngineClient, ref: ImageRef, opts: { all?: boolean; quiet?: boolean }): Promise<void> {
+  const messages = client.ndjson('POST', `/images/${ref.familiar}/push`, {
+    query: { tag: opts.all ? undefined : ref.tag ?? 'latest' },
+    headers: { 'X-Registry-Auth': registryAuthHeader(ref) },
+  });
+  await showProgress(messages, opts.quiet ? devNull : process.stdout);
+}
 
 export const push: Command = {
   use: 'push [OPTIONS] NAME[:TAG]',
@@ -20,11 +29,7 @@ export const push: Command = {
     if (ref.digest) throw new StatusError(1, 'cannot push a digest reference');
     if (all && ref.tag) throw new StatusError(1, 'tag can\'t be used with --all-tags/-a');
     if (!all && !ref.tag && !quiet) process.stdout.write('Using default tag: latest\n');
-    const messages = (await ctx.client()).ndjson('POST', `/images/${ref.familiar}/push`, {
-      query: { tag: all ? undefined : ref.tag ?? 'latest' },
-      headers: { 'X-Registry-Auth': registryAuthHeader(ref) },
-    });
-    await showProgress(messages, quiet ? devNull : process.stdout);
+    await pushImage(await ctx.client(), ref, { all, quiet });
     if (quiet) process.stdout.write(`${ref.name}${all ? '' : `:${ref.tag ?? 'latest'}`}\n`);
   },
 };

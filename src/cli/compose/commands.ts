@@ -1,17 +1,15 @@
 /** `berth compose` subcommands: each loads the project (validated first) and works through the Engine API. */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Ctx } from '../cli';
 import type { FlagSpec, ParsedFlags } from '../flags';
-import { parseFlags } from '../flags';
-import { build as buildCommand } from '../commands/build';
+import { buildService } from './build';
 import { configHash, imageName, L, resourceName } from './convert';
-import { nameOf, progress, projectContainers, stopAndRemove } from './engine';
+import { progress, projectContainers, stopAndRemove, stopContainer } from './engine';
 import type { Obj, Project } from './loader';
-import { followLogs } from './logs';
+import { followLogs, type LogOptions } from './logs';
+import { startWatch } from './watch';
 import { awaitCondition, selectServices, up, type UpOptions } from './up';
 import { lifecycle } from './lifecycle';
+import { pullCommand, pushCommand } from './registry';
 import { runCommand } from './run';
 import { stringify } from 'yaml';
 
@@ -26,31 +24,6 @@ export interface SubCommand {
 
 const bool = (name: string, usage: string, short?: string): FlagSpec => ({ name, short, kind: 'bool', usage });
 const V = (o: ParsedFlags) => o.values as Record<string, string & number & boolean & string[]>;
-
-/**
- * Builds a service's image through `berth build` (POST /build), tagged as compose names it. An inline Dockerfile is
- * written to a private file outside the context, which `build` sends along under a hidden name as docker's CLI does.
- */
-async function buildService(ctx: Ctx, p: Project, service: string, noCache = false): Promise<void> {
-  const b = p.model.services[service].build as Obj;
-  const inlineDir = b.dockerfile_inline === undefined ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-'));
-  const dockerfile = inlineDir ? path.join(inlineDir, 'Dockerfile') : String(b.dockerfile);
-  if (inlineDir) fs.writeFileSync(dockerfile, String(b.dockerfile_inline), { mode: 0o600 });
-  const argv = ['-t', imageName(p, service), '-f', dockerfile, '-q'];
-  for (const [k, v] of Object.entries((b.args as Obj | undefined) ?? {})) argv.push('--build-arg', v === null ? k : `${k}=${String(v)}`);
-  if (b.target) argv.push('--target', String(b.target));
-  if (noCache) argv.push('--no-cache');
-  progress('Image', imageName(p, service), 'Building');
-  const saved = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (() => true) as typeof process.stdout.write; // -q prints the image id: compose does not
-  try {
-    await buildCommand.run(ctx, parseFlags([...argv, String(b.context)], buildCommand.flags));
-  } finally {
-    process.stdout.write = saved;
-    if (inlineDir) fs.rmSync(inlineDir, { recursive: true, force: true });
-  }
-  progress('Image', imageName(p, service), 'Built');
-}
 
 function scaleFlags(list: string[]): Record<string, number> {
   return Object.fromEntries(list.map((s) => {
@@ -73,12 +46,17 @@ const upFlags: FlagSpec[] = [
   { name: 'exit-code-from', kind: 'string', usage: 'Return the exit code of the selected service container. Implies --abort-on-container-exit' },
   { name: 'timeout', short: 't', kind: 'int', usage: 'Use this timeout in seconds for container shutdown when attached or when containers are already running' },
   bool('no-log-prefix', "Don't print prefix in logs"),
+  bool('watch', 'Watch source code and rebuild/refresh containers when files are updated.', 'w'),
 ];
+
+/** Resolves at the next Ctrl-C (the watch runs until then). */
+const interrupted = (): Promise<void> => new Promise((resolve) => process.once('SIGINT', () => resolve()));
 
 async function upRun(env: SubEnv, o: ParsedFlags, create = false): Promise<number> {
   const v = V(o);
   if (v['force-recreate'] && v['no-recreate']) throw new Error('--force-recreate and --no-recreate are incompatible');
   if (v.build && v['no-build']) throw new Error('--build and --no-build are incompatible');
+  if (v.watch && (v.detach || v.wait)) throw new Error('--watch cannot be combined with --detach or --wait');
   const p = env.load();
   const client = await env.ctx.client();
   const opts: UpOptions = {
@@ -108,15 +86,22 @@ async function upRun(env: SubEnv, o: ParsedFlags, create = false): Promise<numbe
   }
   if (v.detach) return 0;
   const abort = v['abort-on-container-exit'] || !!v['exit-code-from'];
-  const code = await followLogs(client, ids, { follow: true, prefix: !v['no-log-prefix'], timestamps: false, tail: 'all', untilOneExits: abort, exitCodeFrom: v['exit-code-from'] });
+  const logs: LogOptions = { follow: true, prefix: !v['no-log-prefix'], timestamps: false, tail: 'all', untilOneExits: abort, exitCodeFrom: v['exit-code-from'] };
+  let code: number;
+  if (v.watch) {
+    // the logs of the containers a rebuild makes are followed too; only Ctrl-C ends the watch
+    const follow = (list: string[]): void => void followLogs(client, list, { ...logs, untilOneExits: false }).catch((e: Error) => process.stderr.write(`${e.message}\n`));
+    const stop = await startWatch(client, p, { services: selectServices(p, o.args, !v['no-deps']), buildImage: opts.buildImage, prune: true, onRecreated: follow });
+    follow(ids);
+    await interrupted();
+    stop();
+    code = 130;
+  } else code = await followLogs(client, ids, logs);
   // Ctrl-C (130) or the first exit with --abort-on-container-exit stops the rest; a second Ctrl-C ends berth at once
   if (code === 130) process.stderr.write('Gracefully stopping... (press Ctrl+C again to force)\n');
   else if (abort) process.stderr.write('Aborting on container exit...\n');
   for (const c of await projectContainers(client, p.name, { all: true })) {
-    if (c.State !== 'running') continue;
-    progress('Container', nameOf(c), 'Stopping');
-    await client.request('POST', `/containers/${c.Id}/stop`, { query: { t: o.changed.has('timeout') ? v.timeout : undefined } });
-    progress('Container', nameOf(c), 'Stopped');
+    if (c.State === 'running') await stopContainer(client, c, o.changed.has('timeout') ? v.timeout : undefined);
   }
   return code;
 }
@@ -204,6 +189,28 @@ export const SUBCOMMANDS: Record<string, SubCommand> = {
       for (const s of selectServices(p, o.args, false)) if (p.model.services[s].build) await buildService(env.ctx, p, s, V(o)['no-cache']);
     },
   },
+  watch: {
+    use: 'watch [SERVICE...]', short: 'Watch build context for service and rebuild/refresh containers when files are updated',
+    flags: [bool('no-up', 'Do not build & start services before watching'), bool('quiet', 'hide build output'),
+      { name: 'prune', kind: 'bool', usage: 'Prune dangling images on rebuild', default: true }],
+    async run(env, o) {
+      const v = V(o);
+      const p = env.load();
+      const client = await env.ctx.client();
+      const buildImage = (s: string): Promise<void> => buildService(env.ctx, p, s);
+      // as compose: a service with both build and develop is built on every watch start
+      const build = new Set(Object.keys(p.model.services).filter((s) => p.model.services[s].build && p.model.services[s].develop));
+      if (!v['no-up']) {
+        await up(client, p, { build, forceRecreate: false, noRecreate: false, noStart: false, removeOrphans: false, scale: {}, services: o.args, noDeps: false, buildImage });
+      }
+      const stop = await startWatch(client, p, { services: selectServices(p, o.args, true), buildImage, prune: v.prune });
+      await interrupted();
+      stop();
+      return 0;
+    },
+  },
   run: runCommand,
+  pull: pullCommand,
+  push: pushCommand,
   ...lifecycle,
 };

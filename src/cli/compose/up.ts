@@ -8,11 +8,13 @@ import type { EngineClient } from '../../client/engine';
 import { EngineError } from '../../client/engine';
 import type { ContainerSummary } from '../../client/types';
 import { configHash, containerName, createBody, imageName, L, serviceNetworks } from './convert';
-import { ensureNetworks, ensureVolumes, injectFiles, nameOf, progress, projectContainers, stopAndRemove } from './engine';
+import { parseRef, pullImage } from '../commands/pull';
+import { ensureNetworks, ensureVolumes, event, injectFiles, nameOf, progress, projectContainers, stopAndRemove, stopContainer } from './engine';
 import { startOrder, type Obj, type Project } from './loader';
 
 export interface UpOptions {
-  build: boolean;
+  /** Build images before starting: all services' with a build section, or those named. */
+  build: boolean | Set<string>;
   /** Never build: a missing image is an error (up --no-build). */
   noBuild?: boolean;
   forceRecreate: boolean;
@@ -53,14 +55,19 @@ function desiredScale(p: Project, service: string, o: UpOptions): number {
 export async function imageId(client: EngineClient, p: Project, service: string, o: UpOptions): Promise<string> {
   const svc = p.model.services[service];
   const name = imageName(p, service);
-  if (svc.build && o.build) await o.buildImage(service);
+  if (svc.build && (o.build === true || (o.build instanceof Set && o.build.has(service)))) await o.buildImage(service);
   try {
     return (await client.request<{ Id: string }>('GET', `/images/${encodeURIComponent(name)}/json`)).Id;
   } catch (e) {
     if (!(e instanceof EngineError && e.status === 404)) throw e;
   }
-  if (!svc.build || o.noBuild) throw new Error(`No such image: ${name}`);
-  await o.buildImage(service);
+  if (!svc.build && svc.pull_policy !== 'never' && svc.pull_policy !== 'build') {
+    // a missing image is pulled, as compose's default pull_policy (missing) does
+    event(service, 'Pulling');
+    await pullImage(client, parseRef(name), { quiet: true });
+    event(service, 'Pulled');
+  } else if (!svc.build || o.noBuild) throw new Error(`No such image: ${name}`);
+  else await o.buildImage(service);
   return (await client.request<{ Id: string }>('GET', `/images/${encodeURIComponent(name)}/json`)).Id;
 }
 
@@ -123,12 +130,27 @@ export async function up(client: EngineClient, p: Project, o: UpOptions): Promis
     for (const [dep, c] of Object.entries((p.model.services[service].depends_on as Record<string, Obj> | undefined) ?? {})) {
       if (services.includes(dep) || !o.noDeps) await awaitCondition(client, p, dep, String(c.condition));
     }
-    ids.push(...await converge(client, p, service, o));
+    ids.push(...await converge(client, p, service, o, services));
   }
   return ids;
 }
 
-async function converge(client: EngineClient, p: Project, service: string, o: UpOptions): Promise<string[]> {
+/** The selected services that declare `depends_on.<service>.restart: true`. */
+export function restartDependents(p: Project, service: string, selected: string[]): string[] {
+  return selected.filter((s) => ((p.model.services[s].depends_on as Record<string, Obj> | undefined)?.[service])?.restart === true);
+}
+
+/**
+ * Before `service` is recreated, its restart dependents are stopped (compose v2's stopDependentContainers); they come
+ * later in the start order, where converge starts them again (or recreates them if their own config changed).
+ */
+async function stopRestartDependents(client: EngineClient, p: Project, service: string, selected: string[]): Promise<void> {
+  for (const dep of restartDependents(p, service, selected)) {
+    for (const c of await projectContainers(client, p.name, { service: dep })) await stopContainer(client, c);
+  }
+}
+
+async function converge(client: EngineClient, p: Project, service: string, o: UpOptions, selected: string[]): Promise<string[]> {
   const image = await imageId(client, p, service, o);
   const hash = configHash(p.model.services[service]);
   const existing = await projectContainers(client, p.name, { all: true, service });
@@ -138,11 +160,14 @@ async function converge(client: EngineClient, p: Project, service: string, o: Up
   const ids: string[] = [];
   const used = new Set(existing.slice(0, scale).map((c) => Number(c.Labels?.[L.number])));
   let next = 1;
+  let dependentsStopped = false;
   for (let i = 0; i < scale; i++) {
     let c: ContainerSummary | undefined = existing[i];
     const stale = c && (c.Labels?.[L.hash] !== hash || c.Labels?.[L.image] !== image);
     if (c && (o.forceRecreate || (stale && !o.noRecreate))) {
       const n = Number(c.Labels?.[L.number]);
+      if (!dependentsStopped) await stopRestartDependents(client, p, service, selected);
+      dependentsStopped = true;
       progress('Container', nameOf(c), 'Recreate');
       await stopAndRemove(client, c, undefined);
       const id = await create(client, p, service, n, image);

@@ -52,7 +52,7 @@ export function newRecord(
   const warnings = checkHostConfig(hostConfig);
   const spec = normalizeCreate({ ...body, HostConfig: hostConfig }, createHost);
   const image = platform ? d.images.forPlatform(body.Image, platform) : d.images.get(body.Image);
-  d.networking.validate(spec);
+  d.networking.validate(spec, body.NetworkingConfig?.EndpointsConfig as ContainerRecord['EndpointsConfig']);
   hostConfig.Links = normalizeLinks(hostConfig.Links, spec.network, '/' + name, d.store);
   if (hostConfig.Privileged && remap(hostConfig)) {
     throw badRequest('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');

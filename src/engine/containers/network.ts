@@ -6,10 +6,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { ApiError, badRequest, conflict } from '../../common/errors';
-import { editHosts } from '../../network/dnsfiles';
+import { editHosts, type HostsChange } from '../../network/dnsfiles';
+import { endpointAddresses } from '../../network/store';
+import { parseIp } from '../../network/ipam';
 import type { NetworkService } from '../../network/service';
 import type { NetworkNs } from '../../spec/spec';
-import { linkGrant, notRunning, storedLink, type LinkGrant } from './links';
+import { linkGrant, notRunning, parseLink, storedLink, type LinkGrant } from './links';
 import type { ContainerSpec } from './normalize';
 import type { ContainerRecord, ContainerStore } from './record';
 
@@ -23,9 +25,11 @@ export interface ContainerNet {
 }
 
 export interface EndpointRequest {
-  IPAMConfig?: { IPv4Address?: string } | null;
+  IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null;
   Aliases?: string[] | null;
   MacAddress?: string;
+  /** on a user-defined network: "child:alias" names that resolve in this container only */
+  Links?: string[] | null;
 }
 
 /** What connect/disconnect did, for the network event. */
@@ -39,8 +43,13 @@ export class ContainerNetworking {
     private readonly store: ContainerStore,
   ) {}
 
-  /** Refuse at create what start could not do (docker: 404 for an unknown network). */
-  validate(spec: ContainerSpec): void {
+  /** Refuse at create what start could not do (docker: 404 for an unknown network, 400 for a malformed --ip/--ip6). */
+  validate(spec: ContainerSpec, endpoints?: ContainerRecord['EndpointsConfig']): void {
+    for (const ep of Object.values(endpoints ?? {})) {
+      const { IPv4Address: v4, IPv6Address: v6 } = ep?.IPAMConfig ?? {};
+      if (v4 && parseIp(v4) === undefined) throw badRequest(`invalid IPv4 address: ${v4}`);
+      if (v6 && parseIp(v6, 6) === undefined) throw badRequest(`invalid IPv6 address: ${v6}`);
+    }
     const m = spec.network;
     if (m.kind === 'network') this.networks.inspect(m.name);
     if (m.kind === 'container') this.store.get(m.ref);
@@ -76,6 +85,7 @@ export class ContainerNetworking {
           network,
           aliases: ep.Aliases ?? undefined,
           ip: ep.IPAMConfig?.IPv4Address || undefined,
+          ip6: ep.IPAMConfig?.IPv6Address || undefined,
           mac: ep.MacAddress || (i === 0 ? rec.Config.MacAddress : undefined) || undefined,
           ...(i === 0 ? { ports: rec.Spec.ports, exposedPorts: rec.Config.ExposedPorts } : {}),
         });
@@ -95,13 +105,15 @@ export class ContainerNetworking {
 
   /**
    * What the container's links give it, through the first network it shares with each child. As docker: a legacy link
-   * (HostConfig.Links) on the default bridge needs its child running and sets variables; elsewhere a link is a name only,
-   * and a child that is gone or on no shared network gives nothing.
+   * (HostConfig.Links) on the default bridge needs its child running and sets variables; elsewhere a link is a name only
+   * (EndpointsConfig Links: `run --link` on a user network, `network connect --link`), and a child that is gone or on
+   * no shared network gives nothing.
    */
-  private links(rec: ContainerRecord): LinkGrant[] {
+  private links(rec: ContainerRecord, connected?: string[]): LinkGrant[] {
     const own = this.networks.networkSettings(rec.Id)?.Networks ?? {};
-    const legacy = (rec.HostConfig.Links ?? []).map((l) => ({ link: storedLink(l), legacy: true }));
-    const scoped = Object.values(rec.EndpointsConfig ?? {}).flatMap((ep) => (ep.Links ?? []).map((l) => ({ link: storedLink(l), legacy: false })));
+    // `connected`: only the links a network connect brings (the others are in the container's files already)
+    const legacy = connected ? [] : (rec.HostConfig.Links ?? []).map((l) => ({ link: storedLink(l), legacy: true }));
+    const scoped = (connected ?? Object.values(rec.EndpointsConfig ?? {}).flatMap((ep) => ep.Links ?? [])).map((l) => ({ link: storedLink(l), legacy: false }));
     return [...legacy, ...scoped].flatMap(({ link, legacy: isLegacy }) => {
       const child = this.store.find(link.child);
       if (!child) return [];
@@ -156,13 +168,19 @@ export class ContainerNetworking {
     // NetworkMode network that only stands in for an empty list (after a disconnect) is joined with the new config.
     if (!rec.Instance && Object.keys(rec.EndpointsConfig ?? {}).some((k) => this.networkId(k) === net.id)) return undefined;
     const ec = Object.fromEntries(Object.entries(this.endpointsOf(rec, m)).filter(([k]) => rec.Instance || this.networkId(k) !== net.id));
+    const links = ep.Links?.length ? ep.Links : undefined;
+    links?.forEach(parseLink); // docker's buildJoinOptions: a malformed link fails the connect
     if (rec.Instance) {
       const info = await this.networks.attachContainer(rec.Id, rec.Name.slice(1), this.networks.namespacePath(rec.Id), {
-        network: net.id, aliases: ep.Aliases ?? undefined, ip: ep.IPAMConfig?.IPv4Address || undefined, mac: ep.MacAddress || undefined,
+        network: net.id, aliases: ep.Aliases ?? undefined, ip: ep.IPAMConfig?.IPv4Address || undefined,
+        ip6: ep.IPAMConfig?.IPv6Address || undefined, mac: ep.MacAddress || undefined,
       });
-      this.refreshEtc(rec, { add: info.ip });
+      this.refreshEtc(rec, { add: endpointAddresses(info), extraHosts: links ? this.links(rec, links).map((l) => l.host) : [] });
     }
-    rec.EndpointsConfig = { ...ec, [net.name]: { Aliases: ep.Aliases ?? null, IPAMConfig: ep.IPAMConfig ?? null, ...(ep.MacAddress ? { MacAddress: ep.MacAddress } : {}) } };
+    rec.EndpointsConfig = {
+      ...ec,
+      [net.name]: { Aliases: ep.Aliases ?? null, IPAMConfig: ep.IPAMConfig ?? null, ...(ep.MacAddress ? { MacAddress: ep.MacAddress } : {}), ...(links ? { Links: links } : {}) },
+    };
     this.store.save(rec);
     return { containerId: rec.Id, networkId: net.id, networkName: net.name };
   }
@@ -185,7 +203,7 @@ export class ContainerNetworking {
     const keys = Object.keys(ec).filter((k) => (net ? this.networkId(k) === net.id : k === network));
     if (rec.Instance && net) {
       const info = await this.networks.detachNetwork(rec.Id, net.id);
-      this.refreshEtc(rec, { remove: info.ip });
+      this.refreshEtc(rec, { remove: endpointAddresses(info) });
     } else if (!keys.length) {
       throw new ApiError(500, `container ${rec.Id} is not connected to the network ${net?.name ?? network}`);
     }
@@ -214,11 +232,15 @@ export class ContainerNetworking {
     return m.name;
   }
 
-  /** A running container's /etc/hosts gains or loses its address line, as docker's; resolv.conf follows the networks. */
-  private refreshEtc(rec: ContainerRecord, change: { add?: string; remove?: string }): void {
+  /** A running container's /etc/hosts gains or loses its address lines (and gains a connect's links), as docker's; resolv.conf follows the networks. */
+  private refreshEtc(rec: ContainerRecord, change: HostsChange): void {
     const p = this.store.paths(rec.Id);
     // written in place: the files are bind-mounted into the container by inode
-    if (fs.existsSync(p.hosts) && (change.add || change.remove)) fs.writeFileSync(p.hosts, editHosts(fs.readFileSync(p.hosts, 'utf8'), change, rec.Config.Hostname));
+    if (fs.existsSync(p.hosts)) {
+      const text = fs.readFileSync(p.hosts, 'utf8');
+      const next = editHosts(text, change, rec.Config.Hostname);
+      if (next !== text) fs.writeFileSync(p.hosts, next);
+    }
     if (fs.existsSync(p.resolvConf)) {
       const next = this.networks.resolvConf(rec.Id, dnsOverrides(rec.HostConfig));
       if (next !== fs.readFileSync(p.resolvConf, 'utf8')) fs.writeFileSync(p.resolvConf, next);

@@ -61,7 +61,7 @@ export interface ContainerRecord {
   RestartCount: number;
   Runtime: RuntimeName;
   /** NetworkingConfig.EndpointsConfig of the create body (aliases, static IP, MAC per network). */
-  EndpointsConfig?: Record<string, { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null; MacAddress?: string; Links?: string[] | null }> | null;
+  EndpointsConfig?: Record<string, { IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null; Aliases?: string[] | null; MacAddress?: string; Links?: string[] | null }> | null;
   /** Stopped or killed by a user: restart policies leave it alone until it is started again (docker's field). */
   HasBeenManuallyStopped?: boolean;
   /** Set while the container has a live runtime instance (conmon running or exit not yet processed). */

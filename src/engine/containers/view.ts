@@ -55,9 +55,12 @@ function networkSettings(rec: ContainerRecord, net: NetView): object {
   return {
     Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
     Ports: s?.Ports ?? {}, SandboxKey: s?.SandboxKey ?? '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-    EndpointID: '', Gateway: s?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: s?.IPAddress ?? '',
-    IPPrefixLen: s?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: s?.MacAddress ?? '',
-    Networks: s?.Networks ?? (mode.startsWith('container:') ? {} : Object.fromEntries(wantedNetworks(rec, mode).map((n) => [n, empty]))),
+    EndpointID: s?.EndpointID ?? '', Gateway: s?.Gateway ?? '', GlobalIPv6Address: s?.GlobalIPv6Address ?? '',
+    GlobalIPv6PrefixLen: s?.GlobalIPv6PrefixLen ?? 0, IPAddress: s?.IPAddress ?? '', IPPrefixLen: s?.IPPrefixLen ?? 0,
+    IPv6Gateway: s?.IPv6Gateway ?? '', MacAddress: s?.MacAddress ?? '',
+    // an endpoint's Links are the container's (EndpointsConfig: run --link on a user network, connect --link)
+    Networks: s ? Object.fromEntries(Object.entries(s.Networks).map(([n, ep]) => [n, { ...ep, Links: rec.EndpointsConfig?.[n]?.Links ?? null }]))
+      : mode.startsWith('container:') ? {} : Object.fromEntries(wantedNetworks(rec, mode).map((n) => [n, empty])),
   };
 }
 
