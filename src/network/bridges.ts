@@ -6,13 +6,13 @@
 import * as fs from 'node:fs';
 import { newId, shortId } from '../common/ids';
 import { log } from '../common/log';
-import type { HostPortPublisher } from '../rootless/ports';
 import { endpointAddressesOn } from './addresses';
 import { bridgeNames, deleteLink, ip } from './iproute';
 import { deleteRule, portRules } from './iptables';
 import { Netavark, netavarkConfig } from './netavark';
 import { createNetns, listNetns, netnsName, removeNetns } from './netns';
 import type { EndpointRecord, NetworkRecord, NetworkStore } from './store';
+import type { HostPortPublisher } from './ports';
 
 /** Something of this daemon's left in the kernel (see Bridges.leftovers). */
 export interface NetworkLeftover {

@@ -3,14 +3,13 @@ import { ApiError, badRequest, notFound } from '../common/errors';
 import { newId, shortId } from '../common/ids';
 import { log } from '../common/log';
 import type { PublishSpec } from '../common/ports';
-import type { HostPortPublisher } from '../rootless/ports';
 import { endpointAddressesOn } from './addresses';
 import { bridgeSettings } from './bridge-options';
 import type { Bridges } from './bridges';
 import { macForIp, parseIp, parseMac } from './ipam';
 import { isolateBridgePorts } from './iproute';
 import { Netavark, netavarkConfig } from './netavark';
-import { assertHostPortsFree, checkPortConflicts, DockerListPort, dockerListPorts, hostPortFinder, resolvePortMappings } from './ports';
+import { assertHostPortsFree, checkPortConflicts, DockerListPort, dockerListPorts, hostPortFinder, resolvePortMappings, type HostPortPublisher } from './ports';
 import { EndpointRecord, NetworkRecord, NetworkStore } from './store';
 import { endpointInfo, portMap, type DockerNetworkSettings, type EndpointInfo } from './views';
 

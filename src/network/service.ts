@@ -6,7 +6,6 @@
  * a shared bridge are kept sequential.
  */
 import type { Filters } from '../common/filters';
-import type { HostPortPublisher } from '../rootless/ports';
 import type { Trash } from '../store/trash';
 import { Bridges, type NetworkLeftover } from './bridges';
 import { hostsFile, resolvConf } from './container-files';
@@ -17,7 +16,7 @@ import { AddressPool, DEFAULT_BRIDGE_SUBNET, DEFAULT_POOLS, parseSubnet } from '
 import { Netavark, NetavarkOptions } from './netavark';
 import { createNetns, netnsName, netnsPath } from './netns';
 import { Networks } from './networks';
-import type { DockerListPort } from './ports';
+import type { DockerListPort, HostPortPublisher } from './ports';
 import { NetworkStore } from './store';
 import type { DockerNetwork, DockerNetworkSettings, EndpointInfo } from './views';
 

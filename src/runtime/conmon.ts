@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { log } from '../common/log';
-import { rootlessRuntimeArgs } from '../rootless/cgroups';
-import { which } from '../rootless/check';
+import { isRootless } from '../common/rootless';
+import { which } from '../common/which';
 import { connectAttach, type AttachSocket } from './attach-socket';
 import type { ContainerRuntime, CreateRequest, ExecHandle, ExecRequest, RuntimeName, RuntimeState } from './types';
 
@@ -82,6 +82,8 @@ const SOCK_NAME_LEN = 12;
 const SUN_PATH_MAX = 107;
 const RESCAN_MS = 2000;
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
+/** crun's global options in a rootless daemon: cgroups off, it could not create them (see rootless/cgroups.ts). */
+const ROOTLESS_CRUN_ARGS = ['--cgroup-manager=disabled'];
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class ConmonRuntime implements ContainerRuntime {
@@ -110,7 +112,7 @@ export class ConmonRuntime implements ContainerRuntime {
 
   /** The runtime's options before its command: state root, and crun's cgroup manager for a rootless daemon. */
   private globalArgs(runtime: RuntimeName): string[] {
-    return ['--root', this.stateRoot(runtime), ...(runtime === 'crun' ? rootlessRuntimeArgs() : [])];
+    return ['--root', this.stateRoot(runtime), ...(runtime === 'crun' && isRootless() ? ROOTLESS_CRUN_ARGS : [])];
   }
 
   private stateRoot(runtime: RuntimeName): string {
