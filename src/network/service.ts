@@ -132,7 +132,10 @@ export class NetworkService {
   }
 
   hostsFile(containerId: string, hostname: string, extraHosts: HostEntry[] = []): string {
-    return hostsFile(this.store.attached(containerId), this.cfg.hostHosts ?? '/etc/hosts', hostname, extraHosts);
+    // docker's --add-host name:host-gateway: the default bridge's gateway (dockerd's default --host-gateway-ip)
+    const gateway = this.store.listNetworks().find((n) => n.name === 'bridge')?.gateway;
+    const hosts = extraHosts.map((h) => (h.ip === 'host-gateway' && gateway ? { ...h, ip: gateway } : h));
+    return hostsFile(this.store.attached(containerId), this.cfg.hostHosts ?? '/etc/hosts', hostname, hosts);
   }
 
   resolvConf(containerId: string, overrides: DnsOverrides = {}): string {
