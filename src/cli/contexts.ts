@@ -3,7 +3,6 @@
  * <config dir>/contexts/meta/<sha256(name)>/meta.json and <config dir>/contexts/tls/<sha256(name)>/docker/*.pem; the
  * current context is `currentContext` in config.json. The config dir is $DOCKER_CONFIG or ~/.docker.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,7 +21,8 @@ export interface ContextMeta {
 export class ContextError extends Error {}
 
 export const configDir = (env: NodeJS.ProcessEnv = process.env): string => env.DOCKER_CONFIG || path.join(os.homedir(), '.docker');
-const id = (name: string): string => createHash('sha256').update(name).digest('hex');
+// node:crypto loaded on use: only named contexts need it, and its load is a noticeable part of every command's start
+const id = (name: string): string => (require('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(name).digest('hex');
 
 /** Docker's rule for context names (pure). */
 export function checkName(name: string): void {

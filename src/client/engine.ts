@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { parseSshUrl, type SshTarget } from './ssh';
+import type { SshTarget } from './ssh';
 import { rootlessPaths } from '../common/rootless';
 import { readNdjson } from './stream';
 
@@ -109,7 +109,8 @@ export function defaultSocket(env: NodeJS.ProcessEnv, uid: number): string {
 export function resolveHost(env: NodeJS.ProcessEnv = process.env, flags: HostFlags = {}, uid = process.getuid?.() ?? 0): { endpoint: HostTarget; explicit: boolean } {
   const host = flags.host || env.DOCKER_HOST;
   if (!host) return { endpoint: { socketPath: defaultSocket(env, uid) }, explicit: false };
-  if (host.startsWith('ssh://')) return { endpoint: { ssh: parseSshUrl(host) }, explicit: true };
+  // loaded only for ssh://: it pulls in child_process and net, which every other command's start would pay for
+  if (host.startsWith('ssh://')) return { endpoint: { ssh: (require('./ssh') as typeof import('./ssh')).parseSshUrl(host) }, explicit: true };
   if (host.startsWith('unix://')) {
     const socketPath = host.slice('unix://'.length);
     if (!socketPath) throw new Error(`invalid DOCKER_HOST ${JSON.stringify(host)}: empty socket path`);

@@ -91,7 +91,7 @@ export async function startDaemon(cfg: DaemonConfig, version: string): Promise<D
   await containers.restartAtBoot();
   const execs = new ExecService(store, runtime, events);
   const check = new SystemCheck({
-    dataRoot: cfg.dataRoot, images, containers: store, runtime, trash, networks,
+    dataRoot: cfg.dataRoot, images, containers: store, runtime, trash, networks, settled: () => containers.settled(),
     volumeMounts: () => volumes.list({}).Volumes.map((v) => v.Mountpoint),
   });
 

@@ -146,7 +146,9 @@ export class ImageStore {
       if (!this.content.has(l.digest)) throw new Error(`layer blob ${l.digest} is not in the content store`);
       if (!this.layers.has(cfg.rootfs.diff_ids[i])) throw new Error(`layer ${cfg.rootfs.diff_ids[i]} is not unpacked`);
     });
-    const config = await this.content.ingest(img.config, {}, lease);
+    // with pieces written 'deferred' (a pull) the flush below syncs anyway: config and manifest need no fsyncs of their own
+    const durability = this.content.dirty || this.layers.dirty ? 'deferred' : 'fsync';
+    const config = await this.content.ingest(img.config, {}, lease, durability);
     const manifestBytes =
       img.manifest ??
       Buffer.from(
@@ -157,12 +159,12 @@ export class ImageStore {
           layers: img.layers,
         } satisfies Manifest),
       );
-    const manifest = await this.content.ingest(manifestBytes, {}, lease);
+    const manifest = await this.content.ingest(manifestBytes, {}, lease, durability);
     const rec: ImageRecord = { id: config.digest, manifest: manifest.digest, created: new Date().toISOString() };
     if (img.parent) rec.parent = img.parent;
+    await this.flush();
     const prev = this.records.get(rec.id);
     if (prev) return prev;
-    await this.flush();
     const why = this.missing(rec);
     if (why) throw new Error(`image ${rec.id} is incomplete: missing ${why}`);
     this.writeRecord(rec);

@@ -44,16 +44,19 @@ export function renderResolvConf(host: ResolvConf, mode: { kind: 'gateway'; gate
 
 const BASE_HOSTS = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
 
-/** docker's /etc/hosts: the standard block, --add-host entries ("name:ip"), then each of the container's IPs with its hostname. */
-export function renderHosts(ips: string | string[] | undefined, hostname: string, extraHosts: string[] = []): string {
+/** An /etc/hosts entry: --add-host's (one name) or a link's (several, space-separated). */
+export interface HostEntry { names: string; ip: string }
+
+/** docker's /etc/hosts: the standard block, --add-host entries, then each of the container's IPs with its hostname. */
+export function renderHosts(ips: string | string[] | undefined, hostname: string, extraHosts: HostEntry[] = []): string {
   const own = (Array.isArray(ips) ? ips : ips ? [ips] : []).map((ip) => hostsLine(ip, hostname));
   return [...BASE_HOSTS, ...extraHostLines(extraHosts), ...own].join('\n') + '\n';
 }
 
 export const hostsLine = (ip: string, hostname: string): string => `${ip}\t${hostname}`;
 
-/** A running container's /etc/hosts edit: its addresses on a network joined or left, and host entries ("name:ip") a connect's links add. */
-export interface HostsChange { add?: string[]; remove?: string[]; extraHosts?: string[] }
+/** A running container's /etc/hosts edit: its addresses on a network joined or left, and host entries a connect's links add. */
+export interface HostsChange { add?: string[]; remove?: string[]; extraHosts?: HostEntry[] }
 
 /** A running container's /etc/hosts after connect (lines added) or disconnect (lines of those addresses removed), edits kept. */
 export function editHosts(text: string, change: HostsChange, hostname: string): string {
@@ -63,11 +66,4 @@ export function editHosts(text: string, change: HostsChange, hostname: string): 
   return [...kept, ...(change.add ?? []).map((ip) => hostsLine(ip, hostname)), ...extraHostLines(change.extraHosts ?? [])].join('\n') + '\n';
 }
 
-/** --add-host "name:ip" (ip may be [v6]) → "ip\tname" lines. */
-export function extraHostLines(extraHosts: string[]): string[] {
-  return extraHosts.map((h) => {
-    const i = h.indexOf(':');
-    if (i <= 0) throw new Error(`invalid extra host entry: ${h} (expected name:ip)`);
-    return `${h.slice(i + 1).replace(/^\[(.*)\]$/, '$1')}\t${h.slice(0, i)}`;
-  });
-}
+export const extraHostLines = (extraHosts: HostEntry[]): string[] => extraHosts.map((h) => hostsLine(h.ip, h.names));

@@ -23,6 +23,16 @@ function parseRange(s: string, what: string): PortRange {
   return r;
 }
 
+/**
+ * Forwards host ports from outside the daemon's network namespace (a rootless daemon's slirp4netns): implemented
+ * in rootless/ports.ts, used by the network service.
+ */
+export interface HostPortPublisher {
+  /** Forward each mapping's host port; returns one id per forward, for unpublish. All or nothing. */
+  publish(ports: PortMapping[]): Promise<number[]>;
+  unpublish(ids: number[]): Promise<void>;
+}
+
 /** "80/tcp", "80" (tcp), "8000-8010/udp" → ports and protocol. */
 export function parsePortKey(key: string): PortSpec {
   const { ports, proto } = splitPortProto(key);

@@ -72,6 +72,9 @@ export interface EndpointRecord {
   hostForwards?: number[];
 }
 
+/** An endpoint with its network. */
+export interface Attachment { e: EndpointRecord; n: NetworkRecord }
+
 /** One family's IPAM of a network (IPv4 lives in the record's flat fields, as before IPv6). */
 export function ipamPool(n: NetworkRecord, family: Family): PoolRecord | undefined {
   if (family === 6) return n.v6;
@@ -118,6 +121,17 @@ export class NetworkStore {
   listEndpoints(containerId?: string): EndpointRecord[] {
     const all = this.readAll<EndpointRecord>(this.endpointsDir, ENDPOINT_FILE);
     return (containerId ? all.filter((e) => e.containerId === containerId) : all).sort((a, b) => ifaceIndex(a) - ifaceIndex(b));
+  }
+  /** The network's endpoints. */
+  endpointsOn(networkId: string): EndpointRecord[] {
+    return this.listEndpoints().filter((e) => e.networkId === networkId);
+  }
+  /** The container's endpoints (interface order) with their networks. */
+  attached(containerId: string): Attachment[] {
+    return this.listEndpoints(containerId).flatMap((e) => {
+      const n = this.getNetwork(e.networkId);
+      return n ? [{ e, n }] : [];
+    });
   }
   getEndpoint(containerId: string, networkId: string): EndpointRecord | undefined {
     return readJson<EndpointRecord>(this.endpointFile(containerId, networkId));

@@ -15,6 +15,3 @@ export function cgroupLimitRefusal(): string | undefined {
   return `rootless Berth cannot apply resource limits: that needs cgroup v2 with systemd delegation, and this host has ${host}` +
     (mode === 'v2' ? ' (delegated cgroups are not supported by Berth yet)' : '; boot with systemd.unified_cgroup_hierarchy=1 to get cgroup v2');
 }
-
-/** crun's global options of a rootless daemon (cgroups off: it could not create them). */
-export const rootlessRuntimeArgs = (): string[] => (isRootless() ? ['--cgroup-manager=disabled'] : []);

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { which } from '../common/which';
 
 export interface HostFactsRootless {
   user: string;
@@ -111,18 +112,6 @@ function sysctl(name: string): number | undefined {
   return v === '' ? undefined : Number(v);
 }
 
-export function which(name: string, PATH = '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin'): string | undefined {
-  for (const dir of PATH.split(':')) {
-    const p = path.join(dir || '.', name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      if (fs.statSync(p).isFile()) return p;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
-}
 
 /** Everything berthd needs as a non-root user, with what /dev/net/tun adds (slirp4netns opens it). */
 export function rootlessMissing(): Missing[] {

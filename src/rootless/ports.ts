@@ -8,14 +8,7 @@ import * as net from 'node:net';
 import { ApiError } from '../common/errors';
 import { isRootless } from '../common/rootless';
 import { PORT_START_ENV, SLIRP_API_ENV } from './enter';
-import type { PortMapping } from '../network/ports';
-
-/** What NetworkService needs from a host-side port publisher. */
-export interface HostPortPublisher {
-  /** Forward each mapping's host port; returns one id per forward, for unpublish. All or nothing. */
-  publish(ports: PortMapping[]): Promise<number[]>;
-  unpublish(ids: number[]): Promise<void>;
-}
+import type { HostPortPublisher, PortMapping } from '../network/ports';
 
 /** rootless Docker's wording (its port driver says the same). */
 export function privilegedPortMessage(port: number, start: number): string {

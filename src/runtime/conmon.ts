@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { log } from '../common/log';
-import { rootlessRuntimeArgs } from '../rootless/cgroups';
+import { isRootless } from '../common/rootless';
+import { which } from '../common/which';
 import { connectAttach, type AttachSocket } from './attach-socket';
 import type { ContainerRuntime, CreateRequest, ExecHandle, ExecRequest, RuntimeName, RuntimeState } from './types';
 
@@ -81,6 +82,8 @@ const SOCK_NAME_LEN = 12;
 const SUN_PATH_MAX = 107;
 const RESCAN_MS = 2000;
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
+/** crun's global options in a rootless daemon: cgroups off, it could not create them (see rootless/cgroups.ts). */
+const ROOTLESS_CRUN_ARGS = ['--cgroup-manager=disabled'];
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class ConmonRuntime implements ContainerRuntime {
@@ -93,8 +96,11 @@ export class ConmonRuntime implements ContainerRuntime {
   private watching = false;
   private watcher: fs.FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Found on PATH once: a bare name made every start try each PATH entry (an exec each) before the right one. */
+  private readonly conmonBin: string;
 
   constructor(private readonly opts: ConmonOptions) {
+    this.conmonBin = opts.conmonPath ?? which('conmon', process.env.PATH ?? DEFAULT_PATH) ?? 'conmon';
     this.exitDir = path.join(opts.runRoot, 'exits');
     this.sockDir = path.join(opts.runRoot, 's');
     this.ctrDir = path.join(opts.runRoot, 'ctr');
@@ -106,7 +112,7 @@ export class ConmonRuntime implements ContainerRuntime {
 
   /** The runtime's options before its command: state root, and crun's cgroup manager for a rootless daemon. */
   private globalArgs(runtime: RuntimeName): string[] {
-    return ['--root', this.stateRoot(runtime), ...(runtime === 'crun' ? rootlessRuntimeArgs() : [])];
+    return ['--root', this.stateRoot(runtime), ...(runtime === 'crun' && isRootless() ? ROOTLESS_CRUN_ARGS : [])];
   }
 
   private stateRoot(runtime: RuntimeName): string {
@@ -175,7 +181,7 @@ export class ConmonRuntime implements ContainerRuntime {
     if (req.openStdin) args.push('-i');
     if (req.openStdin && !req.stdinOnce) args.push('--leave-stdin-open');
 
-    const child = spawn(this.opts.conmonPath ?? 'conmon', args, {
+    const child = spawn(this.conmonBin, args, {
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       env: { PATH: process.env.PATH ?? DEFAULT_PATH, _OCI_SYNCPIPE: '3' },
@@ -274,7 +280,7 @@ export class ConmonRuntime implements ContainerRuntime {
     if (req.tty) args.push('-t');
     // A TTY exec survives its client detaching (docker keeps it running); a piped stdin ends with the client's.
     if (req.stdin) args.push('-i', ...(req.tty ? ['--leave-stdin-open'] : []));
-    const child = spawn(this.opts.conmonPath ?? 'conmon', args, {
+    const child = spawn(this.conmonBin, args, {
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? DEFAULT_PATH, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },
@@ -314,10 +320,14 @@ export class ConmonRuntime implements ContainerRuntime {
     }
   }
 
+  states(): { id: string; runtime: RuntimeName }[] {
+    return (Object.keys(this.opts.runtimePaths) as RuntimeName[]).flatMap((runtime) => listDir(this.stateRoot(runtime)).map((id) => ({ id, runtime })));
+  }
+
   /** What this run root holds, for `system check`: runtime states, per-container dirs, exit files, conmon processes. */
   inventory(): RuntimeInventory {
     return {
-      states: (Object.keys(this.opts.runtimePaths) as RuntimeName[]).flatMap((runtime) => listDir(this.stateRoot(runtime)).map((id) => ({ id, runtime }))),
+      states: this.states(),
       dirs: listDir(this.ctrDir),
       exits: listDir(this.exitDir),
       conmons: conmonProcesses(this.sockDir),

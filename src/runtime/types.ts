@@ -56,6 +56,8 @@ export interface ContainerRuntime {
   /** Remove the runtime's state (force kills first when asked); no error when already gone. */
   delete(id: string, runtime: RuntimeName, force?: boolean): Promise<void>;
   state(id: string, runtime: RuntimeName): Promise<RuntimeState | undefined>;
+  /** Every container the runtime keeps state for (a crash can leave one whose record is gone). */
+  states(): { id: string; runtime: RuntimeName }[];
   /** The exit code conmon recorded, or undefined when the container has not exited (or never ran). */
   exitCode(id: string): number | undefined;
   /** Called once per container exit seen (exit file written by conmon). */

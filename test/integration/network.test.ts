@@ -180,6 +180,17 @@ describe('networking', () => {
     for (const i of seen) assert.ok(before.has(i) || afterIfs.has(i), `${i} is not a host interface`);
   });
 
+  it('--add-host entries go into /etc/hosts (host-gateway: the default bridge\'s gateway), on a bridge and on the host network', () => {
+    for (const net of ['bridge', 'host']) {
+      const r = d.berth(['run', '--rm', '--network', net, '--add-host', 'db:10.1.2.3', '--add-host', 'v6:[fd00::9]', '--add-host', 'gw:host-gateway', 'busybox', 'cat', '/etc/hosts']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^10\.1\.2\.3\tdb\nfd00::9\tv6$/m, net);
+      // host-gateway is the default bridge's gateway (dockerd's default --host-gateway-ip)
+      const gateway = d.berth(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'bridge']).stdout.trim();
+      assert.match(r.stdout, new RegExp(`^${gateway.replaceAll('.', '\\.')}\tgw$`, 'm'), net);
+    }
+  });
+
   it('leaves no container veth or netns behind once its containers are gone', () => {
     const links = execFileSync('ip', ['-o', 'link']).toString().split('\n').filter((l) => l.includes(`master ${d.bridge} `));
     assert.deepEqual(links.map((l) => l.split(': ')[1].split('@')[0]), [`${d.bridge.slice(0, 13)}k`], 'only the keeper stays on the bridge');

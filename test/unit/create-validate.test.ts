@@ -46,6 +46,13 @@ describe('create-time validation (dockerd verifyContainerSettings)', () => {
     );
   });
 
+  it('types --add-host entries once: name and address (brackets off, host-gateway kept)', () => {
+    assert.deepEqual(spec({ ExtraHosts: ['db:10.1.2.3', 'gw:host-gateway', 'v6:[::1]', 'v6b:::1', 'eq=10.0.0.9'] }).extraHosts, [
+      { names: 'db', ip: '10.1.2.3' }, { names: 'gw', ip: 'host-gateway' }, { names: 'v6', ip: '::1' }, { names: 'v6b', ip: '::1' },
+      { names: 'eq', ip: '10.0.0.9' },
+    ]);
+  });
+
   it('refuses each bad value with docker\'s words', () => {
     const cases: [CreateFields, CreateHostFields, RegExp][] = [
       [{ WorkingDir: 'rel/dir' }, {}, /^the working directory 'rel\/dir' is invalid, it needs to be an absolute path$/],
@@ -167,6 +174,22 @@ describe('container records without a typed spec', () => {
     assert.deepEqual(rec.Spec.network, { kind: 'host' });
     assert.deepEqual(rec.Spec.volumes, ['/v']);
     assert.equal(rec.Spec.log.enabled, false);
+  });
+
+  it('a spec from before it had extra hosts gets them from the record\'s HostConfig at load', (t) => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-spec-'));
+    t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+    const hc: HostConfig = { ExtraHosts: ['db:10.1.2.3'] };
+    const { extraHosts: _, ...before } = spec(hc);
+    const old = {
+      Id: 'b'.repeat(64), Name: '/older', Created: '', Path: 'sh', Args: [], Config: { Image: 'img' }, HostConfig: hc, Image: 'sha256:x',
+      State: initialState(), RestartCount: 0, Runtime: 'crun', Spec: before,
+    };
+    const dir = path.join(root, 'containers', old.Id);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'container.json'), JSON.stringify(old));
+    const [rec] = new ContainerStore(path.join(root, 'containers')).load();
+    assert.deepEqual(rec.Spec.extraHosts, [{ names: 'db', ip: '10.1.2.3' }]);
   });
 
   it('load even when a part no longer reads: that part is left at its default', () => {

@@ -20,11 +20,10 @@ test('user network points at the gateway (aardvark); host network keeps the host
 });
 
 test('hosts: standard block, extra hosts, then own IP + hostname', () => {
-  const h = renderHosts('10.209.0.2', 'abc123def456', ['db:10.0.0.5', 'v6:[2001:db8::1]']).split('\n');
+  const h = renderHosts('10.209.0.2', 'abc123def456', [{ names: 'db', ip: '10.0.0.5' }, { names: 'v6', ip: '2001:db8::1' }]).split('\n');
   assert.equal(h[0], '127.0.0.1\tlocalhost');
   assert.deepEqual(h.slice(-4), ['10.0.0.5\tdb', '2001:db8::1\tv6', '10.209.0.2\tabc123def456', '']);
   assert.ok(!renderHosts(undefined, 'x').includes('\tx\n'));
-  assert.throws(() => renderHosts('10.0.0.2', 'x', ['nocolon']), /invalid extra host/);
 });
 
 test('hosts: one line per address; connect adds a line, disconnect removes that address only, user edits stay', () => {
@@ -38,7 +37,7 @@ test('hosts: one line per address; connect adds a line, disconnect removes that 
   assert.match(disconnected, /\n192\.0\.2\.9\tmine\n10\.2\.0\.3\tabc\n$/);
   assert.match(disconnected, /^127\.0\.0\.1\tlocalhost\n/);
   // a dual-stack network: both addresses in and out; a connect's link is an entry of its own
-  const dual = editHosts(disconnected, { add: ['10.3.0.2', 'fd00:3::2'], extraHosts: ['db other:10.3.0.9'] }, 'abc');
+  const dual = editHosts(disconnected, { add: ['10.3.0.2', 'fd00:3::2'], extraHosts: [{ names: 'db other', ip: '10.3.0.9' }] }, 'abc');
   assert.match(dual, /\n10\.3\.0\.2\tabc\nfd00:3::2\tabc\n10\.3\.0\.9\tdb other\n$/);
   assert.doesNotMatch(editHosts(dual, { remove: ['10.3.0.2', 'fd00:3::2'] }, 'abc'), /10\.3\.0\.2|fd00:3::2/);
 });

@@ -13,6 +13,8 @@ export type { CheckReport } from './findings';
 
 export interface CheckDeps extends HostDeps {
   networks: NetworkService;
+  /** Resolves when removals finishing in the background (runtime deletes after an exit) are done. */
+  settled: () => Promise<void>;
 }
 
 export class SystemCheck {
@@ -28,6 +30,7 @@ export class SystemCheck {
   }
 
   private async once(repair: boolean): Promise<CheckReport> {
+    await this.d.settled(); // what is being removed right now is not a leftover
     const f = new Findings();
     const counts = await checkImages(this.d.images, f);
     const live = await checkContainers(this.d, f);

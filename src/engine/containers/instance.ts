@@ -9,7 +9,7 @@ import { ApiError, badRequest } from '../../common/errors';
 import { shortId } from '../../common/ids';
 import { log } from '../../common/log';
 import { ContainerCgroup } from '../../runtime/cgroupfs';
-import type { ContainerRuntime } from '../../runtime/types';
+import type { ContainerRuntime, RuntimeName } from '../../runtime/types';
 import { mountOverlay, unmountOverlay } from '../../store/overlay';
 import type { ImageSource } from '../images';
 import type { UsernsRemap } from '../userns';
@@ -34,6 +34,8 @@ export interface InstanceDeps {
 }
 
 export class Instances {
+  private readonly deleting = new Set<Promise<void>>();
+
   constructor(
     private readonly d: InstanceDeps,
     private readonly attach: AttachHub,
@@ -59,9 +61,10 @@ export class Instances {
 
   /**
    * Bring the container up: rootfs, network, bundle, conmon (the record names the instance from then on), attach
-   * clients that came before start, runtime start. Returns the container's pid; on failure `undoLaunch` cleans up.
+   * clients that came before start, runtime start. Returns the container's pid and the runtime start under way; on
+   * failure (of either) `undoLaunch` cleans up.
    */
-  async launch(rec: ContainerRecord): Promise<number> {
+  async launch(rec: ContainerRecord): Promise<{ pid: number; started: Promise<void> }> {
     const id = rec.Id;
     const p = this.d.store.paths(id);
     const t0 = performance.now();
@@ -92,9 +95,10 @@ export class Instances {
     if (seccompKey) rememberCompiledSeccomp(seccompKey, this.d.runtime.compiledSeccomp(id, rec.Runtime));
     lap('created');
     await this.attach.connectPending(id);
-    await this.d.runtime.start(id, rec.Runtime);
-    lap('started');
-    return pid;
+    // not awaited here: the caller writes and syncs the started record while `crun start` (a process) runs
+    const started = this.d.runtime.start(id, rec.Runtime).then(() => lap('started'));
+    started.catch(() => undefined); // the caller awaits it; a failure before that must not go unhandled
+    return { pid, started };
   }
 
   /** After a failed launch: runtime state, network, rootfs; returns docker's start error and the exit code to record. */
@@ -108,20 +112,46 @@ export class Instances {
     return startError(e, rec);
   }
 
-  /** After an exit: runtime state, cgroup, rootfs (the network goes last, in `teardown`). Returns whether the OOM killer struck. */
-  async release(rec: ContainerRecord): Promise<boolean> {
+  /**
+   * After an exit: runtime state, cgroup, rootfs (the network goes last, in `teardown`). Returns whether the OOM killer
+   * struck, and the runtime's delete (a process, ~7 ms), which runs while the caller records and reports the exit: no
+   * waiter needs it done, and the caller awaits it before the next operation on the container.
+   */
+  release(rec: ContainerRecord): { oomKilled: boolean; deleted: Promise<void> } {
     const id = rec.Id;
-    const t0 = performance.now();
     // before the runtime removes the cgroup: was it the kernel's OOM killer?
     const oomKilled = new ContainerCgroup(id).oomKills() > 0;
     this.logRotation.stop(id);
-    await this.d.runtime.delete(id, rec.Runtime, true).catch((e) => log.warn('runtime delete failed', { id, e: String(e) }));
-    new ContainerCgroup(id).removeLeftovers();
+    const deleted = this.deleteRuntime(id, rec.Runtime, (rt) => rt.delete(id, rec.Runtime, true));
     quietly(() => unmountOverlay(this.d.store.paths(id).rootfs), (e) => log.warn('umount failed', { id, e: String(e) }));
-    log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
     this.d.runtime.cleanup(id);
     rec.Instance = undefined;
-    return oomKilled;
+    return { oomKilled, deleted };
+  }
+
+  /**
+   * Runtime state a crash left without a record (an auto-removed container's record goes before its runtime delete
+   * has finished): conmon, process, state and cgroups.
+   */
+  discardOrphans(recorded: (id: string) => boolean): Promise<void> {
+    const orphans = this.d.runtime.states().filter((s) => !recorded(s.id));
+    for (const s of orphans) log.warn('removing runtime state of a container without a record', { id: shortId(s.id) });
+    return Promise.all(orphans.map((s) => this.deleteRuntime(s.id, s.runtime, (rt) => rt.discard(s.id, s.runtime)))).then(() => undefined);
+  }
+
+  /** Resolves once every runtime delete under way has finished (`system check` looks only at settled state). */
+  async settled(): Promise<void> {
+    await Promise.all(this.deleting);
+  }
+
+  /** Run one runtime removal, then drop the cgroup dirs crun leaves; tracked until done for `settled`. */
+  private deleteRuntime(id: string, runtime: RuntimeName, remove: (rt: ContainerRuntime) => Promise<unknown>): Promise<void> {
+    const done = remove(this.d.runtime)
+      .then(() => undefined, (e) => log.warn('runtime delete failed', { id, runtime, e: String(e) }))
+      .then(() => new ContainerCgroup(id).removeLeftovers())
+      .finally(() => this.deleting.delete(done));
+    this.deleting.add(done);
+    return done;
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { badRequest, conflict, notFound } from '../../common/errors';
+import type { HostEntry } from '../../network/dnsfiles';
 import type { NetworkMode } from './normalize';
 import type { ContainerRecord, ContainerStore } from './record';
 
@@ -54,9 +55,9 @@ export function linkNames(rec: ContainerRecord, all: ContainerRecord[]): string[
   return all.flatMap((p) => (p.HostConfig.Links ?? []).map(storedLink).filter((l) => l.child === rec.Name.slice(1)).map((l) => `${p.Name}/${l.alias}`));
 }
 
-/** What a link gives the parent at start: a hosts entry ("names:ip", as --add-host) and, on the default bridge, env. */
+/** What a link gives the parent at start: a hosts entry and, on the default bridge, env. */
 export interface LinkGrant {
-  host: string;
+  host: HostEntry;
   env: string[];
 }
 
@@ -67,7 +68,7 @@ export interface LinkGrant {
 export function linkGrant(parent: ContainerRecord, link: Link, child: ContainerRecord, ip: string, legacyEnv: boolean): LinkGrant {
   const childName = child.Name.slice(1);
   const names = [link.alias, child.Config.Hostname, ...(link.alias !== childName ? [childName] : [])];
-  return { host: `${names.join(' ')}:${ip}`, env: legacyEnv ? linkEnv(`${parent.Name}/${link.alias}`, ip, Object.keys(child.Config.ExposedPorts ?? {}), child.Config.Env ?? []) : [] };
+  return { host: { names: names.join(' '), ip }, env: legacyEnv ? linkEnv(`${parent.Name}/${link.alias}`, ip, Object.keys(child.Config.ExposedPorts ?? {}), child.Config.Env ?? []) : [] };
 }
 
 /** A child that is not running cannot be linked to (docker's wording). */

@@ -69,7 +69,7 @@ export class ContainerNetworking {
       return {
         ns: { mode: 'path', path: `/proc/${other.State.Pid}/ns/net` },
         hostname: other.Config.Hostname,
-        hosts: this.networks.hostsFile(other.Id, other.Config.Hostname, hc.ExtraHosts ?? []),
+        hosts: this.networks.hostsFile(other.Id, other.Config.Hostname, rec.Spec.extraHosts),
         resolvConf: this.networks.resolvConf(other.Id, dns),
         linkEnv: [],
       };
@@ -97,7 +97,7 @@ export class ContainerNetworking {
     return {
       ns,
       hostname,
-      hosts: this.networks.hostsFile(rec.Id, hostname, [...(hc.ExtraHosts ?? []), ...links.map((l) => l.host)]),
+      hosts: this.networks.hostsFile(rec.Id, hostname, [...rec.Spec.extraHosts, ...links.map((l) => l.host)]),
       resolvConf: this.networks.resolvConf(rec.Id, dns),
       linkEnv: links.flatMap((l) => l.env),
     };

@@ -11,6 +11,7 @@ import { badRequest } from '../../common/errors';
 import { log } from '../../common/log';
 import { portRange, splitPortProto, type PortBindingSpec, type PortSpec, type PublishSpec } from '../../common/ports';
 import { parseSignal } from '../../common/signals';
+import type { HostEntry } from '../../network/dnsfiles';
 import { parsePortKey } from '../../network/ports';
 import type { CreateBody, HostConfig } from '../../schema/container';
 import { containerCaps } from '../../spec/caps';
@@ -36,6 +37,8 @@ export interface ContainerSpec {
   volumes: string[];
   network: NetworkMode;
   ports: PublishSpec;
+  /** `--add-host`s. */
+  extraHosts: HostEntry[];
   security: SecurityOptions;
   /** `--device-cgroup-rule`s. */
   deviceRules: OciDeviceRule[];
@@ -114,6 +117,7 @@ function typedSpec(body: CreateBody, exists: CreateHost['exists'], read: Reader 
     volumes: volumeTargets(body.Volumes),
     network: parseMode(hc.NetworkMode),
     ports: read('ports', () => publishSpec(body.ExposedPorts, hc), { bindings: [], exposed: [], publishAll: !!hc.PublishAllPorts }),
+    extraHosts: read('extra hosts', () => extraHostsOf(hc), []),
     security: read('security options', () => parseSecurityOpt(hc.SecurityOpt), { seccomp: 'default', noNewPrivileges: false }),
     deviceRules: read('device cgroup rules', () => ((hc.DeviceCgroupRules ?? []) as string[]).map(parseDeviceCgroupRule), []),
     restart: restartPolicyOf(hc),
@@ -130,16 +134,23 @@ function typedSpec(body: CreateBody, exists: CreateHost['exists'], read: Reader 
  * warning, rather than keeping berthd from starting.
  */
 export function recordedSpec(hc: HostConfig, config: Pick<CreateBody, 'Volumes' | 'ExposedPorts' | 'Healthcheck'>): ContainerSpec {
-  const leniently: Reader = (part, f, fallback) => {
-    try {
-      return f();
-    } catch (e) {
-      log.warn(`container record: its ${part} no longer read, left at the default`, { e: String(e) });
-      return fallback;
-    }
-  };
   return withImageConfig(typedSpec({ HostConfig: hc }, () => true, leniently), config);
 }
+
+/** A stored record's spec: derived (recordedSpec) when it has none; a part added since (extra hosts) read from its HostConfig. */
+export function storedSpec(spec: ContainerSpec | undefined, hc: HostConfig, config: Pick<CreateBody, 'Volumes' | 'ExposedPorts' | 'Healthcheck'>): ContainerSpec {
+  if (!spec) return recordedSpec(hc, config);
+  return spec.extraHosts ? spec : { ...spec, extraHosts: leniently('extra hosts', () => extraHostsOf(hc), []) };
+}
+
+const leniently: Reader = (part, f, fallback) => {
+  try {
+    return f();
+  } catch (e) {
+    log.warn(`container record: its ${part} no longer read, left at the default`, { e: String(e) });
+    return fallback;
+  }
+};
 
 /**
  * The spec with the merged config's (image + body) VOLUMEs, exposed ports and health check. The body's ports were
@@ -180,19 +191,24 @@ function checkConfig(cfg: CreateBody): void {
   }
 }
 
-/** HostConfig values checked as such: shm size, DNS servers, extra hosts, sysctl and ulimit names. */
+/** HostConfig values checked as such: shm size, DNS servers, sysctl and ulimit names. */
 function checkHostValues(hc: HostConfig): void {
   if ((hc.ShmSize ?? 0) < 0) throw badRequest('SHM size can not be less than 0');
   for (const d of hc.Dns ?? []) if (!net.isIP(d)) throw badRequest(`invalid IP address in Dns: "${d}"`);
-  for (const h of hc.ExtraHosts ?? []) {
-    const sep = h.search(/[:=]/);
-    const addr = sep > 0 ? h.slice(sep + 1).replace(/^\[(.*)\]$/, '$1') : '';
-    if (!addr || (addr !== 'host-gateway' && !net.isIP(addr))) throw badRequest(`bad format for add-host: "${h}"`);
-  }
   for (const k of Object.keys(hc.Sysctls ?? {})) {
     if (!/^[A-Za-z0-9_-]+([./][A-Za-z0-9_-]+)*$/.test(k)) throw badRequest(`invalid sysctl name: "${k}"`);
   }
   for (const u of hc.Ulimits ?? []) if (!ULIMITS.has(u.Name ?? '')) throw badRequest(`invalid ulimit type: ${u.Name}`);
+}
+
+/** `--add-host` "name:ip" or "name=ip" (ip may be [v6] or host-gateway). */
+function extraHostsOf(hc: HostConfig): HostEntry[] {
+  return (hc.ExtraHosts ?? []).map((h) => {
+    const sep = h.search(/[:=]/);
+    const ip = sep > 0 ? h.slice(sep + 1).replace(/^\[(.*)\]$/, '$1') : '';
+    if (!ip || (ip !== 'host-gateway' && !net.isIP(ip))) throw badRequest(`bad format for add-host: "${h}"`);
+    return { names: h.slice(0, sep), ip };
+  });
 }
 
 /** docker's check of a port spec ("invalid port specification"), then the network layer's reading of it. */

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { ContainerConfig, HostConfig } from '../../schema/container';
 import type { RuntimeName } from '../../runtime/types';
 import type { Health } from './health';
-import { recordedSpec, type ContainerSpec } from './normalize';
+import { storedSpec, type ContainerSpec } from './normalize';
 import { readJson, writeJsonAtomic } from '../../common/atomic';
 import { conflict, notFound } from '../../common/errors';
 import { Trash } from '../../store/trash';
@@ -105,12 +105,12 @@ export class ContainerStore {
 
   /**
    * Load every record; directories without a record are leftovers of a crash during create and are removed. A record
-   * from before records kept their typed spec gets it derived here (written with the record's next save).
+   * from before records kept their typed spec, or a part of it, gets it derived here (written with the record's next save).
    */
   load(): ContainerRecord[] {
     for (const id of fs.readdirSync(this.root)) {
       const rec = readJson<Omit<ContainerRecord, 'Spec'> & { Spec?: ContainerSpec }>(this.paths(id).record);
-      if (rec) this.byId.set(rec.Id, { ...rec, Spec: rec.Spec ?? recordedSpec(rec.HostConfig, rec.Config) });
+      if (rec) this.byId.set(rec.Id, { ...rec, Spec: storedSpec(rec.Spec, rec.HostConfig, rec.Config) });
       else fs.rmSync(path.join(this.root, id), { recursive: true, force: true });
     }
     return [...this.byId.values()];

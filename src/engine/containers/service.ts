@@ -74,14 +74,16 @@ export class ContainerService {
       // its exit may have been handled meanwhile (conmon's exit file is watched from the start)
       if (!rec.Instance) continue;
       const supervised = conmonAlive(rec.Instance.conmonPid, rec.Id) && !(isRootless() && fromEarlierNamespaces(rec.Instance.conmonPid));
-      if (st && st.status !== 'stopped' && supervised) {
+      // `created`: recorded as started, but its `crun start` failed while berthd went down (see doStart)
+      const neverStarted = st?.status === 'created';
+      if (st && st.status !== 'stopped' && supervised && !neverStarted) {
         log.info('container still running', { id: shortId(rec.Id) });
         continue;
       }
       // Without its conmon nobody keeps the log or reports the exit: the container is lost, as docker's is with its
       // shim; its processes go with `runtime delete --force` in handleExit.
-      if (!supervised && st && st.status !== 'stopped') {
-        log.warn('container lost its conmon; stopping it', { id: shortId(rec.Id), conmon: rec.Instance.conmonPid });
+      if ((!supervised || neverStarted) && st && st.status !== 'stopped') {
+        log.warn(neverStarted ? 'container was never started; stopping it' : 'container lost its conmon; stopping it', { id: shortId(rec.Id), conmon: rec.Instance.conmonPid });
         // killed and gone before `delete`, so the runtime can remove its cgroups (busy while the process lives)
         await this.d.runtime.kill(rec.Id, rec.Runtime, 'SIGKILL').catch(() => undefined);
         await processGone(st.pid);
@@ -89,6 +91,7 @@ export class ContainerService {
       const code = this.d.runtime.exitCode(rec.Id) ?? (supervised ? 255 : 137);
       await this.serialize(rec.Id, () => this.handleExit(rec.Id, code));
     }
+    await this.instances.discardOrphans((id) => this.d.store.find(id) !== undefined);
     for (const rec of this.d.store.all()) {
       if (!rec.State.Running || !rec.Instance) continue;
       this.health.start(rec);
@@ -181,13 +184,16 @@ export class ContainerService {
       rec.RestartCount = 0;
     }
     try {
-      const pid = await this.instances.launch(rec);
+      const { pid, started } = await this.instances.launch(rec);
       Object.assign(rec.State, {
         Status: 'running', Running: true, Paused: false, Restarting: false, OOMKilled: false, Pid: pid, ExitCode: 0, Error: '',
         StartedAt: new Date().toISOString(),
       });
-      this.health.start(rec);
+      // written and synced while `crun start` runs: once spawned it completes even if berthd dies; a start that failed
+      // while berthd went down leaves a `created` instance, which reconcile stops
       this.d.store.save(rec);
+      await started;
+      this.health.start(rec);
       this.emit(rec, 'start');
     } catch (e) {
       const { err, exitCode } = await this.instances.undoLaunch(rec, e);
@@ -209,8 +215,9 @@ export class ContainerService {
       this.d.runtime.cleanup(id);
       return;
     }
+    const t0 = performance.now();
     this.health.stop(id, rec);
-    const oomKilled = await this.instances.release(rec);
+    const { oomKilled, deleted } = this.instances.release(rec);
     const ranForMs = Date.now() - Date.parse(rec.State.StartedAt);
     const restart = !rec.HostConfig.AutoRemove && shouldRestart(rec.Spec.restart, this.exitFacts(rec, code));
     // docker: a container waiting for its restart counts as running (Status "restarting")
@@ -219,15 +226,23 @@ export class ContainerService {
       OOMKilled: oomKilled, FinishedAt: new Date().toISOString(),
     });
     if (restart) rec.RestartCount++;
-    this.d.store.save(rec);
+    // an auto-removed record is deleted below: writing (and syncing) its exit first would be for nothing
+    if (!rec.HostConfig.AutoRemove) this.d.store.save(rec);
     this.emit(rec, 'die', { exitCode: String(code) });
     this.waiters.exitedNow(id);
     // dockerd wakes not-running waiters also when the container goes to `restarting` (State.SetRestarting)
     this.waiters.wake(id, code, ['not-running', 'next-exit']);
     if (restart && !this.booting) this.restarts.schedule(id, ranForMs, () => void this.serialize(id, () => this.restartNow(id)));
     if (rec.HostConfig.AutoRemove) await this.removeNow(rec);
+    await deleted;
+    log.debug('exit timing', { id: shortId(id), ms: Math.round(performance.now() - t0) });
     // Last: nobody waiting for the exit needs the network torn down.
     await this.instances.teardown(id);
+  }
+
+  /** Resolves once the runtime deletes under way (after exits) have finished. */
+  settled(): Promise<void> {
+    return this.instances.settled();
   }
 
   private exitFacts(rec: ContainerRecord, code = rec.State.ExitCode) {

@@ -7,6 +7,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { ImageService } from '../../image/service';
 import type { Reference } from '../../image/reference';
 import { IMAGE_MANIFEST_TYPES, INDEX_TYPES, LAYER_TYPES, type Descriptor, type ImageConfig, type Manifest } from '../../image/types';
+import { log } from '../../common/log';
 import { isStorableDigest } from '../../store/content';
 import type { Lease } from '../../store/leases';
 import { formatPlatform, selectManifest, type Platform } from '../../image/platform';
@@ -82,6 +83,8 @@ export async function pullImage(ctx: PullContext, repo: RemoteRepository, ref: R
   const store = images.store;
   const man = parseImageManifest(resolved.manifest);
   progress.message(`Pulling from ${ref.path}`, ref.digest ?? ref.tag);
+  const t0 = performance.now();
+  const lap = (what: string): void => log.debug('pull timing', { ref: ref.path, what, ms: Math.round(performance.now() - t0) });
   return images.withLease(async (lease) => {
     const configBytes = await withRetries(() => repo.smallBlob(man.config.digest, man.config.size), ctx.signal, () => undefined);
     const cfg = JSON.parse(configBytes.toString('utf8')) as ImageConfig;
@@ -99,10 +102,13 @@ export async function pullImage(ctx: PullContext, repo: RemoteRepository, ref: R
         pending.push(i);
       }
     });
+    lap('config');
     await runLimited(pending, CONCURRENT_DOWNLOADS, (i) => fetchLayer(ctx, repo, man.layers[i], diffIds[i], lease), ctx.cancel);
+    lap(`${pending.length} layers`);
 
     const ref0 = store.lookup(ref);
     const rec = await store.create({ config: configBytes, layers: man.layers, manifest: resolved.manifest.bytes }, lease);
+    lap('record (flushed)');
     const digestRef: Reference = { domain: ref.domain, path: ref.path, digest: resolved.top.digest };
     store.setRef(digestRef, rec.id);
     if (ref.tag !== undefined) store.setRef({ domain: ref.domain, path: ref.path, tag: ref.tag }, rec.id);
