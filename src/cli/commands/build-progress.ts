@@ -6,6 +6,13 @@
 import { decodeStatus, type TraceVertex } from '../../build/trace';
 import { handledControl, type JsonMessage } from './progress';
 
+/** The BuildKit status a message carries; any other message goes to handledControl (errors throw, the id to onAux). */
+function traceOf(m: JsonMessage, onAux: (aux: unknown) => void): ReturnType<typeof decodeStatus> | undefined {
+  if (m.id === 'moby.buildkit.trace' && typeof m.aux === 'string') return decodeStatus(Buffer.from(m.aux, 'base64'));
+  handledControl(m, onAux);
+  return undefined;
+}
+
 export class PlainProgress {
   private readonly numbers = new Map<string, number>();
   private readonly names = new Map<string, string>();
@@ -15,13 +22,9 @@ export class PlainProgress {
 
   constructor(private readonly out: NodeJS.WritableStream) {}
 
-  /** A trace message is printed; anything else goes to handledControl (errors, the image id). */
   message(m: JsonMessage, onAux: (aux: unknown) => void): void {
-    if (m.id !== 'moby.buildkit.trace' || typeof m.aux !== 'string') {
-      handledControl(m, onAux);
-      return;
-    }
-    const status = decodeStatus(Buffer.from(m.aux, 'base64'));
+    const status = traceOf(m, onAux);
+    if (!status) return;
     for (const v of status.vertexes) this.vertex(v);
     for (const l of status.logs) {
       const n = this.header(l.vertex);
@@ -96,11 +99,8 @@ export class TtyProgress {
   constructor(private readonly out: NodeJS.WriteStream) {}
 
   message(m: JsonMessage, onAux: (aux: unknown) => void): void {
-    if (m.id !== 'moby.buildkit.trace' || typeof m.aux !== 'string') {
-      handledControl(m, onAux);
-      return;
-    }
-    const status = decodeStatus(Buffer.from(m.aux, 'base64'));
+    const status = traceOf(m, onAux);
+    if (!status) return;
     for (const v of status.vertexes) {
       const s = this.steps.get(v.digest) ?? { name: v.name, cached: false, tail: [] };
       Object.assign(s, { started: s.started ?? v.started, completed: v.completed ?? s.completed, cached: s.cached || !!v.cached, error: v.error ?? s.error });
