@@ -12,7 +12,7 @@ import { deleteRule, portRules } from './iptables';
 import { Netavark, netavarkConfig } from './netavark';
 import { createNetns, listNetns, netnsName, removeNetns } from './netns';
 import type { EndpointRecord, NetworkRecord, NetworkStore } from './store';
-import type { HostPortPublisher } from './ports';
+import { holdHostPorts, releaseHostPorts, type HostPortPublisher, type HostSocket } from './ports';
 
 /** Something of this daemon's left in the kernel (see Bridges.leftovers). */
 export interface NetworkLeftover {
@@ -31,6 +31,9 @@ export interface OwnNames {
 }
 
 export class Bridges {
+  /** Host ports held for published mappings, by endpoint (`container/network`). */
+  private readonly held = new Map<string, HostSocket[]>();
+
   constructor(
     private readonly store: NetworkStore,
     private readonly netavark: Netavark,
@@ -62,7 +65,16 @@ export class Bridges {
    * then the per-container part is done against a stand-in and, if this was the network's last container, a
    * throwaway container is set up and torn down so that netavark removes the bridge, NAT rules and DNS itself.
    */
+  /** Bind an endpoint's published host ports for as long as it lives (holdHostPorts); a rootless daemon's are slirp4netns's. */
+  async holdPorts(e: EndpointRecord): Promise<void> {
+    const key = `${e.containerId}/${e.networkId}`;
+    if (this.hostPorts || !e.ports?.length || this.held.has(key)) return;
+    this.held.set(key, await holdHostPorts(e.ports));
+  }
+
   async teardown(e: EndpointRecord): Promise<void> {
+    releaseHostPorts(this.held.get(`${e.containerId}/${e.networkId}`) ?? []);
+    this.held.delete(`${e.containerId}/${e.networkId}`);
     if (e.hostForwards?.length) await this.hostPorts?.unpublish(e.hostForwards);
     if (!e.netavark) return;
     if (fs.existsSync(e.netnsPath)) {
@@ -121,6 +133,10 @@ export class Bridges {
   async reconcile(live: Set<string>): Promise<void> {
     const gone = new Set(this.store.listEndpoints().map((e) => e.containerId).filter((id) => !live.has(id)));
     for (const id of gone) await this.detachAll(id);
+    // a restarted daemon holds the ports of the containers that kept running again
+    for (const e of this.store.listEndpoints().filter((x) => live.has(x.containerId))) {
+      await this.holdPorts(e).catch((err: Error) => log.warn('a published port of a running container is taken', { container: e.containerId, error: err.message }));
+    }
     const liveShort = new Set([...live].map((id) => netnsName(this.names.netnsPrefix, id)));
     for (const ns of await listNetns(this.names.netnsPrefix)) if (!liveShort.has(ns)) await removeNetns(ns);
     const networks = this.store.listNetworks();

@@ -9,7 +9,7 @@ import type { Bridges } from './bridges';
 import { macForIp, parseIp, parseMac } from './ipam';
 import { isolateBridgePorts } from './iproute';
 import { Netavark, netavarkConfig } from './netavark';
-import { assertHostPortsFree, checkPortConflicts, DockerListPort, dockerListPorts, hostPortFinder, resolvePortMappings, type HostPortPublisher } from './ports';
+import { checkPortConflicts, DockerListPort, dockerListPorts, hostPortFinder, resolvePortMappings, type HostPortPublisher } from './ports';
 import { EndpointRecord, NetworkRecord, NetworkStore } from './store';
 import { endpointInfo, portMap, type DockerNetworkSettings, type EndpointInfo } from './views';
 
@@ -62,13 +62,13 @@ export class Endpoints {
     const existingPorts = others.flatMap((e) => e.ports);
     const ports = await resolvePortMappings(o.ports ?? NO_PORTS, hostPortFinder(new Set(existingPorts.map((p) => `${p.protocol}/${p.hostPort}`))));
     checkPortConflicts(ports, existingPorts);
-    // rootless: the daemon's namespace is not the host's; slirp4netns's listen on the host is the check
-    if (!this.hostPorts) await assertHostPortsFree(ports);
     const dns = !n.predefined;
     Object.assign(rec, {
       ...addresses, mac: o.mac ? parseMac(o.mac) : macForIp(parseIp(addresses.ip)!), ports, aliases: o.aliases ?? [],
       dnsNames: dns ? unique([name, shortId(containerId), ...(o.aliases ?? [])]) : [], requestedIp: o.ip, requestedIp6: o.ip6,
     });
+    // before any rule exists: a port some host program holds is refused (rootless: slirp4netns's listen is the check)
+    await this.bridges.holdPorts(rec);
     rec.netavark = netavarkConfig(rec, n);
     this.store.saveEndpoint(rec); // before setup: a crash in between leaves a record that reconcile tears down
     try {

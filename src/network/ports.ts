@@ -94,17 +94,35 @@ export function checkPortConflicts(mappings: PortMapping[], existing: PortMappin
   });
 }
 
+/** A host port Berth keeps bound for a published mapping. */
+export type HostSocket = net.Server | dgram.Socket;
+
 /**
  * netavark publishes with DNAT rules, which would silently take a port some host process listens on: refuse it first,
- * as docker's proxy does, naming the holder when `ss` can tell.
+ * as docker's proxy does, naming the holder when `ss` can tell. And keep each port bound while the container runs
+ * (docker's proxy does too): a program binding it later would never see its traffic, which the rules send to the
+ * container. Returns the sockets, for releaseHostPorts.
  */
-export async function assertHostPortsFree(mappings: PortMapping[]): Promise<void> {
+export async function holdHostPorts(mappings: PortMapping[]): Promise<HostSocket[]> {
+  const held: HostSocket[] = [];
   for (const m of mappings) {
+    if (m.protocol === 'sctp') continue;
     const host = m.hostIp || '0.0.0.0';
-    if (typeof (await bindProbe(m.protocol, host, m.hostPort)) === 'number') continue;
+    const bound = await bindHost(m.protocol, host, m.hostPort);
+    if (!(bound instanceof Error)) {
+      bound.unref(); // a held port never keeps a stopping daemon alive
+      held.push(bound);
+      continue;
+    }
+    releaseHostPorts(held);
     const holder = await portHolder(m.protocol, m.hostPort);
     throw new ApiError(500, `driver failed programming external connectivity: Error starting userland proxy: listen ${m.protocol}4 ${host}:${m.hostPort}: bind: address already in use${holder ? ` (held by ${holder})` : ''}`);
   }
+  return held;
+}
+
+export function releaseHostPorts(sockets: HostSocket[]): void {
+  for (const s of sockets) s.close();
 }
 
 /** `python3 (pid 1234)` from `ss -lnp`, or undefined. */
@@ -155,18 +173,28 @@ export function dockerListPorts(exposedPorts: Record<string, unknown> | null | u
  * Bind `port` (0: the kernel picks one) on `address` and release it at once: the bound port, or the bind error.
  * udp probes a datagram socket; tcp stands in for sctp.
  */
-function bindProbe(proto: Protocol, address: string, port: number): Promise<number | NodeJS.ErrnoException> {
+/** A socket bound to `address:port` (TCP: listening; connections that reach it are closed), or why not. */
+function bindHost(proto: Protocol, address: string, port: number): Promise<HostSocket | NodeJS.ErrnoException> {
   return new Promise((resolve) => {
     if (proto === 'udp') {
       const s = dgram.createSocket('udp4');
       s.once('error', (e) => { s.close(); resolve(e); });
-      s.bind({ port, address, exclusive: true }, () => { const p = s.address().port; s.close(() => resolve(p)); });
+      s.bind({ port, address, exclusive: true }, () => resolve(s));
       return;
     }
-    const s = net.createServer();
+    const s = net.createServer((c) => c.destroy());
     s.once('error', resolve);
-    s.listen({ port, host: address, exclusive: true }, () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+    s.listen({ port, host: address, exclusive: true }, () => resolve(s));
   });
+}
+
+/** The port bound (the kernel's pick for 0), released again at once; or why it could not be bound. */
+async function bindProbe(proto: Protocol, address: string, port: number): Promise<number | NodeJS.ErrnoException> {
+  const s = await bindHost(proto, address, port);
+  if (s instanceof Error) return s;
+  const bound = s instanceof net.Server ? (s.address() as net.AddressInfo).port : s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return bound;
 }
 
 /** The port if it can be bound on `hostIp` right now, undefined if in use. */

@@ -2,6 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { TestDaemon } from '../helpers/daemon';
@@ -158,6 +159,32 @@ describe('networking', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('holds a published port while the container runs, as docker\'s proxy does; a restarted daemon holds it again', async () => {
+    const port = freePort();
+    const udp = freePort();
+    const bindable = (p: number, proto: 'tcp' | 'udp'): Promise<boolean> => new Promise((resolve) => {
+      const s = proto === 'tcp' ? http.createServer() : dgram.createSocket('udp4');
+      s.once('error', () => resolve(false));
+      const ok = () => s.close(() => resolve(true));
+      if (s instanceof http.Server) s.listen(p, '127.0.0.1', ok);
+      else s.bind(p, '127.0.0.1', ok);
+    });
+    const r = d.berth(['run', '-d', '--name', 'holder', '-p', `${port}:80`, '-p', `${udp}:53/udp`, 'busybox', 'sleep', '300']);
+    assert.equal(r.status, 0, r.stderr);
+    try {
+      assert.equal(await bindable(port, 'tcp'), false, 'the tcp port is held');
+      assert.equal(await bindable(udp, 'udp'), false, 'the udp port is held');
+      await d.crash(); // the container keeps running under conmon
+      assert.equal(await bindable(port, 'tcp'), true, 'nothing holds it while no daemon runs');
+      await d.start();
+      assert.equal(await bindable(port, 'tcp'), false, 'held again after the daemon restarted');
+    } finally {
+      d.berth(['rm', '-f', 'holder']);
+    }
+    assert.equal(await bindable(port, 'tcp'), true, 'released with the container');
+    assert.equal(await bindable(udp, 'udp'), true);
   });
 
   it('--network none has only loopback; --network host shares the host stack', () => {
