@@ -230,8 +230,14 @@ describe('berth compose', () => {
     }
   });
 
-  it('down -v leaves no container, network or volume', () => {
-    ok(['down', '-v', '-t', '1']);
+  it('down -v stops dependents first and leaves no container, network or volume', () => {
+    // db becomes the newest container, listed first: down must still stop web before it
+    ok(['up', '-d', '--no-deps', '--force-recreate', 'db']);
+    const r = compose(['down', '-v', '-t', '1']);
+    assert.equal(r.status, 0, r.stderr);
+    const out = r.stdout + r.stderr;
+    const at = (svc: string): number => out.indexOf(`Container ${project}-${svc}-1  Stopping`);
+    assert.ok(at('web') >= 0 && at('db') > at('web'), `web (depends on db) stops before db:\n${out}`);
     assert.deepEqual([...ids('db'), ...ids('web'), ...ids('worker')], []);
     assert.equal(d.berth(['network', 'inspect', `${project}_default`]).status, 1);
     assert.equal(d.berth(['volume', 'inspect', `${project}_data`]).status, 1);

@@ -4,7 +4,7 @@ import type { FlagSpec, ParsedFlags } from '../flags';
 import { buildService } from './build';
 import { configHash, imageName, L, resourceName } from './convert';
 import { progress, projectContainers, stopAndRemove, stopContainer } from './engine';
-import type { Obj, Project } from './loader';
+import { startOrder, type Obj, type Project } from './loader';
 import { followLogs, type LogOptions } from './logs';
 import { startWatch } from './watch';
 import { awaitCondition, selectServices, up, type UpOptions } from './up';
@@ -127,7 +127,11 @@ export const SUBCOMMANDS: Record<string, SubCommand> = {
       const p = env.load();
       const client = await env.ctx.client();
       const timeout = o.changed.has('timeout') ? v.timeout : undefined;
-      const containers = [...await projectContainers(client, p.name, { all: true }), ...await projectContainers(client, p.name, { all: true, oneoff: true })];
+      // dependents first, as compose stops a project (what they depend on stays up while they shut down); orphans last
+      const rank = new Map(startOrder(p.model.services).reverse().map((s, i) => [s, i]));
+      const position = (c: { Labels?: Record<string, string> | null }): number => rank.get(c.Labels?.[L.service] ?? '') ?? rank.size;
+      const containers = [...await projectContainers(client, p.name, { all: true }), ...await projectContainers(client, p.name, { all: true, oneoff: true })]
+        .sort((a, b) => position(a) - position(b));
       for (const c of containers) {
         const known = !!p.model.services[c.Labels?.[L.service] ?? ''];
         if (known || v['remove-orphans']) await stopAndRemove(client, c, timeout, v.volumes);
