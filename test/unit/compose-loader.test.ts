@@ -1,5 +1,5 @@
 /** berth compose's pure parts: interpolation, merging several files, the loader (env files, profiles, extends, errors with file:line). */
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -65,6 +65,7 @@ describe('compose merge', () => {
 
 describe('compose loader', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-unit-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const write = (name: string, text: string): string => {
     fs.writeFileSync(path.join(dir, name), text);
     return name;
