@@ -22,6 +22,8 @@ export interface NetworkLeftover {
   repair: () => Promise<void>;
 }
 
+const heldKey = (e: EndpointRecord): string => `${e.containerId}/${e.networkId}`;
+
 /** The kernel names this daemon owns. */
 export interface OwnNames {
   defaultBridge: string; // berth0
@@ -67,14 +69,13 @@ export class Bridges {
    */
   /** Bind an endpoint's published host ports for as long as it lives (holdHostPorts); a rootless daemon's are slirp4netns's. */
   async holdPorts(e: EndpointRecord): Promise<void> {
-    const key = `${e.containerId}/${e.networkId}`;
-    if (this.hostPorts || !e.ports?.length || this.held.has(key)) return;
-    this.held.set(key, await holdHostPorts(e.ports));
+    if (this.hostPorts || !e.ports?.length || this.held.has(heldKey(e))) return;
+    this.held.set(heldKey(e), await holdHostPorts(e.ports));
   }
 
   async teardown(e: EndpointRecord): Promise<void> {
-    releaseHostPorts(this.held.get(`${e.containerId}/${e.networkId}`) ?? []);
-    this.held.delete(`${e.containerId}/${e.networkId}`);
+    releaseHostPorts(this.held.get(heldKey(e)) ?? []);
+    this.held.delete(heldKey(e));
     if (e.hostForwards?.length) await this.hostPorts?.unpublish(e.hostForwards);
     if (!e.netavark) return;
     if (fs.existsSync(e.netnsPath)) {

@@ -37,7 +37,8 @@ interface Target {
   dir: string;
   /** Installed name -> template in contrib/systemd. */
   units: [string, string][];
-  systemctl: string[];
+  /** systemctl's scope: the system manager, or the user's (`--user`). */
+  scope: string[];
   /** Can systemctl reach the manager that would run the units? */
   managerRunning: () => boolean;
 }
@@ -47,7 +48,7 @@ const SYSTEM_UNIT_DIR = '/etc/systemd/system';
 function target(o: ParsedFlags): Target {
   const given = (o.values['unit-dir'] as string) || undefined;
   if (!o.values.user) {
-    return { dir: given ?? SYSTEM_UNIT_DIR, units: UNITS.map((u) => [u, u]), systemctl: ['systemctl'], managerRunning: systemdRunning };
+    return { dir: given ?? SYSTEM_UNIT_DIR, units: UNITS.map((u) => [u, u]), scope: [], managerRunning: systemdRunning };
   }
   if (process.getuid?.() === 0) throw new StatusError(1, '--user installs a rootless berthd for the user running it: run it as that user, not as root');
   const config = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
@@ -55,7 +56,7 @@ function target(o: ParsedFlags): Target {
   return {
     dir: given ?? path.join(config, 'systemd/user'),
     units: [['berth.service', 'berth-rootless.service']],
-    systemctl: ['systemctl', '--user'],
+    scope: ['--user'],
     managerRunning: () => !!bus && fs.existsSync(bus),
   };
 }
@@ -100,12 +101,12 @@ export const install: Command = {
     }
     if (o.values['no-start']) return;
     if (!t.managerRunning()) {
-      process.stdout.write(`systemd is not running here: start Berth with \`${[...t.systemctl, 'enable', '--now', ...names].join(' ')}\` on a systemd host.
+      process.stdout.write(`systemd is not running here: start Berth with \`${['systemctl', ...t.scope, 'enable', '--now', ...names].join(' ')}\` on a systemd host.
 `);
       return;
     }
-    run(t.systemctl[0], [...t.systemctl.slice(1), 'daemon-reload']);
-    run(t.systemctl[0], [...t.systemctl.slice(1), 'enable', '--now', ...names]);
+    run('systemctl', [...t.scope, 'daemon-reload']);
+    run('systemctl', [...t.scope, 'enable', '--now', ...names]);
     process.stdout.write(`Enabled and started ${names.join(' and ')}.
 `);
   },
@@ -120,13 +121,13 @@ export const uninstall: Command = {
     const t = target(o);
     const names = t.units.map(([u]) => u);
     const managed = t.managerRunning() && !o.values['unit-dir'];
-    if (managed) run(t.systemctl[0], [...t.systemctl.slice(1), 'disable', '--now', ...names]);
+    if (managed) run('systemctl', [...t.scope, 'disable', '--now', ...names]);
     try {
       for (const unit of names) fs.rmSync(path.join(t.dir, unit), { force: true });
     } catch (e) {
       throw new StatusError(1, `cannot remove the units from ${t.dir}: ${(e as Error).message}`);
     }
-    if (managed) run(t.systemctl[0], [...t.systemctl.slice(1), 'daemon-reload']);
+    if (managed) run('systemctl', [...t.scope, 'daemon-reload']);
     process.stdout.write(`Removed ${names.map((u) => path.join(t.dir, u)).join(' and ')}.
 `);
   },
