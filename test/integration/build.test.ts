@@ -58,6 +58,25 @@ CMD ["sh", "-c", "cat out.txt heredoc.txt inline.txt; id -u; pwd"]
 `;
 
 describe('berth build', () => {
+  it('POST /session refuses a body (a huge Content-Length is not buffered), another upgrade and a missing id with 400', async () => {
+    const net = await import('node:net');
+    const ask = (head: string, body = ''): Promise<string> => new Promise((resolve, reject) => {
+      const c = net.connect(d.socket, () => c.write(head + body));
+      let got = '';
+      c.on('data', (b: Buffer) => (got += b.toString()));
+      c.on('end', () => resolve(got));
+      c.on('error', reject);
+      setTimeout(() => (c.destroy(), resolve(got)), 5000);
+    });
+    const base = 'POST /session HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n';
+    const huge = await ask(`${base}Upgrade: h2c\r\nX-Docker-Expose-Session-Uuid: big\r\nContent-Length: 10000000000\r\n\r\n`);
+    assert.match(huge, /^HTTP\/1\.1 400 [^]*session: the request must not have a body/);
+    const chunked = await ask(`${base}Upgrade: h2c\r\nX-Docker-Expose-Session-Uuid: ch\r\nTransfer-Encoding: chunked\r\n\r\n`, '5\r\nhello\r\n0\r\n\r\n');
+    assert.match(chunked, /^HTTP\/1\.1 400 [^]*session: the request must not have a body/);
+    assert.match(await ask(`${base}Upgrade: tcp\r\nX-Docker-Expose-Session-Uuid: t\r\n\r\n`), /^HTTP\/1\.1 400 [^]*must upgrade to h2c/);
+    assert.match(await ask(`${base}Upgrade: h2c\r\n\r\n`), /^HTTP\/1\.1 400 [^]*X-Docker-Expose-Session-Uuid is required/);
+  });
+
   it('multi-stage build with RUN, COPY --from, ARG/ENV/WORKDIR/USER/CMD, heredocs, .dockerignore; the image runs', () => {
     const dir = context('multi', {
       Dockerfile: MULTI, 'app/main.txt': 'main\n', 'app/secret.key': 'nope', '.dockerignore': 'app/*.key\n',

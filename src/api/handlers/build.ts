@@ -108,9 +108,11 @@ export function buildRoutes(r: Router, builder: Builder): void {
     const info = sessionInfo(ctx.req.headers);
     if (!ctx.upgrade) throw badRequest('session: the connection must upgrade to h2c');
     // Some clients (docker-modem) send an empty chunked body: its end must not reach the HTTP/2 stream.
+    // Any other body is refused before a byte of it is read (a Content-Length is the client's word, not a size to buffer).
     const chunked = /chunked/i.test(String(ctx.req.headers['transfer-encoding'] ?? ''));
-    const body = await takeBytes(ctx.upgrade.socket, ctx.upgrade.head, chunked ? EMPTY_CHUNKED.length : Number(ctx.req.headers['content-length'] ?? 0));
-    if (body.taken.length && !body.taken.equals(EMPTY_CHUNKED)) throw badRequest('session: the request must not have a body');
+    if (!chunked && Number(ctx.req.headers['content-length'] ?? 0) !== 0) throw badRequest('session: the request must not have a body');
+    const body = await takeBytes(ctx.upgrade.socket, ctx.upgrade.head, chunked ? EMPTY_CHUNKED.length : 0);
+    if (chunked && !body.taken.equals(EMPTY_CHUNKED)) throw badRequest('session: the request must not have a body');
     sessions.attach(info, ctx.upgrade.socket); // refuses before it answers 101
     ctx.upgrade.hijacked = true;
   });
